@@ -20,6 +20,16 @@
 //    there.
 //  - Stop() (and the destructor) shut the child down with SIGINT (fast).
 //
+// Threads: Linux sends PR_SET_PDEATHSIG when the *thread* that forked the
+// server exits, not the process. Call Start() from a thread that lives as long
+// as the cluster should (main), never from a short-lived worker thread, or the
+// server shuts down when that thread ends.
+//
+// options().directory is the absolute, canonical path of the directory. When
+// Start() times out on a server that is still starting (a long WAL replay), it
+// leaves that server running: calling Start() again waits for it and takes it
+// over instead of restarting the replay.
+//
 // Example:
 //   auto cluster = db::LocalCluster::Start({.directory = "/var/lib/mixsweep"});
 //   if (!cluster.ok()) return cluster.status();

@@ -1,0 +1,484 @@
+#include "db/pg_sweep_store.h"
+
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "db/sql.h"
+
+namespace mixsweep::db {
+namespace {
+
+using nlohmann::json;
+using scheduler::JobRecord;
+using scheduler::JobState;
+using scheduler::RunRecord;
+using scheduler::SweepRecord;
+using scheduler::SweepState;
+using scheduler::WriteContext;
+
+constexpr const char* kSubmitMethod = "SubmitSweep";
+constexpr const char* kExtendMethod = "ExtendSweep";
+constexpr const char* kCancelMethod = "CancelSweep";
+
+// ---- Idempotency -------------------------------------------------------------
+
+// The stored result of an earlier request with the same key, if any.
+// INVALID_ARGUMENT when the key was used for a different request.
+absl::StatusOr<std::optional<json>> FindReplay(pqxx::work& tx, const WriteContext& ctx,
+                                               const char* method,
+                                               const std::string& request_text) {
+  if (ctx.idempotency_key.empty()) return std::nullopt;
+  const pqxx::result rows = tx.exec_params(sql::kFindIdempotencyKey, ctx.principal,
+                                           method, ctx.idempotency_key, request_text);
+  if (rows.empty()) return std::nullopt;
+  if (!rows[0][1].as<bool>()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "idempotency_key: '", ctx.idempotency_key, "' was already used for a different ",
+        method, " request; use a new key for a new request"));
+  }
+  return json::parse(rows[0][0].as<std::string>());
+}
+
+void RememberResult(pqxx::work& tx, const WriteContext& ctx, const char* method,
+                    const std::string& request_text, const json& result) {
+  if (ctx.idempotency_key.empty()) return;
+  tx.exec_params(sql::kInsertIdempotencyKey, ctx.principal, method,
+                 ctx.idempotency_key, request_text, result.dump());
+}
+
+// Two requests with one key race: the loser's insert of the key fails with a
+// unique violation and rolls back; running it again replays the winner's.
+template <typename Fn>
+auto RetryOnIdempotencyRace(const WriteContext& ctx, Fn fn) -> decltype(fn()) {
+  auto result = fn();
+  if (!result.ok() && absl::IsAlreadyExists(result.status()) &&
+      !ctx.idempotency_key.empty()) {
+    result = fn();
+  }
+  return result;
+}
+
+// ---- Encoding plans as JSON for jsonb_to_recordset ---------------------------
+
+json CommandJson(const spec::CommandTemplate& command) {
+  return json{{"argv", command.argv},
+              {"shell", command.shell},
+              {"env", command.env},
+              {"checkpoint", command.checkpoint},
+              {"no_retry_exit_codes", command.no_retry_exit_codes}};
+}
+
+json JobsJson(const spec::SweepSpec& spec, const plan::SweepPlan& plan) {
+  json jobs = json::array();
+  for (const plan::PlannedJob& job : plan.jobs) {
+    jobs.push_back({{"key", job.key},
+                    {"kind", plan::JobKindName(job.kind)},
+                    {"depends_on", job.depends_on},
+                    {"source", job.source},
+                    {"dataset_uri", job.dataset.uri},
+                    {"dataset_hash", job.dataset.content_hash},
+                    {"dataset_episodes", job.dataset.episodes},
+                    {"n_demos", job.n_demos},
+                    {"seed", job.seed},
+                    {"steps", job.steps},
+                    {"command", CommandJson(job.command)},
+                    {"subset_episodes", job.subset.episodes},
+                    {"priority", spec.priority},
+                    {"gpus", spec.resources.gpus},
+                    {"min_gpu_memory_gib", spec.resources.min_gpu_memory_gib},
+                    {"labels", spec.resources.labels},
+                    {"max_attempts", spec.max_attempts}});
+  }
+  return jobs;
+}
+
+json DependenciesJson(const plan::SweepPlan& plan) {
+  json links = json::array();
+  for (const plan::PlannedJob& job : plan.jobs) {
+    if (!job.depends_on.empty()) {
+      links.push_back({{"key", job.key}, {"depends_on", job.depends_on}});
+    }
+  }
+  return links;
+}
+
+const char* SourceKindName(const spec::SweepSpec& spec, const std::string& source) {
+  for (const spec::Source& s : spec.sources) {
+    if (s.name == source) {
+      return s.kind == spec::SourceKind::kHumanVideo ? "human_video" : "simulation";
+    }
+  }
+  return "teleop";
+}
+
+json RunsJson(const spec::SweepSpec& spec, const plan::SweepPlan& plan) {
+  json runs = json::array();
+  for (const plan::PlannedRun& run : plan.runs) {
+    runs.push_back({{"key", run.key},
+                    {"n_tele", run.run.n_tele},
+                    {"source", run.run.source},
+                    {"source_kind", run.run.source.empty()
+                                        ? "teleop"
+                                        : SourceKindName(spec, run.run.source)},
+                    {"n_nt", run.run.n_nt},
+                    {"seed", run.run.seed},
+                    {"train_job", run.train_job},
+                    {"pretrain_job", run.pretrain_job},
+                    {"finetune_job", run.finetune_job}});
+  }
+  return runs;
+}
+
+// Stores the jobs, their dependency links and the runs of `plan`.
+void InsertPlan(pqxx::work& tx, int64_t sweep_id, int revision,
+                const spec::SweepSpec& spec, const plan::SweepPlan& plan) {
+  tx.exec_params(sql::kInsertJobs, sweep_id, JobsJson(spec, plan).dump());
+  tx.exec_params(sql::kLinkDependencies, sweep_id, DependenciesJson(plan).dump());
+  tx.exec_params(sql::kInsertRuns, sweep_id, RunsJson(spec, plan).dump(), revision);
+}
+
+// ---- Reading rows -------------------------------------------------------------
+
+absl::Time MicrosToTime(const pqxx::field& field) {
+  return field.is_null() ? absl::InfinitePast() : absl::FromUnixMicros(field.as<int64_t>());
+}
+
+std::optional<absl::Time> OptionalTime(const pqxx::field& field) {
+  if (field.is_null()) return std::nullopt;
+  return absl::FromUnixMicros(field.as<int64_t>());
+}
+
+std::vector<int64_t> ParseIdList(const std::string& text) {
+  std::vector<int64_t> ids;
+  for (absl::string_view part : absl::StrSplit(text, ',', absl::SkipEmpty())) {
+    int64_t id = 0;
+    if (absl::SimpleAtoi(part, &id)) ids.push_back(id);
+  }
+  return ids;
+}
+
+SweepRecord ReadSweep(const pqxx::row& row) {
+  SweepRecord sweep;
+  sweep.id = row[0].as<int64_t>();
+  sweep.name = row[1].as<std::string>();
+  sweep.owner = row[2].as<std::string>();
+  sweep.state = scheduler::ParseSweepState(row[3].as<std::string>()).value_or(SweepState::kActive);
+  sweep.revision = row[4].as<int>();
+  sweep.spec_yaml = row[5].as<std::string>();
+  sweep.cancel_reason = row[6].as<std::string>();
+  sweep.created_at = MicrosToTime(row[7]);
+  sweep.updated_at = MicrosToTime(row[8]);
+  return sweep;
+}
+
+JobState JobStateOf(const pqxx::field& field) {
+  return scheduler::ParseJobState(field.as<std::string>()).value_or(JobState::kQueued);
+}
+
+std::vector<RunRecord> ReadRuns(pqxx::work& tx, int64_t sweep_id) {
+  std::vector<RunRecord> runs;
+  for (const auto& row : tx.exec_params(sql::kSelectRuns, sweep_id)) {
+    RunRecord run;
+    run.id = row[0].as<int64_t>();
+    run.sweep_id = row[1].as<int64_t>();
+    run.key = row[2].as<std::string>();
+    run.run.n_tele = row[3].as<int64_t>();
+    run.run.source = row[4].as<std::string>();
+    run.source_kind = row[5].as<std::string>();
+    run.run.n_nt = row[6].as<int64_t>();
+    run.run.seed = row[7].as<int64_t>();
+    run.train_job_id = row[8].as<int64_t>();
+    run.pretrain_job_id = row[9].as<int64_t>();
+    run.finetune_job_id = row[10].as<int64_t>();
+    run.checkpoint_uri = row[11].as<std::string>();
+    run.revision_added = row[12].as<int>();
+    std::vector<JobState> job_states;
+    for (int column = 13; column <= 15; ++column) {
+      if (!row[column].is_null()) job_states.push_back(JobStateOf(row[column]));
+    }
+    run.state = scheduler::DeriveRunState(job_states);
+    runs.push_back(std::move(run));
+  }
+  return runs;
+}
+
+JobRecord ReadJob(const pqxx::row& row) {
+  JobRecord job;
+  job.id = row[0].as<int64_t>();
+  job.sweep_id = row[1].as<int64_t>();
+  job.key = row[2].as<std::string>();
+  job.kind = scheduler::ParseJobKind(row[3].as<std::string>()).value_or(plan::JobKind::kTrain);
+  job.state = JobStateOf(row[4]);
+  job.source = row[5].as<std::string>();
+  job.dataset.uri = row[6].as<std::string>();
+  job.dataset.content_hash = row[7].as<std::string>();
+  job.dataset.episodes = row[8].as<int64_t>();
+  job.n_demos = row[9].as<int64_t>();
+  job.seed = row[10].as<int64_t>();
+  job.steps = row[11].as<int64_t>();
+  job.depends_on_job_id = row[12].as<int64_t>();
+  job.attempts = row[13].as<int>();
+  job.max_attempts = row[14].as<int>();
+  job.priority = row[15].as<int>();
+  job.lease_worker_id = row[16].as<int64_t>();
+  job.fencing_token = row[17].as<int64_t>();
+  job.lease_expires_at = OptionalTime(row[18]);
+  job.cancel_requested = row[19].as<bool>();
+  job.output_uri = row[20].as<std::string>();
+  job.checkpoint_uri = row[21].as<std::string>();
+  job.failure_message = row[22].as<std::string>();
+  job.gpu_seconds = row[23].as<double>();
+  job.created_at = MicrosToTime(row[24]);
+  job.started_at = OptionalTime(row[25]);
+  job.finished_at = OptionalTime(row[26]);
+  return job;
+}
+
+scheduler::SweepCounts CountSweep(pqxx::work& tx, int64_t sweep_id,
+                                  const std::vector<RunRecord>& runs) {
+  scheduler::SweepCounts counts;
+  counts.runs_total = static_cast<int>(runs.size());
+  for (const RunRecord& run : runs) ++counts.runs_by_state[run.state];
+  for (const auto& row : tx.exec_params(sql::kCountJobs, sweep_id)) {
+    const int n = row[2].as<int>();
+    counts.jobs_total += n;
+    counts.jobs_by_state[JobStateOf(row[0])] += n;
+    if (auto kind = scheduler::ParseJobKind(row[1].as<std::string>())) {
+      counts.jobs_by_kind[*kind] += n;
+    }
+  }
+  return counts;
+}
+
+// Runs `body` in a transaction, turning exceptions into statuses.
+template <typename T>
+absl::StatusOr<T> Transact(ConnectionPool& pool,
+                           const std::function<absl::StatusOr<T>(pqxx::work&)>& body) {
+  std::optional<absl::StatusOr<T>> out;
+  absl::Status status = RunTransaction(pool, [&](pqxx::work& tx) -> absl::Status {
+    out = body(tx);
+    return out->status();
+  });
+  if (!status.ok()) return status;
+  return std::move(*out);
+}
+
+}  // namespace
+
+absl::StatusOr<scheduler::CreateSweepResult> PgSweepStore::CreateSweep(
+    const scheduler::NewSweep& sweep, const WriteContext& ctx) {
+  using Result = scheduler::CreateSweepResult;
+  const spec::SweepSpec& spec = *sweep.spec;
+  const plan::SweepPlan& plan = *sweep.plan;
+  return RetryOnIdempotencyRace(ctx, [&] {
+    return Transact<Result>(pool_, [&](pqxx::work& tx) -> absl::StatusOr<Result> {
+      auto replay = FindReplay(tx, ctx, kSubmitMethod, sweep.spec_yaml);
+      if (!replay.ok()) return replay.status();
+      if (replay->has_value()) {
+        return Result{.sweep_id = (**replay)["sweep_id"].get<int64_t>(), .replayed = true};
+      }
+      // libpqxx 6 binds a null `const char*` as SQL NULL.
+      const std::string baseline_text =
+          spec.baseline_from_sweep ? std::to_string(*spec.baseline_from_sweep) : "";
+      const char* baseline = spec.baseline_from_sweep ? baseline_text.c_str() : nullptr;
+      const int64_t sweep_id =
+          tx.exec_params1(sql::kInsertSweep, spec.name, ctx.principal, spec.task.name,
+                          spec.policy, spec.code_version, spec.protocol.total_steps,
+                          spec.protocol.pretrain_steps, spec.protocol.finetune_steps,
+                          spec.priority, spec.max_attempts, baseline)[0]
+              .as<int64_t>();
+      tx.exec_params(sql::kInsertRevision, sweep_id, 1, sweep.spec_yaml, ctx.principal);
+      InsertPlan(tx, sweep_id, /*revision=*/1, spec, plan);
+      const json detail = {{"runs", plan.runs.size()}, {"jobs", plan.jobs.size()}};
+      tx.exec_params(sql::kInsertSweepEvent, "sweep.submitted", sweep_id, ctx.principal,
+                     detail.dump());
+      RememberResult(tx, ctx, kSubmitMethod, sweep.spec_yaml, {{"sweep_id", sweep_id}});
+      return Result{.sweep_id = sweep_id, .replayed = false};
+    });
+  });
+}
+
+absl::StatusOr<scheduler::SweepRevision> PgSweepStore::GetRevision(int64_t sweep_id) {
+  using Result = scheduler::SweepRevision;
+  return Transact<Result>(pool_, [&](pqxx::work& tx) -> absl::StatusOr<Result> {
+    const pqxx::result rows = tx.exec_params(sql::kSelectSweepRevision, sweep_id);
+    if (rows.empty()) return absl::NotFoundError(absl::StrCat("no sweep ", sweep_id));
+    return Result{.revision = rows[0][0].as<int>(),
+                  .state = scheduler::ParseSweepState(rows[0][1].as<std::string>())
+                               .value_or(SweepState::kActive),
+                  .spec_yaml = rows[0][2].as<std::string>()};
+  });
+}
+
+absl::StatusOr<scheduler::ExtendSweepResult> PgSweepStore::ExtendSweep(
+    int64_t sweep_id, int expected_revision, const scheduler::NewSweep& updated,
+    const WriteContext& ctx) {
+  using Result = scheduler::ExtendSweepResult;
+  const plan::SweepPlan& added = *updated.plan;
+  const std::string request = absl::StrCat(sweep_id, "\n", updated.spec_yaml);
+  return RetryOnIdempotencyRace(ctx, [&] {
+    return Transact<Result>(pool_, [&](pqxx::work& tx) -> absl::StatusOr<Result> {
+      auto replay = FindReplay(tx, ctx, kExtendMethod, request);
+      if (!replay.ok()) return replay.status();
+      if (replay->has_value()) {
+        return Result{.runs_added = (**replay)["runs_added"].get<int>(),
+                      .jobs_added = (**replay)["jobs_added"].get<int>(),
+                      .replayed = true};
+      }
+      const pqxx::result rows = tx.exec_params(sql::kSelectSweepRevisionForUpdate, sweep_id);
+      if (rows.empty()) return absl::NotFoundError(absl::StrCat("no sweep ", sweep_id));
+      const int revision = rows[0][0].as<int>();
+      if (revision != expected_revision) {
+        return absl::AbortedError(absl::StrCat(
+            "sweep ", sweep_id, " moved to revision ", revision, " meanwhile"));
+      }
+      if (rows[0][1].as<std::string>() == "cancelled") {
+        return absl::FailedPreconditionError(absl::StrCat("sweep ", sweep_id, " is cancelled"));
+      }
+      const int next = revision + 1;
+      tx.exec_params(sql::kInsertRevision, sweep_id, next, updated.spec_yaml, ctx.principal);
+      tx.exec_params(sql::kBumpSweepRevision, sweep_id, next);
+      InsertPlan(tx, sweep_id, next, *updated.spec, added);
+      const Result result{.runs_added = static_cast<int>(added.runs.size()),
+                          .jobs_added = static_cast<int>(added.jobs.size())};
+      const json detail = {{"revision", next},
+                           {"runs_added", result.runs_added},
+                           {"jobs_added", result.jobs_added}};
+      tx.exec_params(sql::kInsertSweepEvent, "sweep.extended", sweep_id, ctx.principal,
+                     detail.dump());
+      RememberResult(tx, ctx, kExtendMethod, request, detail);
+      return result;
+    });
+  });
+}
+
+absl::StatusOr<scheduler::CancelSweepResult> PgSweepStore::CancelSweep(
+    int64_t sweep_id, const std::string& reason, const WriteContext& ctx) {
+  using Result = scheduler::CancelSweepResult;
+  const std::string request = absl::StrCat(sweep_id, "\n", reason);
+  return RetryOnIdempotencyRace(ctx, [&] {
+    return Transact<Result>(pool_, [&](pqxx::work& tx) -> absl::StatusOr<Result> {
+      auto replay = FindReplay(tx, ctx, kCancelMethod, request);
+      if (!replay.ok()) return replay.status();
+      if (replay->has_value()) {
+        return Result{.jobs_cancelled = (**replay)["jobs_cancelled"].get<int>(),
+                      .jobs_stopping = (**replay)["jobs_stopping"].get<int>(),
+                      .replayed = true};
+      }
+      const pqxx::result rows = tx.exec_params(sql::kLockSweep, sweep_id);
+      if (rows.empty()) return absl::NotFoundError(absl::StrCat("no sweep ", sweep_id));
+      const std::string state = rows[0][0].as<std::string>();
+      if (state == "completed") {
+        return absl::FailedPreconditionError(
+            absl::StrCat("sweep ", sweep_id, " has completed; there is nothing to cancel"));
+      }
+      Result result;
+      // Cancelling a cancelled sweep is a no-op, so a blind retry is harmless.
+      if (state == "active") {
+        result.jobs_cancelled =
+            static_cast<int>(tx.exec_params(sql::kCancelWaitingJobs, sweep_id).affected_rows());
+        result.jobs_stopping = static_cast<int>(
+            tx.exec_params(sql::kRequestStopOfRunningJobs, sweep_id).affected_rows());
+        tx.exec_params(sql::kMarkSweepCancelled, sweep_id, reason);
+        const json detail = {{"reason", reason},
+                             {"jobs_cancelled", result.jobs_cancelled},
+                             {"jobs_stopping", result.jobs_stopping}};
+        tx.exec_params(sql::kInsertSweepEvent, "sweep.cancelled", sweep_id, ctx.principal,
+                       detail.dump());
+      }
+      RememberResult(tx, ctx, kCancelMethod, request,
+                     {{"jobs_cancelled", result.jobs_cancelled},
+                      {"jobs_stopping", result.jobs_stopping}});
+      return result;
+    });
+  });
+}
+
+absl::StatusOr<SweepRecord> PgSweepStore::GetSweep(int64_t sweep_id) {
+  return Transact<SweepRecord>(pool_, [&](pqxx::work& tx) -> absl::StatusOr<SweepRecord> {
+    const pqxx::result rows = tx.exec_params(sql::kSelectSweep, sweep_id);
+    if (rows.empty()) return absl::NotFoundError(absl::StrCat("no sweep ", sweep_id));
+    SweepRecord sweep = ReadSweep(rows[0]);
+    sweep.counts = CountSweep(tx, sweep_id, ReadRuns(tx, sweep_id));
+    return sweep;
+  });
+}
+
+absl::StatusOr<scheduler::SweepPage> PgSweepStore::ListSweeps(
+    const scheduler::SweepFilter& filter) {
+  using Result = scheduler::SweepPage;
+  std::vector<std::string> states;
+  for (SweepState s : filter.states) states.push_back(scheduler::SweepStateName(s));
+  // A text[] literal of fixed state names (no quoting needed), bound as one parameter.
+  const std::string states_literal = absl::StrCat("{", absl::StrJoin(states, ","), "}");
+  return Transact<Result>(pool_, [&](pqxx::work& tx) -> absl::StatusOr<Result> {
+    Result page;
+    const pqxx::result rows = tx.exec_params(sql::kListSweeps, filter.owner, filter.task,
+                                             states_literal, filter.before_id,
+                                             filter.page_size + 1);
+    for (const auto& row : rows) {
+      if (static_cast<int>(page.sweeps.size()) == filter.page_size) {
+        page.next_before_id = page.sweeps.back().id;
+        break;
+      }
+      SweepRecord sweep = ReadSweep(row);
+      sweep.counts = CountSweep(tx, sweep.id, ReadRuns(tx, sweep.id));
+      page.sweeps.push_back(std::move(sweep));
+    }
+    return page;
+  });
+}
+
+absl::StatusOr<std::vector<RunRecord>> PgSweepStore::ListRuns(int64_t sweep_id) {
+  using Result = std::vector<RunRecord>;
+  return Transact<Result>(pool_, [&](pqxx::work& tx) -> absl::StatusOr<Result> {
+    return ReadRuns(tx, sweep_id);
+  });
+}
+
+absl::StatusOr<std::vector<JobRecord>> PgSweepStore::ListJobs(int64_t sweep_id) {
+  using Result = std::vector<JobRecord>;
+  return Transact<Result>(pool_, [&](pqxx::work& tx) -> absl::StatusOr<Result> {
+    Result jobs;
+    std::map<int64_t, size_t> index_of;
+    for (const auto& row : tx.exec_params(sql::kSelectJobs, sweep_id)) {
+      index_of[row[0].as<int64_t>()] = jobs.size();
+      jobs.push_back(ReadJob(row));
+    }
+    for (const auto& row : tx.exec_params(sql::kSelectRunIdsOfJobs, sweep_id)) {
+      if (auto it = index_of.find(row[0].as<int64_t>()); it != index_of.end()) {
+        jobs[it->second].run_ids.push_back(row[1].as<int64_t>());
+      }
+    }
+    return jobs;
+  });
+}
+
+absl::StatusOr<JobRecord> PgSweepStore::GetJob(int64_t job_id) {
+  return Transact<JobRecord>(pool_, [&](pqxx::work& tx) -> absl::StatusOr<JobRecord> {
+    const pqxx::result rows = tx.exec_params(sql::kSelectJob, job_id);
+    if (rows.empty()) return absl::NotFoundError(absl::StrCat("no job ", job_id));
+    JobRecord job = ReadJob(rows[0]);
+    job.subset_episodes = ParseIdList(rows[0][27].as<std::string>());
+    for (const auto& row : tx.exec_params(sql::kSelectRunIdsOfJob, job_id)) {
+      job.run_ids.push_back(row[0].as<int64_t>());
+    }
+    return job;
+  });
+}
+
+absl::StatusOr<int64_t> PgSweepStore::LatestEventId(int64_t sweep_id) {
+  return Transact<int64_t>(pool_, [&](pqxx::work& tx) -> absl::StatusOr<int64_t> {
+    return tx.exec_params1(sql::kLatestSweepEventId, sweep_id)[0].as<int64_t>();
+  });
+}
+
+}  // namespace mixsweep::db

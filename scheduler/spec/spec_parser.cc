@@ -1,0 +1,1160 @@
+#include "scheduler/spec/spec_parser.h"
+
+#include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <limits>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
+
+namespace mixsweep::spec {
+namespace {
+
+// Limits that keep a mistaken or hostile spec cheap to read and its messages
+// short. All are documented in docs/sweep-spec.md.
+constexpr size_t kMaxSpecBytes = 1 << 20;
+constexpr size_t kMaxNameLength = 128;
+constexpr size_t kMaxTextLength = 256;      // code_version, content_hash
+constexpr size_t kMaxUriLength = 4096;
+constexpr size_t kMaxCommandLength = 65536;  // an argv element, a script
+constexpr size_t kMaxListLength = 1000;      // N lists, seeds, argv, ...
+constexpr size_t kMaxSources = 100;
+constexpr size_t kMaxScenarios = 100;
+constexpr size_t kMaxRubricEntries = 100;
+constexpr size_t kMaxMapEntries = 1000;      // env, labels
+constexpr size_t kMaxProblems = 100;
+constexpr int64_t kMaxTrials = 1000;
+constexpr int64_t kMaxPriority = 1000;
+constexpr int64_t kMaxAttempts = 100;
+constexpr int64_t kMaxGpus = 64;
+constexpr int64_t kMaxSeed = 4294967295;  // numpy and friends take 32-bit seeds
+constexpr double kWeightTolerance = 1e-6;
+
+constexpr absl::string_view kCommonPlaceholders[] = {
+    "dataset",  "dataset_hash", "subset_manifest", "n_demos",
+    "steps",    "seed",         "output_dir",      "gpu",
+    "job_id",   "run_id",       "sweep_id",        "code_version",
+    "policy",   "task"};
+
+bool KnownPlaceholder(absl::string_view name, absl::string_view stage) {
+  if (stage != "train" && stage != "pretrain" && stage != "finetune") return false;
+  if (name == "init_checkpoint") return stage == "finetune";
+  return std::find(std::begin(kCommonPlaceholders), std::end(kCommonPlaceholders), name) !=
+         std::end(kCommonPlaceholders);
+}
+
+// ---------------------------------------------------------------------------
+// Problems: every error found, reported together.
+
+struct Problem {
+  int line;
+  std::string path;
+  std::string message;
+};
+
+class Problems {
+ public:
+  void Add(int line, absl::string_view path, std::string message) {
+    if (list_.size() >= kMaxProblems) {
+      ++dropped_;
+      return;
+    }
+    list_.push_back({std::max(line, 1), path.empty() ? "(root)" : std::string(path),
+                     std::move(message)});
+  }
+  bool empty() const { return list_.empty(); }
+
+  // One line per problem, in the order of the YAML lines.
+  absl::Status ToStatus() const {
+    std::vector<Problem> sorted = list_;
+    std::stable_sort(sorted.begin(), sorted.end(),
+                     [](const Problem& a, const Problem& b) { return a.line < b.line; });
+    std::vector<std::string> lines;
+    for (const Problem& p : sorted) {
+      lines.push_back(absl::StrCat("line ", p.line, ": ", p.path, ": ", p.message));
+    }
+    if (dropped_ > 0) lines.push_back(absl::StrCat("... and ", dropped_, " more problems"));
+    return absl::InvalidArgumentError(absl::StrJoin(lines, "\n"));
+  }
+
+ private:
+  std::vector<Problem> list_;
+  size_t dropped_ = 0;
+};
+
+// ---------------------------------------------------------------------------
+// Values: a YAML node with its field path and line, for messages.
+
+struct Value {
+  YAML::Node node;
+  std::string path;
+  int line = 1;      // 1-based, of the value itself
+  int key_line = 1;  // of its key (a list item's own line); "missing" points here
+};
+
+// The node's line, or `fallback` where yaml-cpp has none. A null value's mark
+// points at the next token, so its key's line is the better answer.
+int LineOf(const YAML::Node& node, int fallback) {
+  if (!node.IsDefined() || node.IsNull() || node.Mark().is_null()) return fallback;
+  return node.Mark().line + 1;
+}
+
+std::string JoinPath(absl::string_view parent, absl::string_view key) {
+  return parent.empty() ? std::string(key) : absl::StrCat(parent, ".", key);
+}
+
+Value Item(const Value& list, size_t index, const YAML::Node& node) {
+  int line = LineOf(node, list.line);
+  return {node, absl::StrCat(list.path, "[", index, "]"), line, line};
+}
+
+// Quoted scalars and `!!str` are strings even when they look like numbers.
+bool IsPlain(const YAML::Node& node) {
+  const std::string& tag = node.Tag();
+  return tag == "?" || tag == "tag:yaml.org,2002:int" || tag == "tag:yaml.org,2002:float";
+}
+
+// A short, printable rendering of user text for messages.
+std::string Quote(absl::string_view text) {
+  constexpr size_t kShown = 40;
+  std::string shown = absl::CHexEscape(text.substr(0, kShown));
+  if (text.size() > kShown) shown += "...";
+  return absl::StrCat("'", shown, "'");
+}
+
+std::string Describe(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a map";
+    case YAML::NodeType::Scalar:
+      return IsPlain(node) ? Quote(node.Scalar())
+                           : absl::StrCat("the quoted string ", Quote(node.Scalar()));
+    default:
+      return "nothing";
+  }
+}
+
+bool IsIdentifier(absl::string_view s) {
+  if (s.empty() || !absl::ascii_islower(s[0])) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '_' || c == '-';
+  });
+}
+
+bool IsEnvName(absl::string_view s) {
+  if (s.empty() || absl::ascii_isdigit(s[0])) return false;
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return absl::ascii_isalnum(c) || c == '_'; });
+}
+
+bool IsPlaceholderName(absl::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return absl::ascii_islower(c) || c == '_';
+  });
+}
+
+bool HasControl(absl::string_view s) {
+  return std::any_of(s.begin(), s.end(), [](char c) {
+    auto u = static_cast<unsigned char>(c);
+    return u < 0x20 || u == 0x7f;
+  });
+}
+
+// Edit distance, for "did you mean" on unknown keys.
+size_t EditDistance(absl::string_view a, absl::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1])});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// What a string field may hold.
+struct TextRule {
+  size_t max_length;
+  bool allow_empty = false;
+  bool identifier = false;     // [a-z][a-z0-9_-]*
+  bool allow_control = false;  // newlines and tabs (scripts); NUL never
+};
+constexpr TextRule kIdentifier{kMaxNameLength, false, true};
+constexpr TextRule kName{kMaxNameLength};
+constexpr TextRule kText{kMaxTextLength};
+constexpr TextRule kUri{kMaxUriLength};
+constexpr TextRule kLabelValue{kMaxNameLength, true};
+constexpr TextRule kArgument{kMaxCommandLength, true, false, true};
+constexpr TextRule kScript{kMaxCommandLength, false, false, true};
+
+// ---------------------------------------------------------------------------
+// The reader: one pass over the YAML, filling a SweepSpec and Problems.
+
+class SpecReader {
+ public:
+  explicit SpecReader(const SpecLimits& limits) : limits_(limits) {}
+
+  // Reads the document root. Returns the spec; problems() says if it is valid.
+  SweepSpec Read(const YAML::Node& root);
+  Problems& problems() { return problems_; }
+
+ private:
+  // The keys of one map: reported when unknown, duplicated or not strings.
+  class Fields {
+   public:
+    std::optional<Value> Find(absl::string_view key) const {
+      auto it = entries_.find(std::string(key));
+      if (it == entries_.end()) return std::nullopt;
+      return it->second;
+    }
+    const Value& self() const { return self_; }
+
+   private:
+    friend class SpecReader;
+    Value self_;
+    std::map<std::string, Value, std::less<>> entries_;
+  };
+
+  void Add(const Value& at, std::string message) {
+    problems_.Add(at.line, at.path, std::move(message));
+  }
+  // For problems of a whole map or list: its key's line reads best.
+  void AddAtKey(const Value& at, std::string message) {
+    problems_.Add(at.key_line, at.path, std::move(message));
+  }
+
+  // Calls `visit(key, value)` for each entry of the map `map`; reports
+  // non-string and duplicate keys. False (and a problem) if `map` is no map.
+  bool ForEachEntry(const Value& map, size_t max_entries,
+                    const std::function<void(const std::string&, const Value&)>& visit);
+  // Opens `value` as a map with the given keys. nullopt (and a problem) if it
+  // is not a map.
+  std::optional<Fields> Open(const Value& value,
+                             std::initializer_list<absl::string_view> allowed);
+  // The value of a required key; reports it missing.
+  std::optional<Value> Require(const Fields& fields, absl::string_view key,
+                               absl::string_view expected);
+  // The entries of a list, at most `max` of them. nullopt if not a list or
+  // empty (reported).
+  std::optional<std::vector<Value>> List(const Value& value, size_t max);
+
+  std::optional<int64_t> Int(const Value& value);
+  std::optional<int64_t> IntIn(const Value& value, int64_t lo, int64_t hi);
+  std::optional<double> Number(const Value& value, absl::string_view expected = "a number");
+  std::optional<double> NonNegative(const Value& value);
+  std::optional<double> Fraction(const Value& value);
+  std::optional<std::string> Text(const Value& value, const TextRule& rule);
+
+  void ReadTask(const Value& value);
+  void ReadRubric(const Value& value);
+  Dataset ReadDataset(const Value& value);
+  void ReadTeleop(const Value& value);
+  void ReadSources(const Value& value);
+  Source ReadSource(const Value& value);
+  std::vector<int64_t> ReadCounts(const Value& value, const Dataset& dataset,
+                                  bool zero_allowed, absl::string_view dataset_path);
+  void ReadSeeds(const Value& value);
+  void ReadProtocol(const Value& value);
+  void ReadEvaluation(const Value& value);
+  StageTemplates ReadStageTemplates(const Value& value,
+                                    std::initializer_list<absl::string_view> stages);
+  CommandTemplate ReadTemplate(const Value& value, absl::string_view stage);
+  bool CheckPlaceholders(const Value& value, absl::string_view text, absl::string_view stage);
+  void ReadResources(const Value& value);
+  void ReadCosts(const Value& value);
+
+  void CheckBaseline();
+  void CheckProtocol();
+  void CheckStageTemplates();
+  void CheckRunLimit();
+
+  const SpecLimits& limits_;
+  Problems problems_;
+  SweepSpec spec_;
+  // Where things were, for the cross-field checks that run after reading.
+  Value root_;
+  std::optional<Value> sources_;
+  std::vector<Value> source_values_;
+  std::optional<Value> baseline_from_sweep_;
+  std::optional<Value> protocol_, total_steps_, pretrain_steps_, finetune_steps_;
+  std::optional<int64_t> pretrain_, finetune_;  // as read, before the checks
+  std::optional<Value> templates_;
+};
+
+bool SpecReader::ForEachEntry(
+    const Value& map, size_t max_entries,
+    const std::function<void(const std::string&, const Value&)>& visit) {
+  if (!map.node.IsMap()) {
+    Add(map, absl::StrCat("expected a map, got ", Describe(map.node)));
+    return false;
+  }
+  if (map.node.size() > max_entries) {
+    Add(map, absl::StrCat("has ", map.node.size(), " entries; at most ", max_entries,
+                          " are allowed"));
+    return false;
+  }
+  std::set<std::string, std::less<>> seen;
+  for (auto it = map.node.begin(); it != map.node.end(); ++it) {
+    const YAML::Node& key = it->first;
+    int key_line = LineOf(key, map.line);
+    if (!key.IsScalar()) {
+      problems_.Add(key_line, map.path, absl::StrCat("keys must be strings, got ", Describe(key)));
+      continue;
+    }
+    const std::string& name = key.Scalar();
+    Value entry{it->second, JoinPath(map.path, name), LineOf(it->second, key_line), key_line};
+    if (!seen.insert(name).second) {
+      AddAtKey(entry, "duplicate key");
+      continue;
+    }
+    visit(name, entry);
+  }
+  return true;
+}
+
+std::optional<SpecReader::Fields> SpecReader::Open(
+    const Value& value, std::initializer_list<absl::string_view> allowed) {
+  Fields fields;
+  fields.self_ = value;
+  bool is_map = ForEachEntry(value, kMaxMapEntries, [&](const std::string& key,
+                                                        const Value& entry) {
+    if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) {
+      fields.entries_.emplace(key, entry);
+      return;
+    }
+    std::string message = absl::StrCat("unknown key ", Quote(key));
+    absl::string_view best;
+    size_t best_distance = 3;  // suggest only close matches
+    for (absl::string_view candidate : allowed) {
+      size_t d = key.size() > 64 ? best_distance : EditDistance(key, candidate);
+      if (d < best_distance) {
+        best = candidate;
+        best_distance = d;
+      }
+    }
+    if (!best.empty()) absl::StrAppend(&message, "; did you mean '", best, "'?");
+    absl::StrAppend(&message, " (expected one of: ", absl::StrJoin(allowed, ", "), ")");
+    AddAtKey(entry, std::move(message));
+  });
+  if (!is_map) return std::nullopt;
+  return fields;
+}
+
+std::optional<Value> SpecReader::Require(const Fields& fields, absl::string_view key,
+                                         absl::string_view expected) {
+  std::optional<Value> value = fields.Find(key);
+  if (!value) {
+    problems_.Add(fields.self().key_line, JoinPath(fields.self().path, key),
+                  absl::StrCat("missing required field (expected ", expected, ")"));
+  }
+  return value;
+}
+
+std::optional<std::vector<Value>> SpecReader::List(const Value& value, size_t max) {
+  if (!value.node.IsSequence()) {
+    Add(value, absl::StrCat("expected a list, got ", Describe(value.node)));
+    return std::nullopt;
+  }
+  if (value.node.size() == 0) {
+    Add(value, "must not be empty");
+    return std::nullopt;
+  }
+  if (value.node.size() > max) {
+    Add(value, absl::StrCat("has ", value.node.size(), " entries; at most ", max,
+                            " are allowed"));
+    return std::nullopt;
+  }
+  std::vector<Value> items;
+  size_t index = 0;
+  for (const YAML::Node& node : value.node) items.push_back(Item(value, index++, node));
+  return items;
+}
+
+std::optional<int64_t> SpecReader::Int(const Value& value) {
+  const YAML::Node& node = value.node;
+  int64_t out = 0;
+  if (node.IsScalar() && IsPlain(node)) {
+    const std::string& s = node.Scalar();
+    if (absl::SimpleAtoi(s, &out)) return out;
+    absl::string_view digits = s;
+    if (!digits.empty() && (digits[0] == '-' || digits[0] == '+')) digits.remove_prefix(1);
+    if (!digits.empty() && std::all_of(digits.begin(), digits.end(), absl::ascii_isdigit)) {
+      Add(value, absl::StrCat("integer ", Quote(s), " is out of range"));
+      return std::nullopt;
+    }
+  }
+  Add(value, absl::StrCat("expected an integer, got ", Describe(node)));
+  return std::nullopt;
+}
+
+std::optional<int64_t> SpecReader::IntIn(const Value& value, int64_t lo, int64_t hi) {
+  std::optional<int64_t> v = Int(value);
+  if (!v) return std::nullopt;
+  if (*v < lo || *v > hi) {
+    if (hi == std::numeric_limits<int64_t>::max()) {
+      Add(value, absl::StrCat("must be at least ", lo, ", got ", *v));
+    } else {
+      Add(value, absl::StrCat("must be between ", lo, " and ", hi, ", got ", *v));
+    }
+    return std::nullopt;
+  }
+  return v;
+}
+
+std::optional<double> SpecReader::Number(const Value& value, absl::string_view expected) {
+  const YAML::Node& node = value.node;
+  if (!node.IsScalar() || !IsPlain(node)) {
+    Add(value, absl::StrCat("expected ", expected, ", got ", Describe(node)));
+    return std::nullopt;
+  }
+  const std::string& s = node.Scalar();
+  std::string lower = absl::AsciiStrToLower(s);
+  double out = 0;
+  bool yaml_special = lower == ".nan" || lower == ".inf" || lower == "+.inf" || lower == "-.inf";
+  if (!yaml_special && !absl::SimpleAtod(s, &out)) {
+    Add(value, absl::StrCat("expected ", expected, ", got ", Describe(node)));
+    return std::nullopt;
+  }
+  if (yaml_special || !std::isfinite(out)) {
+    Add(value, absl::StrCat("must be a finite number, got ", Quote(s)));
+    return std::nullopt;
+  }
+  return out;
+}
+
+std::optional<double> SpecReader::NonNegative(const Value& value) {
+  std::optional<double> v = Number(value);
+  if (v && *v < 0) {
+    Add(value, absl::StrCat("must be >= 0, got ", *v));
+    return std::nullopt;
+  }
+  return v;
+}
+
+// A number, or an exact fraction "a/b" so that thirds are written exactly.
+std::optional<double> SpecReader::Fraction(const Value& value) {
+  constexpr absl::string_view kExpected = "a number or a fraction such as 1/3";
+  const YAML::Node& node = value.node;
+  if (!node.IsScalar() || node.Scalar().find('/') == std::string::npos) {
+    return Number(value, kExpected);
+  }
+  const std::string& s = node.Scalar();
+  size_t slash = s.find('/');
+  int64_t numerator = 0, denominator = 0;
+  if (!absl::SimpleAtoi(absl::string_view(s).substr(0, slash), &numerator) ||
+      !absl::SimpleAtoi(absl::string_view(s).substr(slash + 1), &denominator) ||
+      numerator < 0 || denominator <= 0) {
+    Add(value, absl::StrCat("expected ", kExpected,
+                            " (non-negative integers over a positive one), got ", Quote(s)));
+    return std::nullopt;
+  }
+  return static_cast<double>(numerator) / static_cast<double>(denominator);
+}
+
+std::optional<std::string> SpecReader::Text(const Value& value, const TextRule& rule) {
+  const YAML::Node& node = value.node;
+  if (!node.IsScalar()) {
+    Add(value, absl::StrCat("expected a string, got ", Describe(node)));
+    return std::nullopt;
+  }
+  const std::string& s = node.Scalar();
+  if (s.empty() && !rule.allow_empty) {
+    Add(value, "must not be empty");
+    return std::nullopt;
+  }
+  if (s.size() > rule.max_length) {
+    Add(value, absl::StrCat("is ", s.size(), " characters long; at most ", rule.max_length,
+                            " are allowed"));
+    return std::nullopt;
+  }
+  if (s.find('\0') != std::string::npos || (!rule.allow_control && HasControl(s))) {
+    Add(value, absl::StrCat("must not contain control characters, got ", Quote(s)));
+    return std::nullopt;
+  }
+  if (rule.identifier && !IsIdentifier(s)) {
+    Add(value, absl::StrCat(Quote(s), " is not a valid name (expected lower-case letters, "
+                            "digits, '_' and '-', starting with a letter)"));
+    return std::nullopt;
+  }
+  return s;
+}
+
+// ---------------------------------------------------------------------------
+// Sections.
+
+SweepSpec SpecReader::Read(const YAML::Node& root) {
+  root_ = {root, "", 1, 1};
+  if (!root.IsMap()) {
+    Add(root_, absl::StrCat("expected a map of keys starting with `version: 1`, got ",
+                            Describe(root)));
+    return spec_;
+  }
+  std::optional<Fields> f =
+      Open(root_, {"version", "name", "task", "policy", "code_version", "teleop", "sources",
+                   "seeds", "protocol", "evaluation", "templates", "resources", "costs",
+                   "priority", "max_attempts", "baseline_from_sweep"});
+  if (!f) return spec_;
+
+  if (auto v = Require(*f, "version", "version: 1")) {
+    std::optional<int64_t> version = Int(*v);
+    if (version && *version != 1) {
+      // A newer version's keys would all read as unknown here: say only this.
+      problems_ = Problems();
+      Add(*v, absl::StrCat("unsupported version ", *version, "; this mixsweep reads version 1"));
+      return spec_;
+    }
+  }
+  if (auto v = f->Find("name")) spec_.name = Text(*v, kName).value_or("");
+  if (auto v = Require(*f, "task", "a map with name and rubric")) ReadTask(*v);
+  if (auto v = Require(*f, "policy", "the policy's name, e.g. diffusion_policy")) {
+    spec_.policy = Text(*v, kName).value_or("");
+  }
+  if (auto v = f->Find("code_version")) spec_.code_version = Text(*v, kText).value_or("");
+  if (auto v = Require(*f, "teleop", "a map with dataset and n_tele")) ReadTeleop(*v);
+  if ((sources_ = Require(*f, "sources", "a list of non-teleop sources"))) ReadSources(*sources_);
+  if (auto v = Require(*f, "seeds", "a list of integers, e.g. [0, 1, 2]")) ReadSeeds(*v);
+  if ((protocol_ = Require(*f, "protocol", "a map with total_steps, pretrain_steps and "
+                                           "finetune_steps"))) {
+    ReadProtocol(*protocol_);
+  }
+  if (auto v = Require(*f, "evaluation", "a map with scenarios")) ReadEvaluation(*v);
+  if ((templates_ = f->Find("templates"))) {
+    spec_.templates = ReadStageTemplates(*templates_, {"train", "pretrain", "finetune"});
+  }
+  if (auto v = f->Find("resources")) ReadResources(*v);
+  if (auto v = f->Find("costs")) ReadCosts(*v);
+  if (auto v = f->Find("priority")) {
+    spec_.priority = static_cast<int>(IntIn(*v, -kMaxPriority, kMaxPriority).value_or(0));
+  }
+  if (auto v = f->Find("max_attempts")) {
+    spec_.max_attempts = static_cast<int>(IntIn(*v, 1, kMaxAttempts).value_or(1));
+  }
+  if ((baseline_from_sweep_ = f->Find("baseline_from_sweep"))) {
+    spec_.baseline_from_sweep =
+        IntIn(*baseline_from_sweep_, 1, std::numeric_limits<int64_t>::max());
+  }
+
+  CheckBaseline();
+  CheckProtocol();
+  CheckStageTemplates();
+  CheckRunLimit();
+  return spec_;
+}
+
+void SpecReader::ReadTask(const Value& value) {
+  std::optional<Fields> f = Open(value, {"name", "rubric"});
+  if (!f) return;
+  if (auto v = Require(*f, "name", "the task's name, e.g. pick_dual_bottles")) {
+    spec_.task.name = Text(*v, kName).value_or("");
+  }
+  if (auto v = Require(*f, "rubric", "a map with milestones or items")) ReadRubric(*v);
+}
+
+void SpecReader::ReadRubric(const Value& value) {
+  std::optional<Fields> f = Open(value, {"milestones", "items"});
+  if (!f) return;
+  std::optional<Value> milestones = f->Find("milestones");
+  std::optional<Value> items = f->Find("items");
+  if (milestones.has_value() == items.has_value()) {
+    AddAtKey(value, "give exactly one of milestones (ordered stages) and items (weights "
+                    "summing to 1)");
+    return;
+  }
+  bool is_items = items.has_value();
+  const Value& list_value = is_items ? *items : *milestones;
+  const absl::string_view value_key = is_items ? "weight" : "score";
+  spec_.task.rubric.kind = is_items ? RubricKind::kItems : RubricKind::kMilestones;
+
+  std::optional<std::vector<Value>> list = List(list_value, kMaxRubricEntries);
+  if (!list) return;
+  std::set<std::string> names;
+  double sum = 0;
+  std::optional<double> previous;
+  bool all_read = true;
+  std::optional<Value> last;
+  for (const Value& entry_value : *list) {
+    std::optional<Fields> entry = Open(entry_value, {"name", value_key});
+    if (!entry) {
+      all_read = false;
+      continue;
+    }
+    RubricEntry out;
+    if (auto v = Require(*entry, "name", "an identifier such as red or first_grasp")) {
+      out.name = Text(*v, kIdentifier).value_or("");
+      if (!out.name.empty() && !names.insert(out.name).second) {
+        Add(*v, absl::StrCat("duplicate name ", Quote(out.name)));
+      }
+    }
+    std::optional<double> number;
+    if (auto v = Require(*entry, value_key, "a number or a fraction such as 1/3")) {
+      number = Fraction(*v);
+      if (number && is_items && (*number <= 0 || *number > 1)) {
+        Add(*v, absl::StrCat("weight must be in (0, 1], got ", *number));
+      } else if (number && !is_items) {
+        if (*number <= 0 || *number > 1) {
+          Add(*v, absl::StrCat("score must be in (0, 1], got ", *number));
+        } else if (previous && *number <= *previous) {
+          Add(*v, absl::StrCat("scores must increase strictly from stage to stage: ", *number,
+                               " follows ", *previous));
+        }
+        previous = number;
+        last = v;
+      }
+    }
+    if (!number) all_read = false;
+    out.value = number.value_or(0);
+    sum += out.value;
+    spec_.task.rubric.entries.push_back(std::move(out));
+  }
+  if (!all_read) return;
+  if (is_items && std::abs(sum - 1.0) > kWeightTolerance) {
+    Add(list_value, absl::StrCat("weights must sum to 1 (within ", kWeightTolerance, "), got ",
+                                 sum, "; write thirds as 1/3"));
+  }
+  if (!is_items && last && std::abs(*previous - 1.0) > 1e-9) {
+    Add(*last, absl::StrCat("the last stage must score 1 (task complete), got ", *previous));
+  }
+}
+
+Dataset SpecReader::ReadDataset(const Value& value) {
+  Dataset out;
+  std::optional<Fields> f = Open(value, {"uri", "content_hash", "episodes"});
+  if (!f) return out;
+  if (auto v = Require(*f, "uri", "where the training tool finds it, e.g. file:///data/x")) {
+    out.uri = Text(*v, kUri).value_or("");
+  }
+  if (auto v = f->Find("content_hash")) out.content_hash = Text(*v, kText).value_or("");
+  if (auto v = Require(*f, "episodes", "the number of episodes it holds")) {
+    out.episodes = IntIn(*v, 1, std::numeric_limits<int64_t>::max()).value_or(0);
+  }
+  return out;
+}
+
+void SpecReader::ReadTeleop(const Value& value) {
+  std::optional<Fields> f = Open(value, {"dataset", "cost_per_demo_hours", "n_tele"});
+  if (!f) return;
+  if (auto v = Require(*f, "dataset", "a map with uri and episodes")) {
+    spec_.teleop.dataset = ReadDataset(*v);
+  }
+  if (auto v = f->Find("cost_per_demo_hours")) {
+    spec_.teleop.cost_per_demo_hours = NonNegative(*v).value_or(0);
+  }
+  if (auto v = Require(*f, "n_tele", "a list of teleop demo counts, e.g. [50, 100, 200]")) {
+    spec_.teleop.n_tele = ReadCounts(*v, spec_.teleop.dataset, false,
+                                     JoinPath(value.path, "dataset.episodes"));
+  }
+}
+
+// A list of demo counts N: integers, distinct, within the dataset.
+std::vector<int64_t> SpecReader::ReadCounts(const Value& value, const Dataset& dataset,
+                                            bool zero_allowed,
+                                            absl::string_view dataset_path) {
+  std::vector<int64_t> out;
+  std::optional<std::vector<Value>> list = List(value, kMaxListLength);
+  if (!list) return out;
+  std::map<int64_t, std::string> first;
+  for (const Value& item : *list) {
+    std::optional<int64_t> n = Int(item);
+    if (!n) continue;
+    if (*n < 0) {
+      Add(item, absl::StrCat("must be >= 0, got ", *n));
+      continue;
+    }
+    if (*n == 0 && !zero_allowed) {
+      Add(item, "0 is not allowed: every run trains on teleop demos (the baseline is n_nt 0 "
+                "in a source)");
+      continue;
+    }
+    if (dataset.episodes > 0 && *n > dataset.episodes) {
+      Add(item, absl::StrCat(*n, " demos are more than the dataset's ", dataset.episodes,
+                             " episodes (", dataset_path, ")"));
+    }
+    auto [it, inserted] = first.emplace(*n, item.path);
+    if (!inserted) {
+      Add(item, absl::StrCat("duplicate value ", *n, " (also at ", it->second, ")"));
+      continue;
+    }
+    out.push_back(*n);
+  }
+  return out;
+}
+
+void SpecReader::ReadSources(const Value& value) {
+  std::optional<std::vector<Value>> list = List(value, kMaxSources);
+  if (!list) return;
+  std::map<std::string, std::string> first;
+  for (const Value& item : *list) {
+    Source source = ReadSource(item);
+    if (!source.name.empty()) {
+      auto [it, inserted] = first.emplace(source.name, item.path);
+      if (!inserted) {
+        Add({item.node, item.path + ".name", item.line, item.line},
+            absl::StrCat("duplicate source name ", Quote(source.name), " (also at ",
+                         it->second, ")"));
+      }
+    }
+    source_values_.push_back(item);
+    spec_.sources.push_back(std::move(source));
+  }
+}
+
+Source SpecReader::ReadSource(const Value& value) {
+  Source out;
+  std::optional<Fields> f =
+      Open(value, {"name", "kind", "dataset", "cost_per_demo_hours", "n_nt", "templates"});
+  if (!f) return out;
+  if (auto v = Require(*f, "name", "an identifier such as sim or human")) {
+    out.name = Text(*v, kIdentifier).value_or("");
+    if (out.name == "teleop" || out.name == "baseline") {
+      Add(*v, absl::StrCat(Quote(out.name), " is reserved; choose another source name"));
+      out.name.clear();
+    }
+  }
+  if (auto v = Require(*f, "kind", "simulation or human_video")) {
+    std::optional<std::string> kind = Text(*v, kName);
+    if (kind == "simulation") {
+      out.kind = SourceKind::kSimulation;
+    } else if (kind == "human_video") {
+      out.kind = SourceKind::kHumanVideo;
+    } else if (kind) {
+      Add(*v, absl::StrCat("unknown kind ", Quote(*kind), " (expected simulation or "
+                                                          "human_video)"));
+    }
+  }
+  if (auto v = Require(*f, "dataset", "a map with uri and episodes")) {
+    out.dataset = ReadDataset(*v);
+  }
+  if (auto v = f->Find("cost_per_demo_hours")) {
+    out.cost_per_demo_hours = NonNegative(*v).value_or(0);
+  }
+  if (auto v = Require(*f, "n_nt", "a list of demo counts; 0 is the teleop-only baseline")) {
+    out.n_nt = ReadCounts(*v, out.dataset, true, JoinPath(value.path, "dataset.episodes"));
+  }
+  if (auto v = f->Find("templates")) {
+    out.templates = ReadStageTemplates(*v, {"pretrain", "finetune"});
+  }
+  return out;
+}
+
+void SpecReader::ReadSeeds(const Value& value) {
+  std::optional<std::vector<Value>> list = List(value, kMaxListLength);
+  if (!list) return;
+  std::map<int64_t, std::string> first;
+  for (const Value& item : *list) {
+    std::optional<int64_t> seed = IntIn(item, 0, kMaxSeed);
+    if (!seed) continue;
+    auto [it, inserted] = first.emplace(*seed, item.path);
+    if (!inserted) {
+      Add(item, absl::StrCat("duplicate seed ", *seed, " (also at ", it->second, ")"));
+      continue;
+    }
+    spec_.seeds.push_back(*seed);
+  }
+}
+
+void SpecReader::ReadProtocol(const Value& value) {
+  std::optional<Fields> f = Open(value, {"total_steps", "pretrain_steps", "finetune_steps"});
+  if (!f) return;
+  // Signs and sums are checked in CheckProtocol, once sources are known.
+  if ((total_steps_ = Require(*f, "total_steps", "T_total, a positive integer"))) {
+    spec_.protocol.total_steps = IntIn(*total_steps_, 1, std::numeric_limits<int64_t>::max())
+                                     .value_or(0);
+  }
+  if ((pretrain_steps_ = f->Find("pretrain_steps"))) pretrain_ = Int(*pretrain_steps_);
+  if ((finetune_steps_ = f->Find("finetune_steps"))) finetune_ = Int(*finetune_steps_);
+  spec_.protocol.pretrain_steps = pretrain_.value_or(0);
+  spec_.protocol.finetune_steps = finetune_.value_or(0);
+}
+
+void SpecReader::ReadEvaluation(const Value& value) {
+  std::optional<Fields> f = Open(value, {"trials_per_scenario", "scenarios"});
+  if (!f) return;
+  Evaluation& eval = spec_.evaluation;
+  if (auto v = f->Find("trials_per_scenario")) {
+    eval.trials_per_scenario = static_cast<int>(IntIn(*v, 1, kMaxTrials).value_or(10));
+  }
+  auto v = Require(*f, "scenarios", "a list such as [in_domain, unseen_background]");
+  if (!v) return;
+  std::optional<std::vector<Value>> list = List(*v, kMaxScenarios);
+  if (!list) return;
+  std::map<std::string, std::string> first;
+  for (const Value& item : *list) {
+    Scenario scenario;
+    scenario.trials = eval.trials_per_scenario;
+    std::optional<Value> name_value;
+    if (item.node.IsScalar()) {
+      name_value = item;  // short form: just the name
+    } else if (std::optional<Fields> s = Open(item, {"name", "trials", "platform"})) {
+      name_value = Require(*s, "name", "an identifier such as in_domain");
+      if (auto t = s->Find("trials")) {
+        scenario.trials = static_cast<int>(IntIn(*t, 1, kMaxTrials).value_or(0));
+      }
+      if (auto p = s->Find("platform")) scenario.platform = Text(*p, kName).value_or("");
+    }
+    if (name_value) {
+      scenario.name = Text(*name_value, kIdentifier).value_or("");
+      if (!scenario.name.empty()) {
+        auto [it, inserted] = first.emplace(scenario.name, item.path);
+        if (!inserted) {
+          Add(*name_value, absl::StrCat("duplicate scenario ", Quote(scenario.name),
+                                        " (also at ", it->second, ")"));
+        }
+      }
+    }
+    eval.scenarios.push_back(std::move(scenario));
+  }
+}
+
+StageTemplates SpecReader::ReadStageTemplates(
+    const Value& value, std::initializer_list<absl::string_view> stages) {
+  StageTemplates out;
+  std::optional<Fields> f = Open(value, stages);
+  if (!f) return out;
+  if (auto v = f->Find("train")) out.train = ReadTemplate(*v, "train");
+  if (auto v = f->Find("pretrain")) out.pretrain = ReadTemplate(*v, "pretrain");
+  if (auto v = f->Find("finetune")) out.finetune = ReadTemplate(*v, "finetune");
+  return out;
+}
+
+// Always returns a template (possibly incomplete, with problems reported), so
+// that a broken template is not also reported as missing.
+CommandTemplate SpecReader::ReadTemplate(const Value& value, absl::string_view stage) {
+  CommandTemplate out;
+  std::optional<Fields> f =
+      Open(value, {"argv", "shell", "env", "checkpoint", "no_retry_exit_codes"});
+  if (!f) return out;
+  bool uses_init = false;
+  std::optional<Value> argv = f->Find("argv");
+  std::optional<Value> shell = f->Find("shell");
+  if (argv.has_value() == shell.has_value()) {
+    AddAtKey(value, "give exactly one of argv (a list, run without a shell) and shell (a "
+                    "script for /bin/sh -c)");
+  }
+  if (argv) {
+    if (auto list = List(*argv, kMaxListLength)) {
+      for (const Value& item : *list) {
+        std::optional<std::string> arg = Text(item, kArgument);
+        if (arg) uses_init |= CheckPlaceholders(item, *arg, stage);
+        if (arg && arg->empty() && out.argv.empty()) {
+          Add(item, "the program (argv[0]) must not be empty");
+        }
+        out.argv.push_back(arg.value_or(""));
+      }
+    }
+  }
+  if (shell) {
+    if (auto script = Text(*shell, kScript)) {
+      uses_init |= CheckPlaceholders(*shell, *script, stage);
+      out.shell = *script;
+    }
+  }
+  if (auto env = f->Find("env")) {
+    ForEachEntry(*env, kMaxMapEntries, [&](const std::string& name, const Value& entry) {
+      if (!IsEnvName(name) || name.size() > kMaxNameLength) {
+        Add(entry, absl::StrCat(Quote(name), " is not a valid environment variable name"));
+        return;
+      }
+      if (auto text = Text(entry, kArgument)) {
+        uses_init |= CheckPlaceholders(entry, *text, stage);
+        out.env[name] = *text;
+      }
+    });
+  }
+  if (auto checkpoint = f->Find("checkpoint")) {
+    if (auto text = Text(*checkpoint, TextRule{kMaxUriLength})) {
+      uses_init |= CheckPlaceholders(*checkpoint, *text, stage);
+      out.checkpoint = *text;
+    }
+  }
+  if (auto codes = f->Find("no_retry_exit_codes")) {
+    if (auto list = List(*codes, 255)) {
+      for (const Value& item : *list) {
+        std::optional<int64_t> code = IntIn(item, 1, 255);
+        if (!code) continue;
+        if (std::find(out.no_retry_exit_codes.begin(), out.no_retry_exit_codes.end(), *code) !=
+            out.no_retry_exit_codes.end()) {
+          Add(item, absl::StrCat("duplicate exit code ", *code));
+          continue;
+        }
+        out.no_retry_exit_codes.push_back(static_cast<int>(*code));
+      }
+    }
+  }
+  if (stage == "finetune" && !uses_init && (argv || shell)) {
+    AddAtKey(value, "a finetune template must use {init_checkpoint} (in argv, shell, env or "
+                    "checkpoint); without it the finetune would silently start from scratch");
+  }
+  return out;
+}
+
+// Reports unknown or malformed placeholders in `text`. Returns whether it uses
+// {init_checkpoint}.
+bool SpecReader::CheckPlaceholders(const Value& value, absl::string_view text,
+                                   absl::string_view stage) {
+  bool uses_init = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const bool doubled = i + 1 < text.size() && text[i + 1] == text[i];
+    if (text[i] == '}') {
+      if (doubled) {
+        ++i;
+        continue;
+      }
+      Add(value, absl::StrCat("unbalanced '}' at character ", i + 1,
+                              "; write }} for a literal brace"));
+      return uses_init;
+    }
+    if (text[i] != '{') continue;
+    if (doubled) {
+      ++i;
+      continue;
+    }
+    size_t close = text.find('}', i + 1);
+    if (close == absl::string_view::npos) {
+      Add(value, absl::StrCat("unbalanced '{' at character ", i + 1,
+                              "; write {{ for a literal brace"));
+      return uses_init;
+    }
+    absl::string_view name = text.substr(i + 1, close - i - 1);
+    if (!IsPlaceholderName(name)) {
+      Add(value, absl::StrCat("malformed placeholder {", absl::CHexEscape(name.substr(0, 40)),
+                              "} (names are lower-case letters and '_'); write {{ and }} "
+                              "for literal braces, e.g. ${{HOME}} in a shell script"));
+    } else if (name == "init_checkpoint" && stage != "finetune") {
+      Add(value, absl::StrCat("{init_checkpoint} is only available in finetune templates, "
+                              "not in ", stage));
+    } else if (!KnownPlaceholder(name, stage)) {
+      Add(value, absl::StrCat("unknown placeholder {", name, "} (known: {",
+                              absl::StrJoin(kCommonPlaceholders, "} {"), "}",
+                              stage == "finetune" ? " {init_checkpoint}" : "", ")"));
+    } else if (name == "init_checkpoint") {
+      uses_init = true;
+    }
+    i = close;
+  }
+  return uses_init;
+}
+
+void SpecReader::ReadResources(const Value& value) {
+  std::optional<Fields> f = Open(value, {"gpus", "min_gpu_memory_gib", "labels"});
+  if (!f) return;
+  Resources& res = spec_.resources;
+  if (auto v = f->Find("gpus")) res.gpus = static_cast<int>(IntIn(*v, 0, kMaxGpus).value_or(1));
+  if (auto v = f->Find("min_gpu_memory_gib")) res.min_gpu_memory_gib = NonNegative(*v).value_or(0);
+  if (auto v = f->Find("labels")) {
+    ForEachEntry(*v, kMaxMapEntries, [&](const std::string& key, const Value& entry) {
+      if (key.empty() || key.size() > kMaxNameLength || HasControl(key)) {
+        Add(entry, "label names must be 1 to 128 printable characters");
+        return;
+      }
+      if (auto text = Text(entry, kLabelValue)) res.labels[key] = *text;
+    });
+  }
+}
+
+void SpecReader::ReadCosts(const Value& value) {
+  std::optional<Fields> f = Open(value, {"gpu_hour_price", "collection_hour_price", "currency"});
+  if (!f) return;
+  if (auto v = f->Find("gpu_hour_price")) spec_.costs.gpu_hour_price = NonNegative(*v);
+  if (auto v = f->Find("collection_hour_price")) {
+    spec_.costs.collection_hour_price = NonNegative(*v);
+  }
+  if (auto v = f->Find("currency")) {
+    std::optional<std::string> currency = Text(*v, kName);
+    if (currency && (currency->size() != 3 ||
+                     !std::all_of(currency->begin(), currency->end(), absl::ascii_isupper))) {
+      Add(*v, absl::StrCat("expected a three-letter currency code such as USD, got ",
+                           Quote(*currency)));
+    } else if (currency) {
+      spec_.costs.currency = *currency;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Cross-field checks.
+
+bool HasMixedRuns(const SweepSpec& spec) {
+  return std::any_of(spec.sources.begin(), spec.sources.end(), [](const Source& s) {
+    return std::any_of(s.n_nt.begin(), s.n_nt.end(), [](int64_t n) { return n > 0; });
+  });
+}
+
+// The baseline (N_nt = 0) comes from exactly one place: this sweep or an
+// earlier one.
+void SpecReader::CheckBaseline() {
+  if (!sources_ || spec_.sources.empty()) return;
+  bool own = spec_.has_own_baseline();
+  if (own && baseline_from_sweep_) {
+    Add(*baseline_from_sweep_,
+        "ambiguous baseline: a source lists n_nt 0, so this sweep runs its own teleop-only "
+        "baseline; remove baseline_from_sweep or the 0");
+  } else if (!own && !baseline_from_sweep_) {
+    AddAtKey(*sources_, "no teleop-only baseline: list 0 in some source's n_nt, or set "
+                        "baseline_from_sweep to the id of an earlier sweep that ran it");
+  }
+}
+
+// Equal compute: T_pre + T_ft == T_total, with both positive when there are
+// mixed runs.
+void SpecReader::CheckProtocol() {
+  if (!protocol_ || !protocol_->node.IsMap()) return;
+  const bool mixed = HasMixedRuns(spec_);
+  const bool either = pretrain_steps_ || finetune_steps_;
+  bool ok = true;
+  auto check = [&](const std::optional<Value>& value, const std::optional<int64_t>& steps,
+                   absl::string_view key) {
+    if (!value) {
+      if (mixed || either) {
+        problems_.Add(protocol_->key_line, JoinPath(protocol_->path, key),
+                      mixed ? "missing required field: a source has n_nt > 0, so mixed runs "
+                              "need pretrain_steps and finetune_steps"
+                            : "missing: give both pretrain_steps and finetune_steps");
+      }
+      ok = false;
+    } else if (!steps) {
+      ok = false;  // not an integer: already reported
+    } else if (*steps < 0 || (mixed && *steps == 0)) {
+      Add(*value, absl::StrCat("must be ", mixed ? "> 0 (there are mixed runs)" : ">= 0",
+                               ", got ", *steps));
+      ok = false;
+    }
+  };
+  check(pretrain_steps_, pretrain_, "pretrain_steps");
+  check(finetune_steps_, finetune_, "finetune_steps");
+  const Protocol& p = spec_.protocol;
+  if (!ok || p.total_steps <= 0) return;
+  int64_t sum = 0;
+  if (__builtin_add_overflow(p.pretrain_steps, p.finetune_steps, &sum) ||
+      sum != p.total_steps) {
+    Add(*pretrain_steps_,
+        absl::StrCat("pretrain_steps + finetune_steps (", p.pretrain_steps, " + ",
+                     p.finetune_steps, ") must equal total_steps (", p.total_steps,
+                     "): equal compute for every run"));
+  }
+}
+
+// Every stage the sweep runs has a command: train for the baseline, pretrain
+// and finetune for each source with n_nt > 0.
+void SpecReader::CheckStageTemplates() {
+  int line = templates_ ? templates_->key_line : root_.line;
+  if (spec_.has_own_baseline() && !spec_.templates.train) {
+    problems_.Add(line, "templates.train",
+                  "missing: the sweep runs teleop-only baseline runs (a source lists n_nt 0), "
+                  "which need a train template");
+  }
+  for (const char* stage : {"pretrain", "finetune"}) {
+    std::vector<std::string> needing;  // sources with mixed runs and no template
+    for (size_t i = 0; i < spec_.sources.size(); ++i) {
+      const Source& source = spec_.sources[i];
+      bool mixed = std::any_of(source.n_nt.begin(), source.n_nt.end(),
+                               [](int64_t n) { return n > 0; });
+      if (mixed && !spec_.TemplateFor(stage, &source)) {
+        needing.push_back(absl::StrCat("sources[", i, "]"));
+      }
+    }
+    if (needing.empty()) continue;
+    problems_.Add(line, absl::StrCat("templates.", stage),
+                  absl::StrCat("missing: ", absl::StrJoin(needing, ", "),
+                               " list n_nt > 0 and need a ", stage, " template; set templates.",
+                               stage, " or the source's own templates.", stage));
+  }
+}
+
+void SpecReader::CheckRunLimit() {
+  int64_t runs = CountRuns(spec_);
+  if (runs <= limits_.max_runs) return;
+  int64_t mixed = 0;
+  for (const Source& s : spec_.sources) {
+    mixed += std::count_if(s.n_nt.begin(), s.n_nt.end(), [](int64_t n) { return n > 0; });
+  }
+  Add(root_, absl::StrCat("the sweep expands to ", runs, " runs (", spec_.teleop.n_tele.size(),
+                          " N_tele values x (", spec_.has_own_baseline() ? "1 baseline + " : "",
+                          mixed, " mixed) x ", spec_.seeds.size(),
+                          " seeds), more than the limit of ", limits_.max_runs,
+                          "; submit a smaller sweep and extend it later"));
+}
+
+}  // namespace
+
+bool IsKnownPlaceholder(std::string_view name, std::string_view stage) {
+  // Debian's abseil has its own string_view type; the API takes std's.
+  return KnownPlaceholder(absl::string_view(name.data(), name.size()),
+                          absl::string_view(stage.data(), stage.size()));
+}
+
+absl::StatusOr<ParsedSpec> ParseSweepSpec(std::string_view yaml_text,
+                                          const SpecLimits& limits) {
+  if (yaml_text.size() > kMaxSpecBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("line 1: (root): the spec is ",
+                                                   yaml_text.size(), " bytes; at most ",
+                                                   kMaxSpecBytes, " are allowed"));
+  }
+  // yaml-cpp reports syntax errors (and nesting deeper than it allows) by
+  // throwing; nothing may escape to the caller.
+  try {
+    std::vector<YAML::Node> docs = YAML::LoadAll(std::string(yaml_text));
+    if (docs.empty() || docs[0].IsNull()) {
+      return absl::InvalidArgumentError(
+          "line 1: (root): the spec is empty (expected a map starting with `version: 1`)");
+    }
+    if (docs.size() > 1) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "line ", LineOf(docs[1], 1),
+          ": (root): more than one YAML document; a spec is a single document"));
+    }
+    SpecReader reader(limits);
+    SweepSpec spec = reader.Read(docs[0]);
+    if (!reader.problems().empty()) return reader.problems().ToStatus();
+    return ParsedSpec{std::move(spec), std::string(yaml_text)};
+  } catch (const YAML::DeepRecursion& e) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "line ", std::max(e.mark.line + 1, 1), ": (yaml): nesting is too deep for a spec"));
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "line ", std::max(e.mark.line + 1, 1), ": (yaml): YAML syntax error: ", e.msg));
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("line 1: (yaml): cannot read the spec: ",
+                                                   e.what()));
+  }
+}
+
+int64_t CountRuns(const SweepSpec& spec) {
+  int64_t per_n_and_seed = spec.has_own_baseline() ? 1 : 0;
+  for (const Source& s : spec.sources) {
+    per_n_and_seed += std::count_if(s.n_nt.begin(), s.n_nt.end(), [](int64_t n) { return n > 0; });
+  }
+  // Saturate rather than overflow: the result is compared with a limit.
+  int64_t runs = 0;
+  if (__builtin_mul_overflow(static_cast<int64_t>(spec.teleop.n_tele.size()), per_n_and_seed,
+                             &runs) ||
+      __builtin_mul_overflow(runs, static_cast<int64_t>(spec.seeds.size()), &runs)) {
+    return std::numeric_limits<int64_t>::max();
+  }
+  return runs;
+}
+
+}  // namespace mixsweep::spec

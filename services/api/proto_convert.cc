@@ -1,0 +1,203 @@
+#include "services/api/proto_convert.h"
+
+namespace mixsweep::api {
+namespace v1 = mixsweep::v1;
+
+void ToProto(absl::Time time, google::protobuf::Timestamp* out) {
+  if (time == absl::InfinitePast()) return;
+  const int64_t micros = absl::ToUnixMicros(time);
+  out->set_seconds(micros / 1000000);
+  out->set_nanos(static_cast<int32_t>((micros % 1000000) * 1000));
+}
+
+v1::SweepState ToProto(scheduler::SweepState state) {
+  switch (state) {
+    case scheduler::SweepState::kActive: return v1::SWEEP_STATE_ACTIVE;
+    case scheduler::SweepState::kCompleted: return v1::SWEEP_STATE_COMPLETED;
+    case scheduler::SweepState::kCancelled: return v1::SWEEP_STATE_CANCELLED;
+  }
+  return v1::SWEEP_STATE_UNSPECIFIED;
+}
+
+scheduler::SweepState FromProto(v1::SweepState state) {
+  switch (state) {
+    case v1::SWEEP_STATE_COMPLETED: return scheduler::SweepState::kCompleted;
+    case v1::SWEEP_STATE_CANCELLED: return scheduler::SweepState::kCancelled;
+    default: return scheduler::SweepState::kActive;
+  }
+}
+
+v1::JobState ToProto(scheduler::JobState state) {
+  using S = scheduler::JobState;
+  switch (state) {
+    case S::kBlocked: return v1::JOB_STATE_BLOCKED;
+    case S::kQueued: return v1::JOB_STATE_QUEUED;
+    case S::kLeased: return v1::JOB_STATE_LEASED;
+    case S::kRunning: return v1::JOB_STATE_RUNNING;
+    case S::kSucceeded: return v1::JOB_STATE_SUCCEEDED;
+    case S::kFailed: return v1::JOB_STATE_FAILED;
+    case S::kCancelled: return v1::JOB_STATE_CANCELLED;
+  }
+  return v1::JOB_STATE_UNSPECIFIED;
+}
+
+v1::RunState ToProto(scheduler::RunState state) {
+  using S = scheduler::RunState;
+  switch (state) {
+    case S::kPending: return v1::RUN_STATE_PENDING;
+    case S::kTraining: return v1::RUN_STATE_TRAINING;
+    case S::kTrained: return v1::RUN_STATE_TRAINED;
+    case S::kEvaluated: return v1::RUN_STATE_EVALUATED;
+    case S::kFailed: return v1::RUN_STATE_FAILED;
+    case S::kCancelled: return v1::RUN_STATE_CANCELLED;
+  }
+  return v1::RUN_STATE_UNSPECIFIED;
+}
+
+v1::JobKind ToProto(plan::JobKind kind) {
+  switch (kind) {
+    case plan::JobKind::kTrain: return v1::JOB_KIND_TRAIN;
+    case plan::JobKind::kPretrain: return v1::JOB_KIND_PRETRAIN;
+    case plan::JobKind::kFinetune: return v1::JOB_KIND_FINETUNE;
+  }
+  return v1::JOB_KIND_UNSPECIFIED;
+}
+
+namespace {
+
+void ToProto(const spec::Dataset& dataset, v1::DatasetRef* out) {
+  out->set_uri(dataset.uri);
+  out->set_content_hash(dataset.content_hash);
+  out->set_episodes(dataset.episodes);
+}
+
+v1::SourceKind ToProto(spec::SourceKind kind) {
+  return kind == spec::SourceKind::kHumanVideo ? v1::SOURCE_KIND_HUMAN_VIDEO
+                                               : v1::SOURCE_KIND_SIMULATION;
+}
+
+v1::SourceKind SourceKindFromName(const std::string& name) {
+  if (name == "simulation") return v1::SOURCE_KIND_SIMULATION;
+  if (name == "human_video") return v1::SOURCE_KIND_HUMAN_VIDEO;
+  if (name == "teleop") return v1::SOURCE_KIND_TELEOP;
+  return v1::SOURCE_KIND_UNSPECIFIED;
+}
+
+void ToProto(const scheduler::SweepCounts& counts, v1::SweepCounts* out) {
+  out->set_runs_total(counts.runs_total);
+  for (const auto& [state, n] : counts.runs_by_state) {
+    (*out->mutable_runs_by_state())[v1::RunState_Name(api::ToProto(state))] = n;
+  }
+  out->set_jobs_total(counts.jobs_total);
+  for (const auto& [state, n] : counts.jobs_by_state) {
+    (*out->mutable_jobs_by_state())[v1::JobState_Name(api::ToProto(state))] = n;
+  }
+  for (const auto& [kind, n] : counts.jobs_by_kind) {
+    (*out->mutable_jobs_by_kind())[v1::JobKind_Name(api::ToProto(kind))] = n;
+  }
+}
+
+}  // namespace
+
+void ToProto(const scheduler::SweepRecord& record, const spec::SweepSpec& spec,
+             v1::Sweep* out) {
+  out->set_id(record.id);
+  out->set_name(record.name);
+  out->set_owner(record.owner);
+  out->set_state(ToProto(record.state));
+  out->set_task(spec.task.name);
+  out->set_policy(spec.policy);
+  out->set_code_version(spec.code_version);
+  out->set_priority(spec.priority);
+  out->set_revision(record.revision);
+  ToProto(record.created_at, out->mutable_created_at());
+  ToProto(record.updated_at, out->mutable_updated_at());
+  ToProto(record.counts, out->mutable_counts());
+  for (int64_t n : spec.teleop.n_tele) out->add_n_tele(n);
+  ToProto(spec.teleop.dataset, out->mutable_teleop_dataset());
+  out->set_teleop_cost_per_demo_hours(spec.teleop.cost_per_demo_hours);
+  for (const spec::Source& source : spec.sources) {
+    v1::SourceSummary* s = out->add_sources();
+    s->set_name(source.name);
+    s->set_kind(ToProto(source.kind));
+    ToProto(source.dataset, s->mutable_dataset());
+    s->set_cost_per_demo_hours(source.cost_per_demo_hours);
+    for (int64_t n : source.n_nt) s->add_n_nt(n);
+  }
+  for (int64_t seed : spec.seeds) out->add_seeds(seed);
+  out->set_total_steps(spec.protocol.total_steps);
+  out->set_pretrain_steps(spec.protocol.pretrain_steps);
+  out->set_finetune_steps(spec.protocol.finetune_steps);
+  for (const spec::Scenario& scenario : spec.evaluation.scenarios) {
+    v1::Scenario* s = out->add_scenarios();
+    s->set_name(scenario.name);
+    s->set_trials(scenario.trials);
+    s->set_platform(scenario.platform);
+    s->set_evaluator(v1::Scenario::EVALUATOR_ROBOT);
+  }
+  v1::Rubric* rubric = out->mutable_rubric();
+  rubric->set_kind(spec.task.rubric.kind == spec::RubricKind::kItems
+                       ? v1::RUBRIC_KIND_ITEMS
+                       : v1::RUBRIC_KIND_MILESTONES);
+  for (const spec::RubricEntry& entry : spec.task.rubric.entries) {
+    v1::RubricEntry* e = rubric->add_entries();
+    e->set_name(entry.name);
+    e->set_value(entry.value);
+  }
+  out->set_max_attempts(spec.max_attempts);
+  out->set_baseline_from_sweep(spec.baseline_from_sweep.value_or(0));
+  out->set_spec_yaml(record.spec_yaml);
+  out->set_cancel_reason(record.cancel_reason);
+}
+
+void ToProto(const scheduler::RunRecord& run, v1::Run* out) {
+  out->set_id(run.id);
+  out->set_sweep_id(run.sweep_id);
+  out->set_key(run.key);
+  out->set_n_tele(run.run.n_tele);
+  out->set_source(run.run.source);
+  out->set_source_kind(SourceKindFromName(run.source_kind));
+  out->set_n_nt(run.run.n_nt);
+  out->set_seed(run.run.seed);
+  out->set_state(ToProto(run.state));
+  out->set_train_job_id(run.train_job_id);
+  out->set_pretrain_job_id(run.pretrain_job_id);
+  out->set_finetune_job_id(run.finetune_job_id);
+  out->set_checkpoint_uri(run.checkpoint_uri);
+  out->set_revision_added(run.revision_added);
+}
+
+void ToProto(const scheduler::JobRecord& job, v1::Job* out) {
+  out->set_id(job.id);
+  out->set_sweep_id(job.sweep_id);
+  out->set_key(job.key);
+  out->set_kind(ToProto(job.kind));
+  out->set_state(ToProto(job.state));
+  out->set_source(job.source);
+  ToProto(job.dataset, out->mutable_dataset());
+  out->set_n_demos(job.n_demos);
+  out->set_seed(job.seed);
+  out->set_steps(job.steps);
+  out->set_depends_on_job_id(job.depends_on_job_id);
+  for (int64_t id : job.run_ids) out->add_run_ids(id);
+  out->set_attempts(job.attempts);
+  out->set_max_attempts(job.max_attempts);
+  out->set_priority(job.priority);
+  if (job.lease_worker_id != 0) {
+    v1::Lease* lease = out->mutable_lease();
+    lease->set_worker_id(job.lease_worker_id);
+    lease->set_fencing_token(job.fencing_token);
+    if (job.lease_expires_at) ToProto(*job.lease_expires_at, lease->mutable_expires_at());
+  }
+  out->set_cancel_requested(job.cancel_requested);
+  out->set_output_uri(job.output_uri);
+  out->set_checkpoint_uri(job.checkpoint_uri);
+  if (!job.failure_message.empty()) out->mutable_failure()->set_message(job.failure_message);
+  out->set_gpu_seconds(job.gpu_seconds);
+  ToProto(job.created_at, out->mutable_created_at());
+  if (job.started_at) ToProto(*job.started_at, out->mutable_started_at());
+  if (job.finished_at) ToProto(*job.finished_at, out->mutable_finished_at());
+  for (int64_t e : job.subset_episodes) out->add_subset_episodes(e);
+}
+
+}  // namespace mixsweep::api
