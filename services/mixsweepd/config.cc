@@ -1,0 +1,64 @@
+#include "services/mixsweepd/config.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include <CLI/CLI.hpp>
+
+namespace mixsweep::daemon {
+
+std::string DefaultDataDir() {
+  if (geteuid() == 0) return "/var/lib/mixsweep";
+  if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg != nullptr && *xdg != '\0') {
+    return std::string(xdg) + "/mixsweep";
+  }
+  const char* home = std::getenv("HOME");
+  return std::string(home != nullptr ? home : ".") + "/.local/share/mixsweep";
+}
+
+std::optional<Config> ParseConfig(int argc, char** argv, int* exit_code) {
+  Config config;
+  CLI::App app{"mixsweepd: the mixsweep scheduler and API server"};
+  app.set_config("--config", "", "TOML configuration file (keys = flag names)");
+  app.add_option("--listen", config.listen, "gRPC address, host:port (port 0: any free port)")
+      ->capture_default_str();
+  app.add_option("--database", config.database,
+                 "PostgreSQL connection string; empty: a local cluster in --data-dir");
+  app.add_option("--data-dir", config.data_dir,
+                 "directory of the local PostgreSQL cluster (default: " + DefaultDataDir() + ")");
+  app.add_option("--local-pg-user", config.local_pg_user,
+                 "OS user the local PostgreSQL runs as when mixsweepd is root")
+      ->capture_default_str();
+  app.add_option("--database-name", config.database_name, "database of the local cluster")
+      ->capture_default_str();
+  app.add_option("--db-pool-size", config.db_pool_size, "database connections")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  app.add_option("--db-wait-seconds", config.db_wait_seconds,
+                 "how long start-up waits for the database")
+      ->check(CLI::Range(0, 3600))
+      ->capture_default_str();
+  app.add_option("--max-runs-per-sweep", config.max_runs_per_sweep,
+                 "largest sweep accepted, in runs")
+      ->check(CLI::Range(1LL, 10000000LL))
+      ->capture_default_str();
+  app.add_option("--port-file", config.port_file, "write the bound port here once listening");
+  app.add_option("--log-level", config.log_level, "trace, debug, info, warn, error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
+      ->capture_default_str();
+  app.add_subcommand("serve", "serve the API (the default)");
+  CLI::App* migrate = app.add_subcommand("migrate", "apply database migrations and exit");
+  app.require_subcommand(0, 1);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    *exit_code = app.exit(e);
+    return std::nullopt;
+  }
+  if (migrate->parsed()) config.command = Command::kMigrate;
+  if (config.data_dir.empty()) config.data_dir = DefaultDataDir();
+  return config;
+}
+
+}  // namespace mixsweep::daemon

@@ -1,0 +1,164 @@
+// mixsweepd: builds the real objects and wires them together; no logic here.
+//
+//   config -> database (local cluster or DSN) -> migrations -> pool -> stores
+//   -> services (logic) -> gRPC handlers -> server (+ health, reflection)
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <memory>
+#include <thread>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <spdlog/spdlog.h>
+
+#include "absl/strings/str_cat.h"
+#include "db/connection_pool.h"
+#include "db/local_cluster.h"
+#include "db/migrations.h"
+#include "db/pg_sweep_store.h"
+#include "scheduler/sweep_service.h"
+#include "services/api/sweep_grpc_service.h"
+#include "services/mixsweepd/config.h"
+
+namespace mixsweep::daemon {
+namespace {
+
+// The database mixsweepd talks to, and the local cluster behind it if it
+// runs one.
+struct Database {
+  std::unique_ptr<db::LocalCluster> cluster;
+  std::string dsn;
+};
+
+absl::StatusOr<Database> OpenDatabase(const Config& config) {
+  Database database;
+  if (!config.database.empty()) {
+    database.dsn = config.database;
+    return database;
+  }
+  spdlog::info("no --database given: using the local PostgreSQL in {}", config.data_dir);
+  db::LocalClusterOptions options;
+  options.directory = config.data_dir;
+  options.run_as_user = config.local_pg_user;
+  auto cluster = db::LocalCluster::Start(std::move(options));
+  if (!cluster.ok()) return cluster.status();
+  if (auto s = (*cluster)->EnsureDatabase(config.database_name); !s.ok()) return s;
+  database.dsn = (*cluster)->Dsn(config.database_name);
+  database.cluster = std::move(*cluster);
+  return database;
+}
+
+// Applies migrations, waiting (with backoff) while the database is
+// unreachable: a scheduler may start before its database.
+absl::Status Migrate(const std::string& dsn, std::chrono::seconds wait) {
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  auto delay = std::chrono::milliseconds(100);
+  while (true) {
+    absl::Status status;
+    try {
+      pqxx::connection conn(dsn);
+      auto applied = db::ApplyMigrations(conn, db::EmbeddedMigrations());
+      if (applied.ok()) {
+        spdlog::info("database schema ready ({} migration(s) applied now)", *applied);
+        return absl::OkStatus();
+      }
+      status = applied.status();
+    } catch (const std::exception& e) {
+      status = db::StatusFromException(e);
+    }
+    if (!absl::IsUnavailable(status) || std::chrono::steady_clock::now() >= deadline) {
+      return status;
+    }
+    spdlog::warn("database not reachable yet ({}); retrying", status.ToString());
+    std::this_thread::sleep_for(delay);
+    delay = std::min(delay * 2, std::chrono::milliseconds(5000));
+  }
+}
+
+// Blocks until SIGINT or SIGTERM. The signals are blocked in every thread
+// (set before any thread starts) and taken here synchronously.
+int WaitForStopSignal(const sigset_t& signals) {
+  int signal = 0;
+  sigwait(&signals, &signal);
+  return signal;
+}
+
+int Serve(const Config& config, const std::string& dsn, const sigset_t& stop_signals) {
+  db::ConnectionPool pool(dsn, config.db_pool_size);
+  db::PgSweepStore sweep_store(pool);
+  scheduler::SweepService sweeps(
+      sweep_store, {.limits = {.max_runs = static_cast<int64_t>(config.max_runs_per_sweep)}});
+  api::SweepGrpcService sweep_api(sweeps, api::SweepGrpcOptions{});
+
+  grpc::EnableDefaultHealthCheckService(true);
+  // Called, not just linked: Debian links with --as-needed, and an unused
+  // reflection library would be dropped silently.
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int bound_port = 0;
+  builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(), &bound_port);
+  builder.RegisterService(&sweep_api);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || bound_port == 0) {
+    spdlog::error("cannot listen on {}", config.listen);
+    return 1;
+  }
+  server->GetHealthCheckService()->SetServingStatus("", true);
+  server->GetHealthCheckService()->SetServingStatus("mixsweep.v1.SweepService", true);
+  spdlog::info("mixsweepd serving on port {} (listen {})", bound_port, config.listen);
+  if (!config.port_file.empty()) {
+    // Write then rename, so a reader never sees a half-written file.
+    const std::string tmp = config.port_file + ".tmp";
+    std::ofstream(tmp) << bound_port << "\n";
+    std::rename(tmp.c_str(), config.port_file.c_str());
+  }
+
+  const int signal = WaitForStopSignal(stop_signals);
+  spdlog::info("signal {} received: stopping", signal);
+  server->GetHealthCheckService()->Shutdown();
+  // In-flight calls get a moment to finish; watch streams are cut.
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  return 0;
+}
+
+int Main(int argc, char** argv) {
+  int exit_code = 0;
+  std::optional<Config> config = ParseConfig(argc, argv, &exit_code);
+  if (!config) return exit_code;
+  spdlog::set_level(spdlog::level::from_str(config->log_level));
+
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  // The local cluster (if any) is started from this, the main thread, which
+  // lives as long as the process: its death signal is tied to this thread.
+  auto database = OpenDatabase(*config);
+  if (!database.ok()) {
+    spdlog::error("database: {}", database.status().ToString());
+    return 1;
+  }
+  if (auto s = Migrate(database->dsn, std::chrono::seconds(config->db_wait_seconds)); !s.ok()) {
+    spdlog::error("migrations: {}", s.ToString());
+    return 1;
+  }
+  if (config->command == Command::kMigrate) return 0;
+  const int code = Serve(*config, database->dsn, stop_signals);
+  if (database->cluster) {
+    if (auto s = database->cluster->Stop(); !s.ok()) {
+      spdlog::warn("stopping the local PostgreSQL: {}", s.ToString());
+    }
+  }
+  return code;
+}
+
+}  // namespace
+}  // namespace mixsweep::daemon
+
+int main(int argc, char** argv) { return mixsweep::daemon::Main(argc, argv); }

@@ -1,0 +1,45 @@
+// mixsweepd's configuration: one TOML file (--config) plus flags of the same
+// names; a flag wins over the file. deploy/mixsweepd.toml documents every key.
+//
+//   mixsweepd --config /etc/mixsweep/mixsweepd.toml --listen 0.0.0.0:50051
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace mixsweep::daemon {
+
+enum class Command {
+  kServe,    // serve the API (default)
+  kMigrate,  // apply migrations and exit
+};
+
+struct Config {
+  Command command = Command::kServe;
+  std::string listen = "127.0.0.1:50051";
+  // libpq connection string; empty: run a local PostgreSQL in data_dir.
+  std::string database;
+  std::string data_dir;  // default: DefaultDataDir()
+  // OS user of the local PostgreSQL when mixsweepd runs as root.
+  std::string local_pg_user = "postgres";
+  std::string database_name = "mixsweep";
+  int db_pool_size = 8;
+  // How long start-up waits for an unreachable database.
+  int db_wait_seconds = 60;
+  long long max_runs_per_sweep = 10000;
+  // Written with the bound port once the server listens (for --listen :0).
+  std::string port_file;
+  std::string log_level = "info";
+};
+
+// /var/lib/mixsweep for root, else $XDG_DATA_HOME/mixsweep or
+// ~/.local/share/mixsweep.
+std::string DefaultDataDir();
+
+// Parses flags and the config file. On --help, prints and returns nullopt
+// with `exit_code` 0; on a bad flag, prints the error and sets exit_code 2.
+std::optional<Config> ParseConfig(int argc, char** argv, int* exit_code);
+
+}  // namespace mixsweep::daemon
