@@ -62,8 +62,19 @@ int ExitCodeFor(const grpc::Status& status) {
   }
 }
 
+const char* CodeName(grpc::StatusCode code) {
+  static constexpr const char* kNames[] = {
+      "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
+      "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+      "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS",
+      "UNAUTHENTICATED"};
+  const int index = static_cast<int>(code);
+  return index >= 0 && index < 17 ? kNames[index] : "UNKNOWN";
+}
+
 int Fail(const grpc::Status& status) {
-  std::cerr << "error (" << status.error_code() << "): " << status.error_message() << "\n";
+  std::cerr << "error: " << CodeName(status.error_code()) << ": " << status.error_message()
+            << "\n";
   return ExitCodeFor(status);
 }
 

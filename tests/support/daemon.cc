@@ -1,0 +1,75 @@
+#include "tests/support/daemon.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "tests/support/pg_harness.h"
+
+namespace mixsweep::testing {
+
+Daemon Daemon::Start(DaemonOptions options) {
+  Daemon daemon;
+  daemon.options_ = std::move(options);
+  daemon.dir_ = MakeTempDir("mixsweepd");
+  if (daemon.options_.data_dir.empty() && daemon.options_.database.empty()) {
+    daemon.options_.data_dir = daemon.dir_ + "/data";
+  }
+  daemon.log_path_ = daemon.dir_ + "/mixsweepd.log";
+  daemon.Launch();
+  return daemon;
+}
+
+void Daemon::Restart() {
+  process_.Wait(std::chrono::seconds(30));
+  Launch();
+}
+
+void Daemon::Launch() {
+  const std::string port_file = dir_ + "/port." + std::to_string(++launches_);
+  std::vector<std::string> argv = {MIXSWEEPD_BIN, "--listen", "127.0.0.1:0",
+                                   "--port-file", port_file, "--log-level", "debug"};
+  if (!options_.database.empty()) {
+    argv.insert(argv.end(), {"--database", options_.database});
+  } else {
+    argv.insert(argv.end(), {"--data-dir", options_.data_dir});
+  }
+  argv.insert(argv.end(), options_.extra_args.begin(), options_.extra_args.end());
+  process_ = Process::Start(argv, log_path_);
+
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::ifstream in(port_file);
+    if (in >> port_ && port_ > 0) return;
+    if (!process_.running()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ADD_FAILURE() << "mixsweepd did not come up; log:\n" << LogTail();
+}
+
+CommandResult Daemon::Cli(const std::vector<std::string>& args,
+                          const std::map<std::string, std::string>& env) const {
+  std::vector<std::string> argv = {MIXSWEEP_CLI_BIN, "--server", address()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::map<std::string, std::string> full_env = {{"MIXSWEEP_USER", "e2e-tester"}};
+  for (const auto& [k, v] : env) full_env[k] = v;
+  return RunCommand(argv, "", std::chrono::seconds(60), full_env);
+}
+
+std::string Daemon::LogTail() const {
+  std::ifstream in(log_path_);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  std::ostringstream out;
+  for (size_t i = lines.size() > 40 ? lines.size() - 40 : 0; i < lines.size(); ++i) {
+    out << lines[i] << "\n";
+  }
+  return out.str();
+}
+
+}  // namespace mixsweep::testing
