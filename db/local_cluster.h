@@ -31,7 +31,9 @@
 // over instead of restarting the replay.
 //
 // Example:
-//   auto cluster = db::LocalCluster::Start({.directory = "/var/lib/mixsweep"});
+//   db::LocalClusterOptions options;
+//   options.directory = "/var/lib/mixsweep";
+//   auto cluster = db::LocalCluster::Start(std::move(options));
 //   if (!cluster.ok()) return cluster.status();
 //   pqxx::connection c((*cluster)->Dsn("mixsweep"));
 #pragma once

@@ -6,11 +6,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
 
-scripts/install-deps.sh
-scripts/build.sh build -DCMAKE_BUILD_TYPE=Release -DMIXSWEEP_BUILD_TESTS=OFF -DMIXSWEEP_BUILD_BENCH=OFF
-
 data="${MIXSWEEP_DEMO_DIR:-$root/.mixsweep}"
 mkdir -p "$data"
+
+scripts/install-deps.sh
+echo "== building mixsweep (log: $data/build.log; a first build takes a few minutes)"
+scripts/build.sh build -DCMAKE_BUILD_TYPE=Release -DMIXSWEEP_BUILD_TESTS=OFF \
+  -DMIXSWEEP_BUILD_BENCH=OFF > "$data/build.log" 2>&1 || { tail -40 "$data/build.log"; exit 1; }
 port_file="$data/mixsweepd.port"
 rm -f "$port_file"
 build/services/mixsweepd --data-dir "$data/pg" --listen 127.0.0.1:0 --port-file "$port_file" \

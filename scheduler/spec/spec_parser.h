@@ -10,8 +10,8 @@
 //   (60000 + 30000) must equal total_steps (100000)
 //
 // Checks that need stored state (does `baseline_from_sweep` name a sweep of
-// the same task, policy and protocol?) are the caller's; see
-// CheckBaselineCompatible in expansion/.
+// the same task, policy and protocol?) are the caller's: see
+// scheduler::SweepService, which makes them before storing anything.
 //
 // Example:
 //   SpecLimits limits{.max_runs = 10000};

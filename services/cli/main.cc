@@ -8,6 +8,7 @@
 //   0 success; 1 other error; 2 bad command line; 3 the request was invalid
 //   (e.g. a bad spec); 4 not found; 5 refused in the current state
 //   (FAILED_PRECONDITION, ABORTED); 6 the server is unreachable.
+#include <pwd.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -289,10 +290,16 @@ std::string EnvOr(const char* name, const std::string& fallback) {
   return value != nullptr && *value != '\0' ? value : fallback;
 }
 
+// The account running the CLI, when the environment does not say.
+std::string LoginName() {
+  const passwd* entry = getpwuid(geteuid());
+  return entry != nullptr && entry->pw_name != nullptr ? entry->pw_name : "anonymous";
+}
+
 int Main(int argc, char** argv) {
   Globals globals;
   globals.server = EnvOr("MIXSWEEP_SERVER", "127.0.0.1:50051");
-  globals.user = EnvOr("MIXSWEEP_USER", EnvOr("USER", "anonymous"));
+  globals.user = EnvOr("MIXSWEEP_USER", EnvOr("USER", LoginName()));
 
   CLI::App app{"mixsweep: run data-mixture sweeps (client of mixsweepd)"};
   app.add_option("--server", globals.server, "mixsweepd address (env MIXSWEEP_SERVER)")
