@@ -333,7 +333,7 @@ absl::StatusOr<scheduler::ExtendSweepResult> PgSweepStore::ExtendSweep(
                       .jobs_added = (**replay)["jobs_added"].get<int>(),
                       .replayed = true};
       }
-      const pqxx::result rows = tx.exec_params(sql::kSelectSweepRevisionForUpdate, sweep_id);
+      const pqxx::result rows = tx.exec_params(sql::kLockSweepRevision, sweep_id);
       if (rows.empty()) return absl::NotFoundError(absl::StrCat("no sweep ", sweep_id));
       const int revision = rows[0][0].as<int>();
       if (revision != expected_revision) {
@@ -357,6 +357,21 @@ absl::StatusOr<scheduler::ExtendSweepResult> PgSweepStore::ExtendSweep(
       RememberResult(tx, ctx, kExtendMethod, request, detail);
       return result;
     });
+  });
+}
+
+absl::StatusOr<std::optional<scheduler::ExtendSweepResult>> PgSweepStore::FindExtension(
+    int64_t sweep_id, const std::string& spec_yaml, const WriteContext& ctx) {
+  using Result = std::optional<scheduler::ExtendSweepResult>;
+  const std::string request = absl::StrCat(sweep_id, "\n", spec_yaml);
+  return Transact<Result>(pool_, [&](pqxx::work& tx) -> absl::StatusOr<Result> {
+    auto replay = FindReplay(tx, ctx, kExtendMethod, request);
+    if (!replay.ok()) return replay.status();
+    if (!replay->has_value()) return Result{};
+    return Result{scheduler::ExtendSweepResult{
+        .runs_added = (**replay)["runs_added"].get<int>(),
+        .jobs_added = (**replay)["jobs_added"].get<int>(),
+        .replayed = true}};
   });
 }
 

@@ -26,6 +26,9 @@ class PgSweepStore : public scheduler::SweepStore {
   absl::StatusOr<scheduler::ExtendSweepResult> ExtendSweep(
       int64_t sweep_id, int expected_revision, const scheduler::NewSweep& updated,
       const scheduler::WriteContext& ctx) override;
+  absl::StatusOr<std::optional<scheduler::ExtendSweepResult>> FindExtension(
+      int64_t sweep_id, const std::string& spec_yaml,
+      const scheduler::WriteContext& ctx) override;
   absl::StatusOr<scheduler::CancelSweepResult> CancelSweep(
       int64_t sweep_id, const std::string& reason,
       const scheduler::WriteContext& ctx) override;

@@ -61,11 +61,10 @@ inline constexpr const char* kInsertRevision = R"sql(
 INSERT INTO sweep_revisions (sweep_id, revision, spec_yaml, created_by)
 VALUES ($1, $2, $3, $4))sql";
 
-inline constexpr const char* kSelectSweepRevisionForUpdate = R"sql(
-SELECT s.revision, s.state, r.spec_yaml
-FROM sweeps s JOIN sweep_revisions r ON r.sweep_id = s.id AND r.revision = s.revision
-WHERE s.id = $1
-FOR UPDATE OF s)sql";
+// Locks the sweep row alone: with a join, a writer that waited for the lock
+// would re-check the join against the new revision number and see no row.
+inline constexpr const char* kLockSweepRevision =
+    "SELECT revision, state FROM sweeps WHERE id = $1 FOR UPDATE";
 
 inline constexpr const char* kSelectSweepRevision = R"sql(
 SELECT s.revision, s.state, r.spec_yaml
@@ -195,9 +194,7 @@ SELECT state, kind, count(*) FROM jobs WHERE sweep_id = $1 GROUP BY state, kind)
   "coalesce(j.checkpoint_uri, ''), coalesce(j.failure->>'message', ''), "      \
   "j.gpu_seconds, (extract(epoch FROM j.created_at) * 1000000)::bigint, "      \
   "(extract(epoch FROM j.started_at) * 1000000)::bigint, "                     \
-  "(extract(epoch FROM j.finished_at) * 1000000)::bigint, "                    \
-  "array_to_string(ARRAY(SELECT r.id FROM runs r WHERE r.train_job_id = j.id " \
-  "  OR r.pretrain_job_id = j.id OR r.finetune_job_id = j.id ORDER BY r.id), ',')"
+  "(extract(epoch FROM j.finished_at) * 1000000)::bigint"
 
 inline constexpr const char* kSelectJobs =
     "SELECT " MIXSWEEP_JOB_COLUMNS " FROM jobs j WHERE j.sweep_id = $1 ORDER BY j.id";

@@ -85,6 +85,17 @@ absl::StatusOr<ExtendResult> SweepService::Extend(int64_t sweep_id,
                                                   const WriteContext& ctx) {
   auto updated = spec::ParseSweepSpec(spec_yaml, options_.limits);
   if (!updated.ok()) return updated.status();
+  if (!ctx.idempotency_key.empty() && !validate_only) {
+    auto earlier = store_.FindExtension(sweep_id, std::string(spec_yaml), ctx);
+    if (!earlier.ok()) return earlier.status();
+    if (earlier->has_value()) {
+      ExtendResult result{.sweep_id = sweep_id,
+                          .runs_added = (*earlier)->runs_added,
+                          .jobs_added = (*earlier)->jobs_added,
+                          .replayed = true};
+      return result;
+    }
+  }
 
   absl::Status last_error;
   for (int attempt = 0; attempt < options_.extend_attempts; ++attempt) {

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -94,6 +95,12 @@ class SweepStore {
   virtual absl::StatusOr<ExtendSweepResult> ExtendSweep(
       int64_t sweep_id, int expected_revision, const NewSweep& updated,
       const WriteContext& ctx) = 0;
+
+  // The result of an extension already stored under ctx's idempotency key
+  // (replayed = true), or nullopt. A retry must find its first answer before
+  // planning: against the extended revision it would add nothing.
+  virtual absl::StatusOr<std::optional<ExtendSweepResult>> FindExtension(
+      int64_t sweep_id, const std::string& spec_yaml, const WriteContext& ctx) = 0;
 
   virtual absl::StatusOr<CancelSweepResult> CancelSweep(
       int64_t sweep_id, const std::string& reason, const WriteContext& ctx) = 0;

@@ -130,8 +130,8 @@ std::string ShortDigest(std::string_view identity) {
 std::string BaselineRunKey(int64_t n_tele, int64_t seed) {
   return absl::StrCat("t", n_tele, "/baseline/s", seed);
 }
-std::string MixedRunKey(int64_t n_tele, const std::string& source,
-                        int64_t n_nt, int64_t seed) {
+std::string MixedRunKey(int64_t n_tele, const std::string& source, int64_t n_nt,
+                        int64_t seed) {
   return absl::StrCat("t", n_tele, "/", source, "/n", n_nt, "/s", seed);
 }
 std::string TrainJobKey(int64_t n_tele, int64_t seed) {
@@ -161,11 +161,11 @@ spec::CommandTemplate ResolveCommand(
 }
 
 bool ListsBaseline(const spec::SweepSpec& spec) {
-  return std::any_of(spec.sources.begin(), spec.sources.end(),
-                     [](const spec::Source& source) {
-                       return std::find(source.n_nt.begin(), source.n_nt.end(),
-                                        0) != source.n_nt.end();
-                     });
+  return std::any_of(
+      spec.sources.begin(), spec.sources.end(), [](const spec::Source& source) {
+        return std::find(source.n_nt.begin(), source.n_nt.end(), 0) !=
+               source.n_nt.end();
+      });
 }
 
 // A source with its commands resolved once, not once per run.
@@ -190,8 +190,8 @@ std::vector<ResolvedSource> ResolveSources(const spec::SweepSpec& spec) {
     resolved.push_back(ResolvedSource{
         .source = &source,
         .pretrain = std::move(pretrain),
-        .finetune = ResolveCommand(source.templates.finetune,
-                                   spec.templates.finetune),
+        .finetune =
+            ResolveCommand(source.templates.finetune, spec.templates.finetune),
         .sharing_class =
             class_by_identity.try_emplace(identity, resolved.size())
                 .first->second,
@@ -234,10 +234,10 @@ class PlanBuilder {
     if (!run_keys_.insert(run.key).second) return;  // value listed twice
     run.run = {.n_tele = n_tele, .source = "", .n_nt = 0, .seed = seed};
     run.train_job = TrainJobKey(n_tele, seed);
-    plan_.jobs.push_back(TeleopJob(
-        JobKind::kTrain, run.train_job, n_tele, seed,
-        spec_.protocol.total_steps,
-        ResolveCommand(std::nullopt, spec_.templates.train)));
+    plan_.jobs.push_back(
+        TeleopJob(JobKind::kTrain, run.train_job, n_tele, seed,
+                  spec_.protocol.total_steps,
+                  ResolveCommand(std::nullopt, spec_.templates.train)));
     plan_.runs.push_back(std::move(run));
   }
 
@@ -407,7 +407,8 @@ CanonicalBytes ScenariosBytes(const std::vector<spec::Scenario>& scenarios) {
   return bytes;
 }
 
-CanonicalBytes CommandBytes(const std::optional<spec::CommandTemplate>& command) {
+CanonicalBytes CommandBytes(
+    const std::optional<spec::CommandTemplate>& command) {
   CanonicalBytes bytes;
   bytes.Command(command);
   return bytes;

@@ -1,6 +1,7 @@
 #include "scheduler/spec/spec_parser.h"
 
 #include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -117,8 +119,26 @@ int LineOf(const YAML::Node& node, int fallback) {
   return node.Mark().line + 1;
 }
 
+// A key as a path component. Keys come from the user (typos, garbage): any
+// byte outside [A-Za-z0-9_./-] is written \xHH, so that a path never holds a
+// space, a ':' or a newline and each message line stays `line L: path: what`.
+std::string PathKey(absl::string_view key) {
+  constexpr size_t kShown = 40;
+  std::string out;
+  for (char c : key.substr(0, kShown)) {
+    if (absl::ascii_isalnum(c) || c == '_' || c == '-' || c == '.' || c == '/') {
+      out += c;
+    } else {
+      absl::StrAppend(&out, "\\x", absl::Hex(static_cast<unsigned char>(c), absl::kZeroPad2));
+    }
+  }
+  if (key.size() > kShown) out += "...";
+  if (out.empty()) out = "\"\"";
+  return out;
+}
+
 std::string JoinPath(absl::string_view parent, absl::string_view key) {
-  return parent.empty() ? std::string(key) : absl::StrCat(parent, ".", key);
+  return parent.empty() ? PathKey(key) : absl::StrCat(parent, ".", PathKey(key));
 }
 
 Value Item(const Value& list, size_t index, const YAML::Node& node) {
@@ -298,7 +318,6 @@ class SpecReader {
   // Where things were, for the cross-field checks that run after reading.
   Value root_;
   std::optional<Value> sources_;
-  std::vector<Value> source_values_;
   std::optional<Value> baseline_from_sweep_;
   std::optional<Value> protocol_, total_steps_, pretrain_steps_, finetune_steps_;
   std::optional<int64_t> pretrain_, finetune_;  // as read, before the checks
@@ -319,14 +338,16 @@ bool SpecReader::ForEachEntry(
   }
   std::set<std::string, std::less<>> seen;
   for (auto it = map.node.begin(); it != map.node.end(); ++it) {
-    const YAML::Node& key = it->first;
+    // Copies: yaml-cpp's it-> is a temporary proxy, references into it dangle.
+    const YAML::Node key = it->first;
+    const YAML::Node value = it->second;
     int key_line = LineOf(key, map.line);
     if (!key.IsScalar()) {
       problems_.Add(key_line, map.path, absl::StrCat("keys must be strings, got ", Describe(key)));
       continue;
     }
-    const std::string& name = key.Scalar();
-    Value entry{it->second, JoinPath(map.path, name), LineOf(it->second, key_line), key_line};
+    const std::string name = key.Scalar();
+    Value entry{value, JoinPath(map.path, name), LineOf(value, key_line), key_line};
     if (!seen.insert(name).second) {
       AddAtKey(entry, "duplicate key");
       continue;
@@ -632,8 +653,8 @@ void SpecReader::ReadRubric(const Value& value) {
   }
   if (!all_read) return;
   if (is_items && std::abs(sum - 1.0) > kWeightTolerance) {
-    Add(list_value, absl::StrCat("weights must sum to 1 (within ", kWeightTolerance, "), got ",
-                                 sum, "; write thirds as 1/3"));
+    AddAtKey(list_value, absl::StrCat("weights must sum to 1 (within ", kWeightTolerance,
+                                      "), got ", sum, "; write thirds as 1/3"));
   }
   if (!is_items && last && std::abs(*previous - 1.0) > 1e-9) {
     Add(*last, absl::StrCat("the last stage must score 1 (task complete), got ", *previous));
@@ -717,7 +738,6 @@ void SpecReader::ReadSources(const Value& value) {
                          it->second, ")"));
       }
     }
-    source_values_.push_back(item);
     spec_.sources.push_back(std::move(source));
   }
 }
@@ -1098,6 +1118,50 @@ void SpecReader::CheckRunLimit() {
                           "; submit a smaller sweep and extend it later"));
 }
 
+// Where the event stream of one document starts; nothing else is kept.
+class FirstMark : public YAML::EventHandler {
+ public:
+  std::optional<YAML::Mark> mark;
+
+  void OnDocumentStart(const YAML::Mark& m) override { Note(m); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& m, YAML::anchor_t) override { Note(m); }
+  void OnAlias(const YAML::Mark& m, YAML::anchor_t) override { Note(m); }
+  void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    Note(m);
+  }
+  void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    Note(m);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    Note(m);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void Note(const YAML::Mark& m) {
+    if (!mark) mark = m;
+  }
+};
+
+// The line where a second document (or text yaml-cpp could not fit into the
+// first one) starts, if any. yaml-cpp 0.7's LoadAll loops forever, allocating,
+// on input such as "[a], b": its parser keeps returning empty documents
+// without consuming the stray token (fixed upstream in 2026). So documents are
+// never loaded in a loop: this asks the parser for at most two.
+std::optional<int> SecondDocumentLine(const std::string& text) {
+  std::stringstream stream(text);
+  YAML::Parser parser(stream);
+  FirstMark first, second;
+  if (!parser.HandleNextDocument(first)) return std::nullopt;
+  if (!parser.HandleNextDocument(second)) return std::nullopt;
+  return second.mark ? second.mark->line + 1 : 1;
+}
+
 }  // namespace
 
 bool IsKnownPlaceholder(std::string_view name, std::string_view stage) {
@@ -1116,18 +1180,19 @@ absl::StatusOr<ParsedSpec> ParseSweepSpec(std::string_view yaml_text,
   // yaml-cpp reports syntax errors (and nesting deeper than it allows) by
   // throwing; nothing may escape to the caller.
   try {
-    std::vector<YAML::Node> docs = YAML::LoadAll(std::string(yaml_text));
-    if (docs.empty() || docs[0].IsNull()) {
+    const std::string text(yaml_text);
+    YAML::Node root = YAML::Load(text);
+    if (std::optional<int> line = SecondDocumentLine(text)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "line ", *line, ": (yaml): more than one YAML document, or text after the end of "
+          "the first; a spec is a single document"));
+    }
+    if (!root.IsDefined() || root.IsNull()) {
       return absl::InvalidArgumentError(
           "line 1: (root): the spec is empty (expected a map starting with `version: 1`)");
     }
-    if (docs.size() > 1) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "line ", LineOf(docs[1], 1),
-          ": (root): more than one YAML document; a spec is a single document"));
-    }
     SpecReader reader(limits);
-    SweepSpec spec = reader.Read(docs[0]);
+    SweepSpec spec = reader.Read(root);
     if (!reader.problems().empty()) return reader.problems().ToStatus();
     return ParsedSpec{std::move(spec), std::string(yaml_text)};
   } catch (const YAML::DeepRecursion& e) {

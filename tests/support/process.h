@@ -37,6 +37,8 @@ class Process {
 
  private:
   pid_t pid_ = 0;
+  bool reaped_ = false;  // waited for; status_ holds its wait status
+  int status_ = 0;
 };
 
 struct CommandResult {

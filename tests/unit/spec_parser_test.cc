@@ -1,0 +1,890 @@
+// Unit tests of the sweep-spec parser and validator (docs/sweep-spec.md).
+#include "scheduler/spec/spec_parser.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "scheduler/spec/sweep_spec.h"
+
+namespace mixsweep::spec {
+namespace {
+
+using ::testing::Contains;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::MatchesRegex;
+using ::testing::Not;
+using ::testing::Pair;
+using ::testing::StartsWith;
+using ::testing::UnorderedElementsAre;
+using ::testing::ValuesIn;
+
+// Keep identical to docs/examples/pick_dual_bottles.yaml (unit tests do not
+// read files; the docs show the same text).
+constexpr char kPickDualBottles[] = R"yaml(# Pick Dual Bottles on Aloha-Agilex-2.0, Diffusion Policy: teleop vs simulation.
+# Seed 000 (data utilization law), Table 1 and Figures 4-5: N_tele {50, 100, 200},
+# 1000 RoboTwin 2.0 simulation demos for pretraining, 3 seeds.
+# 3 N_tele x (baseline + sim 1000) x 3 seeds = 18 runs: 9 train, 3 shared
+# pretrain and 9 finetune jobs.
+version: 1
+name: pick-dual-bottles-sim
+task:
+  name: pick_dual_bottles
+  rubric:
+    milestones:                      # the score of the last stage reached
+      - {name: first_bottle_grasped, score: 0.5}
+      - {name: both_bottles_lifted, score: 1.0}
+policy: diffusion_policy
+code_version: git:4f1c2e9
+teleop:
+  dataset:
+    uri: file:///data/aloha-agilex/pick_dual_bottles/teleop
+    content_hash: sha256:9b2f0c7e5d41a8f3c6e2b7d9a0f1e4c38b5a6d7e9f0a1b2c3d4e5f60718293a4
+    episodes: 200
+  cost_per_demo_hours: 0.02          # 200 demos in 4 hours (Table 3)
+  n_tele: [50, 100, 200]
+sources:
+  - name: sim
+    kind: simulation
+    dataset:
+      uri: file:///data/robotwin2/pick_dual_bottles/sim
+      content_hash: sha256:2d7c1a9e8f6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d
+      episodes: 1000
+    cost_per_demo_hours: 0.000625    # 32 sim demos per teleop demo's time
+    n_nt: [0, 1000]                  # 0: the teleop-only baseline
+seeds: [0, 1, 2]
+protocol:                            # Diffusion Policy, Table 6
+  total_steps: 13000
+  pretrain_steps: 10000
+  finetune_steps: 3000
+evaluation:
+  trials_per_scenario: 10
+  scenarios: [in_domain, unseen_background, unseen_position]
+templates:
+  train:
+    argv: [python, train.py, --config-name=train_diffusion_unet_real_image_workspace,
+           "task.dataset_path={dataset}", "+task.dataset.episode_manifest={subset_manifest}",
+           "training.max_train_steps={steps}",
+           "training.seed={seed}", "hydra.run.dir={output_dir}", "logging.name={job_id}"]
+    env: {WANDB_MODE: offline, HYDRA_FULL_ERROR: "1"}
+    checkpoint: "{output_dir}/checkpoints/latest.ckpt"
+    no_retry_exit_codes: [2]
+  pretrain:
+    argv: [python, train.py, --config-name=train_diffusion_unet_real_image_workspace,
+           "task.dataset_path={dataset}", "+task.dataset.episode_manifest={subset_manifest}",
+           "training.max_train_steps={steps}",
+           "training.seed={seed}", "hydra.run.dir={output_dir}", "logging.name={job_id}"]
+    env: {WANDB_MODE: offline, HYDRA_FULL_ERROR: "1"}
+    checkpoint: "{output_dir}/checkpoints/latest.ckpt"
+    no_retry_exit_codes: [2]
+  finetune:
+    argv: [python, train.py, --config-name=train_diffusion_unet_real_image_workspace,
+           "task.dataset_path={dataset}", "+task.dataset.episode_manifest={subset_manifest}",
+           "training.max_train_steps={steps}", "+training.init_checkpoint={init_checkpoint}",
+           "training.seed={seed}", "hydra.run.dir={output_dir}", "logging.name={job_id}"]
+    env: {WANDB_MODE: offline, HYDRA_FULL_ERROR: "1"}
+    checkpoint: "{output_dir}/checkpoints/latest.ckpt"
+    no_retry_exit_codes: [2]
+resources:
+  gpus: 1
+costs:
+  gpu_hour_price: 2.5
+  collection_hour_price: 40
+  currency: USD
+priority: 0
+max_attempts: 3
+)yaml";
+
+// Keep identical to docs/examples/rank_rgb_blocks.yaml.
+constexpr char kRankRgbBlocks[] = R"yaml(# Rank RGB Blocks on Aloha-Agilex-2.0, Diffusion Policy: teleop vs simulation
+# and vs human video. Seed 000, Tables 1 and 2: N_tele {100, 300, 500}, 1000
+# simulation demos or 500 human-video demos for pretraining, 3 seeds.
+# 3 N_tele x (baseline + sim 1000 + human 500) x 3 seeds = 27 runs.
+version: 1
+name: rank-rgb-blocks-sim-human
+task:
+  name: rank_rgb_blocks
+  rubric:
+    items:                           # each block in place adds its weight
+      - {name: red, weight: 1/3}
+      - {name: green, weight: 1/3}
+      - {name: blue, weight: 1/3}
+policy: diffusion_policy
+code_version: git:4f1c2e9
+teleop:
+  dataset:
+    uri: file:///data/aloha-agilex/rank_rgb_blocks/teleop
+    episodes: 500
+  cost_per_demo_hours: 0.02
+  n_tele: [100, 300, 500]
+sources:
+  - name: sim
+    kind: simulation
+    dataset:
+      uri: file:///data/robotwin2/rank_rgb_blocks/sim
+      episodes: 1000
+    cost_per_demo_hours: 0.000625
+    n_nt: [0, 1000]
+  - name: human
+    kind: human_video
+    dataset:
+      uri: file:///data/human_video/rank_rgb_blocks/mediapipe_48d
+      episodes: 500
+    cost_per_demo_hours: 0.005
+    n_nt: [500]
+    templates:
+      # Human video has a 48-D hand-pose action space: pretrain with its own
+      # config, and finetune without loading the action-dependent layers.
+      pretrain:
+        argv: [python, train.py, --config-name=pretrain_human_video_48d,
+               "task.dataset_path={dataset}", "+task.dataset.episode_manifest={subset_manifest}",
+               "training.max_train_steps={steps}", "training.seed={seed}",
+               "hydra.run.dir={output_dir}"]
+        env: {WANDB_MODE: offline}
+        checkpoint: "{output_dir}/checkpoints/latest.ckpt"
+      finetune:
+        argv: [python, train.py, --config-name=train_diffusion_unet_real_image_workspace,
+               "task.dataset_path={dataset}", "+task.dataset.episode_manifest={subset_manifest}",
+               "training.max_train_steps={steps}", "training.seed={seed}",
+               "+training.init_checkpoint={init_checkpoint}",
+               "+training.init_exclude=[obs_encoder.combine,noise_pred_net.final_conv]",
+               "hydra.run.dir={output_dir}"]
+        env: {WANDB_MODE: offline}
+        checkpoint: "{output_dir}/checkpoints/latest.ckpt"
+seeds: [0, 1, 2]
+protocol:
+  total_steps: 13000
+  pretrain_steps: 10000
+  finetune_steps: 3000
+evaluation:
+  trials_per_scenario: 10
+  scenarios:
+    - in_domain
+    - unseen_background
+    - {name: unseen_position, trials: 10, platform: aloha-agilex-2.0}
+templates:
+  train:
+    argv: [python, train.py, --config-name=train_diffusion_unet_real_image_workspace,
+           "task.dataset_path={dataset}", "+task.dataset.episode_manifest={subset_manifest}",
+           "training.max_train_steps={steps}", "training.seed={seed}",
+           "hydra.run.dir={output_dir}"]
+    env: {WANDB_MODE: offline}
+    checkpoint: "{output_dir}/checkpoints/latest.ckpt"
+  pretrain:
+    argv: [python, train.py, --config-name=train_diffusion_unet_real_image_workspace,
+           "task.dataset_path={dataset}", "+task.dataset.episode_manifest={subset_manifest}",
+           "training.max_train_steps={steps}", "training.seed={seed}",
+           "hydra.run.dir={output_dir}"]
+    env: {WANDB_MODE: offline}
+    checkpoint: "{output_dir}/checkpoints/latest.ckpt"
+  finetune:
+    # The shell form is the explicit opt-in to /bin/sh -c (here for the cd).
+    shell: >-
+      cd /opt/diffusion_policy &&
+      exec python train.py --config-name=train_diffusion_unet_real_image_workspace
+      task.dataset_path={dataset} +task.dataset.episode_manifest={subset_manifest}
+      training.max_train_steps={steps} training.seed={seed}
+      +training.init_checkpoint={init_checkpoint} hydra.run.dir={output_dir}
+    env: {WANDB_MODE: offline}
+    checkpoint: "{output_dir}/checkpoints/latest.ckpt"
+resources:
+  gpus: 1
+  min_gpu_memory_gib: 24
+costs:
+  gpu_hour_price: 2.5
+  collection_hour_price: 40
+  currency: USD
+)yaml";
+
+// A compact valid spec whose line numbers the bad cases below rely on.
+constexpr char kBase[] = R"yaml(version: 1
+task:
+  name: pick_dual_bottles
+  rubric:
+    milestones:
+      - {name: first_bottle_grasped, score: 0.5}
+      - {name: both_bottles_lifted, score: 1}
+policy: diffusion_policy
+teleop:
+  dataset: {uri: "file:///data/teleop", episodes: 200}
+  n_tele: [50, 100, 200]
+sources:
+  - name: sim
+    kind: simulation
+    dataset: {uri: "file:///data/sim", episodes: 1000}
+    n_nt: [0, 1000]
+seeds: [0, 1, 2]
+protocol: {total_steps: 13000, pretrain_steps: 10000, finetune_steps: 3000}
+evaluation:
+  scenarios: [in_domain, unseen_background]
+templates:
+  train: {argv: [python, train.py, "data={dataset}", "steps={steps}"]}
+  pretrain: {argv: [python, train.py, "data={dataset}", "steps={steps}"]}
+  finetune: {argv: [python, train.py, "data={dataset}", "init={init_checkpoint}"]}
+)yaml";
+
+std::vector<std::string> Lines(std::string_view text) {
+  std::vector<std::string> lines;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) end = text.size();
+    lines.emplace_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return lines;
+}
+
+// `base` with lines [first, last] (1-based) replaced by `text` ("" drops them).
+std::string EditText(std::string_view base, int first, int last, std::string_view text) {
+  std::vector<std::string> lines = Lines(base);
+  std::string out;
+  for (int i = 1; i <= static_cast<int>(lines.size()); ++i) {
+    if (i == first && !text.empty()) absl::StrAppend(&out, std::string(text), "\n");
+    if (i >= first && i <= last) continue;
+    absl::StrAppend(&out, lines[i - 1], "\n");
+  }
+  return out;
+}
+std::string Edit(int first, int last, std::string_view text) {
+  return EditText(kBase, first, last, text);
+}
+std::string Edit(int line, std::string_view text) { return Edit(line, line, text); }
+// kBase with `text` added at the end (from line 25 on).
+std::string Append(std::string_view text) {
+  return absl::StrCat(kBase, std::string(text), "\n");
+}
+
+std::string Message(const absl::Status& status) { return std::string(status.message()); }
+
+// Every line of an error is `line L: field.path: what is wrong`.
+void ExpectWellFormed(const std::string& message) {
+  for (const std::string& line : Lines(message)) {
+    EXPECT_THAT(line, MatchesRegex("line [0-9]+: [^ ]+: .+")) << message;
+  }
+}
+
+TEST(SpecParserTest, BaseSpecIsValid) {
+  auto parsed = ParseSweepSpec(kBase);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(CountRuns(parsed->spec), 18);
+}
+
+// ---------------------------------------------------------------------------
+// The two documented examples.
+
+TEST(SpecParserTest, PickDualBottlesParsesToExpectedValues) {
+  auto parsed = ParseSweepSpec(kPickDualBottles);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  const SweepSpec& s = parsed->spec;
+  EXPECT_EQ(parsed->yaml, kPickDualBottles);
+  EXPECT_EQ(s.version, 1);
+  EXPECT_EQ(s.name, "pick-dual-bottles-sim");
+  EXPECT_EQ(s.task.name, "pick_dual_bottles");
+  EXPECT_EQ(s.task.rubric.kind, RubricKind::kMilestones);
+  ASSERT_EQ(s.task.rubric.entries.size(), 2u);
+  EXPECT_EQ(s.task.rubric.entries[0].name, "first_bottle_grasped");
+  EXPECT_EQ(s.task.rubric.entries[0].value, 0.5);
+  EXPECT_EQ(s.task.rubric.entries[1].name, "both_bottles_lifted");
+  EXPECT_EQ(s.task.rubric.entries[1].value, 1.0);
+  EXPECT_EQ(s.policy, "diffusion_policy");
+  EXPECT_EQ(s.code_version, "git:4f1c2e9");
+
+  EXPECT_EQ(s.teleop.dataset.uri, "file:///data/aloha-agilex/pick_dual_bottles/teleop");
+  EXPECT_EQ(s.teleop.dataset.content_hash,
+            "sha256:9b2f0c7e5d41a8f3c6e2b7d9a0f1e4c38b5a6d7e9f0a1b2c3d4e5f60718293a4");
+  EXPECT_EQ(s.teleop.dataset.episodes, 200);
+  EXPECT_EQ(s.teleop.cost_per_demo_hours, 0.02);
+  EXPECT_THAT(s.teleop.n_tele, ElementsAre(50, 100, 200));
+
+  ASSERT_EQ(s.sources.size(), 1u);
+  const Source& sim = s.sources[0];
+  EXPECT_EQ(sim.name, "sim");
+  EXPECT_EQ(sim.kind, SourceKind::kSimulation);
+  EXPECT_EQ(sim.dataset.uri, "file:///data/robotwin2/pick_dual_bottles/sim");
+  EXPECT_EQ(sim.dataset.episodes, 1000);
+  EXPECT_EQ(sim.cost_per_demo_hours, 0.000625);
+  EXPECT_THAT(sim.n_nt, ElementsAre(0, 1000));
+  EXPECT_FALSE(sim.templates.pretrain.has_value());
+  EXPECT_FALSE(sim.templates.finetune.has_value());
+
+  EXPECT_THAT(s.seeds, ElementsAre(0, 1, 2));
+  EXPECT_EQ(s.protocol.total_steps, 13000);
+  EXPECT_EQ(s.protocol.pretrain_steps, 10000);
+  EXPECT_EQ(s.protocol.finetune_steps, 3000);
+
+  EXPECT_EQ(s.evaluation.trials_per_scenario, 10);
+  ASSERT_EQ(s.evaluation.scenarios.size(), 3u);
+  EXPECT_EQ(s.evaluation.scenarios[0].name, "in_domain");
+  EXPECT_EQ(s.evaluation.scenarios[1].name, "unseen_background");
+  EXPECT_EQ(s.evaluation.scenarios[2].name, "unseen_position");
+  for (const Scenario& scenario : s.evaluation.scenarios) {
+    EXPECT_EQ(scenario.trials, 10);
+    EXPECT_EQ(scenario.platform, "");
+  }
+
+  ASSERT_TRUE(s.templates.train.has_value());
+  const CommandTemplate& train = *s.templates.train;
+  EXPECT_FALSE(train.uses_shell());
+  EXPECT_THAT(train.argv,
+              ElementsAre("python", "train.py",
+                          "--config-name=train_diffusion_unet_real_image_workspace",
+                          "task.dataset_path={dataset}",
+                          "+task.dataset.episode_manifest={subset_manifest}",
+                          "training.max_train_steps={steps}", "training.seed={seed}",
+                          "hydra.run.dir={output_dir}", "logging.name={job_id}"));
+  EXPECT_THAT(train.env, UnorderedElementsAre(Pair("WANDB_MODE", "offline"),
+                                              Pair("HYDRA_FULL_ERROR", "1")));
+  EXPECT_EQ(train.checkpoint, "{output_dir}/checkpoints/latest.ckpt");
+  EXPECT_THAT(train.no_retry_exit_codes, ElementsAre(2));
+  ASSERT_TRUE(s.templates.pretrain.has_value());
+  EXPECT_EQ(s.templates.pretrain->argv, train.argv);  // same script, other dataset
+  ASSERT_TRUE(s.templates.finetune.has_value());
+  EXPECT_THAT(s.templates.finetune->argv, Contains("+training.init_checkpoint={init_checkpoint}"));
+
+  EXPECT_EQ(s.resources.gpus, 1);
+  EXPECT_EQ(s.resources.min_gpu_memory_gib, 0.0);
+  EXPECT_TRUE(s.resources.labels.empty());
+  EXPECT_EQ(s.costs.gpu_hour_price, 2.5);
+  EXPECT_EQ(s.costs.collection_hour_price, 40.0);
+  EXPECT_EQ(s.costs.currency, "USD");
+  EXPECT_EQ(s.priority, 0);
+  EXPECT_EQ(s.max_attempts, 3);
+  EXPECT_FALSE(s.baseline_from_sweep.has_value());
+
+  EXPECT_TRUE(s.has_own_baseline());
+  // SPEC.md: 3 N_tele x (baseline + sim 1000) x 3 seeds.
+  EXPECT_EQ(CountRuns(s), 18);
+}
+
+TEST(SpecParserTest, RankRgbBlocksParsesItemsOfOneThird) {
+  auto parsed = ParseSweepSpec(kRankRgbBlocks);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  const SweepSpec& s = parsed->spec;
+  EXPECT_EQ(s.task.name, "rank_rgb_blocks");
+  EXPECT_EQ(s.task.rubric.kind, RubricKind::kItems);
+  ASSERT_EQ(s.task.rubric.entries.size(), 3u);
+  double sum = 0;
+  for (const RubricEntry& e : s.task.rubric.entries) {
+    EXPECT_EQ(e.value, 1.0 / 3.0);  // exact: the fraction, not 0.33
+    sum += e.value;
+  }
+  EXPECT_EQ(sum, 1.0);
+  EXPECT_THAT(s.teleop.n_tele, ElementsAre(100, 300, 500));
+  EXPECT_EQ(s.teleop.dataset.episodes, 500);
+
+  ASSERT_EQ(s.sources.size(), 2u);
+  EXPECT_EQ(s.sources[0].kind, SourceKind::kSimulation);
+  EXPECT_THAT(s.sources[0].n_nt, ElementsAre(0, 1000));
+  const Source& human = s.sources[1];
+  EXPECT_EQ(human.name, "human");
+  EXPECT_EQ(human.kind, SourceKind::kHumanVideo);
+  EXPECT_THAT(human.n_nt, ElementsAre(500));
+
+  // The human source's own pretrain wins; sim falls back to the sweep's.
+  auto human_pretrain = s.TemplateFor("pretrain", &human);
+  ASSERT_TRUE(human_pretrain.has_value());
+  EXPECT_EQ(human_pretrain->argv[2], "--config-name=pretrain_human_video_48d");
+  auto sim_pretrain = s.TemplateFor("pretrain", &s.sources[0]);
+  ASSERT_TRUE(sim_pretrain.has_value());
+  EXPECT_EQ(sim_pretrain->argv[2], "--config-name=train_diffusion_unet_real_image_workspace");
+  // The sweep's finetune is the shell form.
+  auto sim_finetune = s.TemplateFor("finetune", &s.sources[0]);
+  ASSERT_TRUE(sim_finetune.has_value());
+  EXPECT_TRUE(sim_finetune->uses_shell());
+  EXPECT_TRUE(sim_finetune->argv.empty());
+  EXPECT_THAT(sim_finetune->shell, HasSubstr("+training.init_checkpoint={init_checkpoint}"));
+  EXPECT_THAT(sim_finetune->shell, Not(HasSubstr("\n")));  // folded scalar
+
+  ASSERT_EQ(s.evaluation.scenarios.size(), 3u);
+  EXPECT_EQ(s.evaluation.scenarios[2].name, "unseen_position");
+  EXPECT_EQ(s.evaluation.scenarios[2].trials, 10);
+  EXPECT_EQ(s.evaluation.scenarios[2].platform, "aloha-agilex-2.0");
+  EXPECT_EQ(s.resources.min_gpu_memory_gib, 24.0);
+  // 3 N_tele x (baseline + sim 1000 + human 500) x 3 seeds.
+  EXPECT_EQ(CountRuns(s), 27);
+}
+
+// ---------------------------------------------------------------------------
+// Counting, baselines and template resolution.
+
+TEST(SpecParserTest, BaselineFromEarlierSweepIsNotCounted) {
+  // No n_nt 0 and no train template: the baseline ran in sweep 12.
+  std::string yaml = Edit(16, "    n_nt: [1000, 500]");
+  yaml = absl::StrCat(yaml, "baseline_from_sweep: 12\n");
+  std::vector<std::string> lines = Lines(yaml);
+  lines.erase(lines.begin() + 21);  // templates.train
+  auto parsed = ParseSweepSpec(absl::StrJoin(lines, "\n"));
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_FALSE(parsed->spec.has_own_baseline());
+  EXPECT_EQ(parsed->spec.baseline_from_sweep, 12);
+  EXPECT_FALSE(parsed->spec.TemplateFor("train", nullptr).has_value());
+  EXPECT_EQ(CountRuns(parsed->spec), 3 * 2 * 3);
+}
+
+TEST(SpecParserTest, CountRunsSumsMixedPointsOverSources) {
+  SweepSpec spec;
+  spec.teleop.n_tele = {50, 100};
+  spec.seeds = {0, 1, 2, 3};
+  spec.sources.resize(2);
+  spec.sources[0].n_nt = {0, 100, 1000};
+  spec.sources[1].n_nt = {500};
+  EXPECT_EQ(CountRuns(spec), 2 * (1 + 2 + 1) * 4);
+  spec.sources[0].n_nt = {100};
+  EXPECT_EQ(CountRuns(spec), 2 * 2 * 4);
+  EXPECT_EQ(CountRuns(SweepSpec{}), 0);
+}
+
+CommandTemplate Program(std::string name) {
+  CommandTemplate t;
+  t.argv = {std::move(name)};
+  return t;
+}
+
+TEST(SpecParserTest, TemplateForPrefersTheSourceOverride) {
+  SweepSpec spec;
+  spec.templates.pretrain = Program("sweep");
+  Source own;
+  own.templates.pretrain = Program("own");
+  Source plain;
+  EXPECT_EQ(spec.TemplateFor("pretrain", &own)->argv[0], "own");
+  EXPECT_EQ(spec.TemplateFor("pretrain", &plain)->argv[0], "sweep");
+  EXPECT_EQ(spec.TemplateFor("pretrain", nullptr)->argv[0], "sweep");
+  EXPECT_FALSE(spec.TemplateFor("finetune", &own).has_value());
+  EXPECT_FALSE(spec.TemplateFor("generate", &own).has_value());
+}
+
+TEST(SpecParserTest, RunLimitGivesCountAndLimit) {
+  auto parsed = ParseSweepSpec(kPickDualBottles, SpecLimits{.max_runs = 17});
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Message(parsed.status()),
+              HasSubstr("line 1: (root): the sweep expands to 18 runs (3 N_tele values x "
+                        "(1 baseline + 1 mixed) x 3 seeds), more than the limit of 17"));
+  EXPECT_TRUE(ParseSweepSpec(kPickDualBottles, SpecLimits{.max_runs = 18}).ok());
+}
+
+TEST(SpecParserTest, PlaceholdersByStage) {
+  for (const char* stage : {"train", "pretrain", "finetune"}) {
+    for (const char* name : {"dataset", "dataset_hash", "subset_manifest", "n_demos", "steps",
+                             "seed", "output_dir", "gpu", "job_id", "run_id", "sweep_id",
+                             "code_version", "policy", "task"}) {
+      EXPECT_TRUE(IsKnownPlaceholder(name, stage)) << name << " in " << stage;
+    }
+  }
+  EXPECT_TRUE(IsKnownPlaceholder("init_checkpoint", "finetune"));
+  EXPECT_FALSE(IsKnownPlaceholder("init_checkpoint", "pretrain"));
+  EXPECT_FALSE(IsKnownPlaceholder("init_checkpoint", "train"));
+  EXPECT_FALSE(IsKnownPlaceholder("datset", "train"));
+  EXPECT_FALSE(IsKnownPlaceholder("dataset", "evaluate"));
+}
+
+// ---------------------------------------------------------------------------
+// Specs that must be accepted.
+
+struct GoodCase {
+  std::string name;
+  std::string yaml;
+};
+
+void PrintTo(const GoodCase& c, std::ostream* os) { *os << c.name; }
+
+class GoodSpecTest : public ::testing::TestWithParam<GoodCase> {};
+
+TEST_P(GoodSpecTest, Parses) {
+  auto parsed = ParseSweepSpec(GetParam().yaml);
+  EXPECT_TRUE(parsed.ok()) << parsed.status();
+}
+
+std::vector<GoodCase> GoodCases() {
+  return {
+      {"GpusZeroForCpuOnlyJobs", Append("resources: {gpus: 0}")},
+      {"NoMixedRunsNeedNoSplit", Edit(16, 18, "    n_nt: [0]\nseeds: [0]\n"
+                                              "protocol: {total_steps: 13000}")},
+      {"LiteralBraces", Edit(22, "  train: {argv: [sh, -c, 'echo ${{HOME}} {{x}}', '{seed}']}")},
+      {"FinetuneInitInEnv",
+       Edit(24, "  finetune: {argv: [python, ft.py], env: {INIT: '{init_checkpoint}'}}")},
+      {"FinetuneInitInShell",
+       Edit(24, "  finetune: {shell: 'python ft.py --init={init_checkpoint} | cat'}")},
+      {"SourceOverrideReplacesMissingSweepTemplate",
+       EditText(Edit(23, ""), 16, 16,
+                "    n_nt: [0, 1000]\n    templates: {pretrain: {argv: [pre, '{dataset}']}}")},
+      {"DecimalThirdsWithinTolerance",
+       Edit(5, 7, "    items:\n      - {name: r, weight: 0.3333333}\n"
+                  "      - {name: g, weight: 0.3333333}\n      - {name: b, weight: 0.3333334}")},
+      {"FractionScores",
+       Edit(6, 7, "      - {name: a, score: 1/2}\n      - {name: b, score: 3/3}")},
+      {"ScenarioMapForm",
+       Edit(20, "  scenarios: [in_domain, {name: unseen_position, trials: 20, platform: x}]")},
+      {"CommentsAndAnchors",
+       Edit(22, 23, "  train: &t {argv: [python, train.py, '{dataset}']}  # shared\n"
+                    "  pretrain: *t")},
+      {"DocumentMarkers", absl::StrCat("---\n", kBase, "...\n")},
+      {"NegativePriority", Append("priority: -1000\nmax_attempts: 100")},
+      {"Costs", Append("costs: {gpu_hour_price: 0, collection_hour_price: 40.5, currency: EUR}")},
+      {"Labels", Append("resources: {labels: {robot-lab: a, zone: ''}}")},
+  };
+}
+
+INSTANTIATE_TEST_SUITE_P(Specs, GoodSpecTest, ValuesIn(GoodCases()),
+                         [](const auto& info) { return info.param.name; });
+
+// ---------------------------------------------------------------------------
+// Specs that must be refused, each with the line and field named.
+
+struct BadCase {
+  std::string name;
+  std::string yaml;
+  std::string where;  // "line L: field.path:"
+  std::string what;   // part of the message after it
+};
+
+void PrintTo(const BadCase& c, std::ostream* os) { *os << c.name; }
+
+class BadSpecTest : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(BadSpecTest, NamesLineFieldAndProblem) {
+  const BadCase& c = GetParam();
+  auto parsed = ParseSweepSpec(c.yaml);
+  ASSERT_FALSE(parsed.ok()) << c.yaml;
+  EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+  std::string message = Message(parsed.status());
+  ExpectWellFormed(message);
+  bool found = false;
+  for (const std::string& line : Lines(message)) {
+    found |= line.rfind(c.where + " ", 0) == 0 && line.find(c.what) != std::string::npos;
+  }
+  EXPECT_TRUE(found) << "want a line starting '" << c.where << "' containing '" << c.what
+                     << "'; got:\n" << message;
+}
+
+std::vector<BadCase> BadCases() {
+  const std::string long_name(200, 'a');
+  return {
+      // Structure: unknown keys, missing fields, types, syntax.
+      {"UnknownTopLevelKey", Append("polcy: x"), "line 25: polcy:",
+       "unknown key 'polcy'; did you mean 'policy'?"},
+      {"UnknownNestedKey", Edit(11, "  n_tele: [50, 100, 200]\n  n_tel: [1]"),
+       "line 12: teleop.n_tel:", "unknown key 'n_tel'"},
+      {"UnknownKeyInTemplate", Edit(22, "  train: {argv: [python], chekpoint: x}"),
+       "line 22: templates.train.chekpoint:", "did you mean 'checkpoint'?"},
+      {"TrainTemplateInSource",
+       Edit(16, "    n_nt: [0, 1000]\n    templates: {train: {argv: [x]}}"),
+       "line 17: sources[0].templates.train:", "expected one of: pretrain, finetune"},
+      {"DuplicateKey", Append("policy: other"), "line 25: policy:", "duplicate key"},
+      {"NonStringKey", Append("? [a]\n: 1"), "line 25: (root):", "keys must be strings"},
+      {"MissingPolicy", Edit(8, ""), "line 1: policy:", "missing required field"},
+      {"MissingEpisodes", Edit(10, "  dataset: {uri: \"file:///data/teleop\"}"),
+       "line 10: teleop.dataset.episodes:", "missing required field"},
+      {"EmptyValue", Edit(8, "policy:"), "line 8: policy:", "expected a string, got nothing"},
+      {"SeedsNotAList", Edit(17, "seeds: zero"), "line 17: seeds:", "expected a list, got 'zero'"},
+      {"SourcesAMap", Edit(12, 16, "sources: {name: sim}"), "line 12: sources:",
+       "expected a list, got a map"},
+      {"SyntaxError", Edit(11, "  n_tele: [50, 100"), "line 12: (yaml):", "YAML syntax error"},
+      {"BadIndentation", Edit(11, "    n_tele: [50]"), "line 11: (yaml):", "YAML syntax error"},
+      {"TwoDocuments", Append("---\nversion: 1"), "line 25: (yaml):",
+       "more than one YAML document"},
+      // Version.
+      {"VersionMissing", Edit(1, ""), "line 1: version:", "missing required field"},
+      {"VersionTwo", Edit(1, "version: 2"), "line 1: version:", "unsupported version 2"},
+      {"VersionQuoted", Edit(1, "version: \"1\""), "line 1: version:",
+       "expected an integer, got the quoted string '1'"},
+      // Protocol.
+      {"StepsDoNotAddUp",
+       Edit(18, "protocol: {total_steps: 13000, pretrain_steps: 9000, finetune_steps: 3000}"),
+       "line 18: protocol.pretrain_steps:",
+       "pretrain_steps + finetune_steps (9000 + 3000) must equal total_steps (13000)"},
+      {"TotalStepsZero", Edit(18, "protocol: {total_steps: 0}"), "line 18: protocol.total_steps:",
+       "must be at least 1"},
+      {"PretrainStepsZeroWithMixedRuns",
+       Edit(18, "protocol: {total_steps: 13000, pretrain_steps: 0, finetune_steps: 13000}"),
+       "line 18: protocol.pretrain_steps:", "must be > 0"},
+      {"SplitMissingWithMixedRuns", Edit(18, "protocol: {total_steps: 13000}"),
+       "line 18: protocol.finetune_steps:", "missing required field"},
+      {"NegativeSteps",
+       Edit(16, 18, "    n_nt: [0]\nseeds: [0]\n"
+                    "protocol: {total_steps: 10, pretrain_steps: -5, finetune_steps: 15}"),
+       "line 18: protocol.pretrain_steps:", "must be >= 0, got -5"},
+      {"StepsOverflow",
+       Edit(18, "protocol: {total_steps: 1, pretrain_steps: 9223372036854775807, "
+                "finetune_steps: 9223372036854775807}"),
+       "line 18: protocol.pretrain_steps:", "must equal total_steps (1)"},
+      // N lists and seeds.
+      {"NegativeN", Edit(11, "  n_tele: [50, -100, 200]"), "line 11: teleop.n_tele[1]:",
+       "must be >= 0, got -100"},
+      {"DuplicateN", Edit(16, "    n_nt: [0, 1000, 1000]"), "line 16: sources[0].n_nt[2]:",
+       "duplicate value 1000 (also at sources[0].n_nt[1])"},
+      {"FractionalN", Edit(11, "  n_tele: [50, 1.5]"), "line 11: teleop.n_tele[1]:",
+       "expected an integer, got '1.5'"},
+      {"StringN", Edit(11, "  n_tele: [50, \"100\"]"), "line 11: teleop.n_tele[1]:",
+       "expected an integer, got the quoted string '100'"},
+      {"HugeN", Edit(11, "  n_tele: [99999999999999999999999]"), "line 11: teleop.n_tele[0]:",
+       "out of range"},
+      {"EmptyNTele", Edit(11, "  n_tele: []"), "line 11: teleop.n_tele:", "must not be empty"},
+      {"ZeroNTele", Edit(11, "  n_tele: [0, 50]"), "line 11: teleop.n_tele[0]:",
+       "0 is not allowed"},
+      {"NTeleBeyondEpisodes", Edit(11, "  n_tele: [50, 201]"), "line 11: teleop.n_tele[1]:",
+       "201 demos are more than the dataset's 200 episodes (teleop.dataset.episodes)"},
+      {"NntBeyondEpisodes", Edit(16, "    n_nt: [0, 2000]"), "line 16: sources[0].n_nt[1]:",
+       "more than the dataset's 1000 episodes"},
+      {"EpisodesZero", Edit(15, "    dataset: {uri: \"file:///data/sim\", episodes: 0}"),
+       "line 15: sources[0].dataset.episodes:", "must be at least 1"},
+      {"DuplicateSeeds", Edit(17, "seeds: [0, 1, 1]"), "line 17: seeds[2]:", "duplicate seed 1"},
+      {"NegativeSeed", Edit(17, "seeds: [0, -1]"), "line 17: seeds[1]:",
+       "must be between 0 and 4294967295, got -1"},
+      // Sources.
+      {"DuplicateSourceNames",
+       Edit(16, "    n_nt: [0, 1000]\n  - name: sim\n    kind: human_video\n"
+                "    dataset: {uri: x, episodes: 10}\n    n_nt: [5]"),
+       "line 17: sources[1].name:", "duplicate source name 'sim' (also at sources[0])"},
+      {"SourceNameNotIdentifier", Edit(13, "  - name: Sim"), "line 13: sources[0].name:",
+       "'Sim' is not a valid name"},
+      {"SourceNameTeleop", Edit(13, "  - name: teleop"), "line 13: sources[0].name:",
+       "'teleop' is reserved"},
+      {"SourceNameBaseline", Edit(13, "  - name: baseline"), "line 13: sources[0].name:",
+       "'baseline' is reserved"},
+      {"UnknownSourceKind", Edit(14, "    kind: sim"), "line 14: sources[0].kind:",
+       "unknown kind 'sim' (expected simulation or human_video)"},
+      {"NegativeCostPerDemo", Edit(11, "  n_tele: [50]\n  cost_per_demo_hours: -0.5"),
+       "line 12: teleop.cost_per_demo_hours:", "must be >= 0"},
+      {"InfiniteCostPerDemo", Edit(16, "    n_nt: [0]\n    cost_per_demo_hours: .inf"),
+       "line 17: sources[0].cost_per_demo_hours:", "must be a finite number, got '.inf'"},
+      // Rubric.
+      {"RubricBothKinds", Edit(7, "      - {name: both_bottles_lifted, score: 1}\n"
+                                  "    items: [{name: a, weight: 1}]"),
+       "line 4: task.rubric:", "give exactly one of milestones"},
+      {"RubricNeither", Edit(5, 7, "    stages: []"), "line 4: task.rubric:",
+       "give exactly one of milestones"},
+      {"RubricEmpty", Edit(5, 7, "    milestones: []"), "line 5: task.rubric.milestones:",
+       "must not be empty"},
+      {"RubricDuplicateNames", Edit(7, "      - {name: first_bottle_grasped, score: 1}"),
+       "line 7: task.rubric.milestones[1].name:", "duplicate name 'first_bottle_grasped'"},
+      {"MilestonesNotIncreasing", Edit(7, "      - {name: b, score: 0.5}"),
+       "line 7: task.rubric.milestones[1].score:", "must increase strictly"},
+      {"MilestonesNotEndingAtOne", Edit(7, "      - {name: b, score: 0.9}"),
+       "line 7: task.rubric.milestones[1].score:", "the last stage must score 1"},
+      {"MilestoneAboveOne", Edit(7, "      - {name: b, score: 1.5}"),
+       "line 7: task.rubric.milestones[1].score:", "must be in (0, 1]"},
+      {"ItemsNotSummingToOne",
+       Edit(5, 7, "    items:\n      - {name: r, weight: 0.33}\n      - {name: g, weight: 0.33}\n"
+                  "      - {name: b, weight: 0.33}"),
+       "line 5: task.rubric.items:", "weights must sum to 1"},
+      {"ItemWeightZero", Edit(5, 7, "    items:\n      - {name: r, weight: 0}\n"
+                                    "      - {name: g, weight: 1}"),
+       "line 6: task.rubric.items[0].weight:", "must be in (0, 1]"},
+      {"FractionOverZero", Edit(5, 7, "    items: [{name: r, weight: 1/0}]"),
+       "line 5: task.rubric.items[0].weight:", "fraction"},
+      // Baseline.
+      {"NoBaseline", Edit(16, "    n_nt: [1000]"), "line 12: sources:", "no teleop-only baseline"},
+      {"AmbiguousBaseline", Append("baseline_from_sweep: 12"), "line 25: baseline_from_sweep:",
+       "ambiguous baseline"},
+      {"BaselineSweepIdZero", Edit(16, "    n_nt: [1000]\nbaseline_from_sweep: 0"),
+       "line 17: baseline_from_sweep:", "must be at least 1"},
+      // Templates.
+      {"TrainTemplateMissing", Edit(22, ""), "line 21: templates.train:",
+       "missing: the sweep runs teleop-only baseline runs"},
+      {"PretrainTemplateMissing", Edit(23, ""), "line 21: templates.pretrain:",
+       "missing: sources[0] list n_nt > 0"},
+      {"NoTemplatesAtAll", Edit(21, 24, ""), "line 1: templates.finetune:", "missing"},
+      {"ArgvAndShell", Edit(22, "  train: {argv: [python], shell: 'python x'}"),
+       "line 22: templates.train:", "give exactly one of argv"},
+      {"NeitherArgvNorShell", Edit(22, "  train: {env: {A: b}}"), "line 22: templates.train:",
+       "give exactly one of argv"},
+      {"EmptyArgv", Edit(22, "  train: {argv: []}"), "line 22: templates.train.argv:",
+       "must not be empty"},
+      {"EmptyProgram", Edit(22, "  train: {argv: ['', x]}"), "line 22: templates.train.argv[0]:",
+       "must not be empty"},
+      {"UnknownPlaceholder", Edit(22, "  train: {argv: [python, train.py, '{datset}']}"),
+       "line 22: templates.train.argv[2]:", "unknown placeholder {datset}"},
+      {"InitCheckpointInPretrain",
+       Edit(23, "  pretrain: {argv: [python, train.py, '{init_checkpoint}']}"),
+       "line 23: templates.pretrain.argv[2]:", "{init_checkpoint} is only available in finetune"},
+      {"UnbalancedOpen", Edit(22, "  train: {argv: [python, 'data={dataset']}"),
+       "line 22: templates.train.argv[1]:", "unbalanced '{'"},
+      {"UnbalancedClose", Edit(22, "  train: {argv: [python, 'data=}']}"),
+       "line 22: templates.train.argv[1]:", "unbalanced '}'"},
+      {"ShellVariableNeedsDoubledBraces", Edit(22, "  train: {shell: 'cd ${HOME} && python x'}"),
+       "line 22: templates.train.shell:", "malformed placeholder {HOME}"},
+      {"UnknownPlaceholderInEnv", Edit(22, "  train: {argv: [x], env: {A: '{nope}'}}"),
+       "line 22: templates.train.env.A:", "unknown placeholder {nope}"},
+      {"UnknownPlaceholderInCheckpoint", Edit(22, "  train: {argv: [x], checkpoint: '{out}/x'}"),
+       "line 22: templates.train.checkpoint:", "unknown placeholder {out}"},
+      {"FinetuneWithoutInit", Edit(24, "  finetune: {argv: [python, train.py, '{dataset}']}"),
+       "line 24: templates.finetune:", "must use {init_checkpoint}"},
+      {"SourceFinetuneWithoutInit",
+       Edit(16, "    n_nt: [0, 1000]\n    templates:\n      finetune: {argv: [ft]}"),
+       "line 18: sources[0].templates.finetune:", "must use {init_checkpoint}"},
+      {"BadEnvName", Edit(22, "  train: {argv: [x], env: {1X: a}}"),
+       "line 22: templates.train.env.1X:", "not a valid environment variable name"},
+      {"ExitCodeZero", Edit(22, "  train: {argv: [x], no_retry_exit_codes: [0]}"),
+       "line 22: templates.train.no_retry_exit_codes[0]:", "must be between 1 and 255"},
+      {"ArgvNotStrings", Edit(22, "  train: {argv: [python, [a]]}"),
+       "line 22: templates.train.argv[1]:", "expected a string, got a list"},
+      // Evaluation.
+      {"NoScenarios", Edit(20, "  scenarios: []"), "line 20: evaluation.scenarios:",
+       "must not be empty"},
+      {"DuplicateScenario", Edit(20, "  scenarios: [in_domain, in_domain]"),
+       "line 20: evaluation.scenarios[1]:", "duplicate scenario 'in_domain'"},
+      {"ScenarioTrialsZero", Edit(20, "  scenarios: [{name: in_domain, trials: 0}]"),
+       "line 20: evaluation.scenarios[0].trials:", "must be between 1 and 1000, got 0"},
+      {"DefaultTrialsTooMany", Edit(20, "  trials_per_scenario: 1001\n  scenarios: [a]"),
+       "line 20: evaluation.trials_per_scenario:", "must be between 1 and 1000, got 1001"},
+      {"ScenarioMissingName", Edit(20, "  scenarios: [{trials: 3}]"),
+       "line 20: evaluation.scenarios[0].name:", "missing required field"},
+      // Resources, priority, attempts, costs.
+      {"NegativeGpus", Append("resources: {gpus: -1}"), "line 25: resources.gpus:",
+       "must be between 0 and 64, got -1"},
+      {"NegativeMemory", Append("resources: {min_gpu_memory_gib: -1}"),
+       "line 25: resources.min_gpu_memory_gib:", "must be >= 0"},
+      {"NanMemory", Append("resources: {min_gpu_memory_gib: .NaN}"),
+       "line 25: resources.min_gpu_memory_gib:", "must be a finite number"},
+      {"PriorityTooHigh", Append("priority: 1001"), "line 25: priority:",
+       "must be between -1000 and 1000"},
+      {"MaxAttemptsZero", Append("max_attempts: 0"), "line 25: max_attempts:",
+       "must be between 1 and 100"},
+      {"MaxAttemptsTooMany", Append("max_attempts: 101"), "line 25: max_attempts:",
+       "must be between 1 and 100"},
+      {"PriceNotFinite", Append("costs: {gpu_hour_price: -.inf}"), "line 25: costs.gpu_hour_price:",
+       "must be a finite number"},
+      {"BadCurrency", Append("costs: {currency: usd}"), "line 25: costs.currency:",
+       "three-letter currency code"},
+      // Strings.
+      {"NameTooLong", Append("name: " + long_name), "line 25: name:", "is 200 characters long"},
+      {"ControlCharacterInName", Append("name: \"a\\tb\""), "line 25: name:",
+       "must not contain control characters"},
+      {"UriTooLong", Edit(10, "  dataset: {uri: x" + std::string(5000, 'y') + ", episodes: 200}"),
+       "line 10: teleop.dataset.uri:", "at most 4096"},
+      {"EmptyUri", Edit(10, "  dataset: {uri: '', episodes: 200}"), "line 10: teleop.dataset.uri:",
+       "must not be empty"},
+  };
+}
+
+INSTANTIATE_TEST_SUITE_P(Specs, BadSpecTest, ValuesIn(BadCases()),
+                         [](const auto& info) { return info.param.name; });
+
+TEST(SpecParserTest, ReportsEveryProblemInLineOrder) {
+  std::string yaml = Edit(17, "seeds: [0, 0]");
+  yaml = absl::StrCat(yaml, "priority: 5000\n");
+  std::vector<std::string> lines = Lines(yaml);
+  lines[10] = "  n_tele: [50, -1]";                             // line 11
+  lines[17] = "protocol: {total_steps: 13000, pretrain_steps: 1, finetune_steps: 1}";  // 18
+  auto parsed = ParseSweepSpec(absl::StrJoin(lines, "\n"));
+  ASSERT_FALSE(parsed.ok());
+  std::vector<std::string> got = Lines(Message(parsed.status()));
+  ASSERT_EQ(got.size(), 4u) << Message(parsed.status());
+  EXPECT_THAT(got[0], StartsWith("line 11: teleop.n_tele[1]: "));
+  EXPECT_THAT(got[1], StartsWith("line 17: seeds[1]: "));
+  EXPECT_THAT(got[2], StartsWith("line 18: protocol.pretrain_steps: "));
+  EXPECT_THAT(got[3], StartsWith("line 25: priority: "));
+}
+
+TEST(SpecParserTest, NewerVersionReportsOnlyTheVersion) {
+  auto parsed = ParseSweepSpec("version: 2\nnew_key_of_v2: 1\n");
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_EQ(Message(parsed.status()),
+            "line 1: version: unsupported version 2; this mixsweep reads version 1");
+}
+
+TEST(SpecParserTest, ManyProblemsAreCapped) {
+  std::string seeds = "seeds: [";
+  for (int i = 0; i < 500; ++i) absl::StrAppend(&seeds, i == 0 ? "" : ", ", "-1");
+  auto parsed = ParseSweepSpec(Edit(17, seeds + "]"));
+  ASSERT_FALSE(parsed.ok());
+  std::string message = Message(parsed.status());
+  EXPECT_LE(Lines(message).size(), 101u);
+  EXPECT_THAT(message, HasSubstr("more problems"));
+}
+
+// ---------------------------------------------------------------------------
+// Robustness: whatever the input, an error and no crash (a libFuzzer target
+// will hammer this later; these are its seeds).
+
+void ExpectRefused(const std::string& text) {
+  absl::StatusOr<ParsedSpec> parsed = ParseSweepSpec(text);
+  ASSERT_FALSE(parsed.ok()) << text.substr(0, 200);
+  EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+  ExpectWellFormed(Message(parsed.status()));
+}
+
+TEST(SpecParserRobustnessTest, OddDocuments) {
+  for (const char* text :
+       {"", "~", "[]", "{}", "x", "42", "\"version: 1\"", "- version: 1", ":", "---", "...",
+        "version: 1\n", "version: [1]", "version: {a: 1}", "version: 1\ntask: ~",
+        "\t\tversion: 1", "version: 1\n  bad: indent", "{{{{", "]]]", "&a b: *a",
+        "version: *missing", "%YAML 9.9\n---\nversion: 1", "!!binary x: 1",
+        "version: 1\ntask: !!map {name: t}", "? ? ? ?", "\xff\xfe\x00\x01"}) {
+    ExpectRefused(text);
+  }
+  ExpectRefused(std::string("version: 1\0\0\0", 13));
+}
+
+TEST(SpecParserRobustnessTest, DeepNesting) {
+  ExpectRefused(std::string(100000, '['));
+  ExpectRefused(std::string(100000, '{'));
+  ExpectRefused("task: " + std::string(5000, '[') + std::string(5000, ']'));
+  std::string block;
+  for (int i = 0; i < 3000; ++i) absl::StrAppend(&block, std::string(i, ' '), "- \n");
+  ExpectRefused(block);
+}
+
+TEST(SpecParserRobustnessTest, AnchorsAndAliases) {
+  // A cycle: the sequence contains itself.
+  ExpectRefused("version: 1\ntask: &a [1, *a]\nseeds: *a\n");
+  // Billion laughs: nine levels of ten aliases each.
+  std::string laughs = "version: 1\na0: &a0 [lol]\n";
+  for (int i = 1; i < 10; ++i) {
+    absl::StrAppend(&laughs, "a", i, ": &a", i, " [");
+    for (int j = 0; j < 10; ++j) absl::StrAppend(&laughs, j ? ", " : "", "*a", i - 1);
+    absl::StrAppend(&laughs, "]\n");
+  }
+  absl::StrAppend(&laughs, "seeds: *a9\nteleop: {n_tele: *a9}\n");
+  ExpectRefused(laughs);
+  // Aliases inside the known structure: argv shares one long string.
+  std::string wide = absl::StrCat("x: &s '", std::string(1000, 'a'), "'\n");
+  ExpectRefused(wide + "templates: {train: {argv: [" + std::string("*s, ") + "*s]}}");
+}
+
+TEST(SpecParserRobustnessTest, HugeAndOversizedValues) {
+  ExpectRefused(Edit(17, "seeds: [" + std::string(400, '9') + "]"));
+  ExpectRefused(Edit(17, "seeds: [1e999999]"));
+  ExpectRefused(std::string(2 << 20, '#'));  // over the size limit
+  std::string many_keys;
+  for (int i = 0; i < 5000; ++i) absl::StrAppend(&many_keys, "k", i, ": 1\n");
+  ExpectRefused(many_keys);
+}
+
+// Random byte edits of a valid spec: every outcome is a value or an error.
+TEST(SpecParserRobustnessTest, RandomMutationsNeverCrash) {
+  std::mt19937 rng(20240611);
+  const std::string base = kRankRgbBlocks;
+  const std::string alphabet = "{}[]:,-&*!|>'\"#\n \t01/.abz_%@?~\\";
+  for (int round = 0; round < 600; ++round) {
+    std::string text = base;
+    int edits = 1 + static_cast<int>(rng() % 8);
+    for (int e = 0; e < edits && !text.empty(); ++e) {
+      size_t at = rng() % text.size();
+      switch (rng() % 4) {
+        case 0: text.erase(at, 1 + rng() % 20); break;
+        case 1: text.insert(at, 1, alphabet[rng() % alphabet.size()]); break;
+        case 2: text[at] = static_cast<char>(rng() % 256); break;
+        default: text.insert(at, text.substr(rng() % text.size(), rng() % 40)); break;
+      }
+    }
+    absl::StatusOr<ParsedSpec> parsed = ParseSweepSpec(text);
+    if (!parsed.ok()) {
+      EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+      ExpectWellFormed(Message(parsed.status()));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace mixsweep::spec
