@@ -477,16 +477,20 @@ absl::StatusOr<std::vector<JobRecord>> PgSweepStore::ListJobs(int64_t sweep_id) 
   });
 }
 
+absl::StatusOr<JobRecord> LoadJob(pqxx::work& tx, int64_t job_id) {
+  const pqxx::result rows = tx.exec_params(sql::kSelectJob, job_id);
+  if (rows.empty()) return absl::NotFoundError(absl::StrCat("no job ", job_id));
+  JobRecord job = ReadJob(rows[0]);
+  job.subset_episodes = ParseIdList(rows[0][27].as<std::string>());
+  for (const auto& row : tx.exec_params(sql::kSelectRunIdsOfJob, job_id)) {
+    job.run_ids.push_back(row[0].as<int64_t>());
+  }
+  return job;
+}
+
 absl::StatusOr<JobRecord> PgSweepStore::GetJob(int64_t job_id) {
   return Transact<JobRecord>(pool_, [&](pqxx::work& tx) -> absl::StatusOr<JobRecord> {
-    const pqxx::result rows = tx.exec_params(sql::kSelectJob, job_id);
-    if (rows.empty()) return absl::NotFoundError(absl::StrCat("no job ", job_id));
-    JobRecord job = ReadJob(rows[0]);
-    job.subset_episodes = ParseIdList(rows[0][27].as<std::string>());
-    for (const auto& row : tx.exec_params(sql::kSelectRunIdsOfJob, job_id)) {
-      job.run_ids.push_back(row[0].as<int64_t>());
-    }
-    return job;
+    return LoadJob(tx, job_id);
   });
 }
 

@@ -16,6 +16,9 @@
 
 namespace mixsweep::db {
 
+// One job with its subset and runs, read inside `tx` (shared with PgJobStore).
+absl::StatusOr<scheduler::JobRecord> LoadJob(pqxx::work& tx, int64_t job_id);
+
 class PgSweepStore : public scheduler::SweepStore {
  public:
   explicit PgSweepStore(ConnectionPool& pool) : pool_(pool) {}

@@ -1,5 +1,6 @@
 #include "scheduler/sweep_service.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -98,7 +99,8 @@ absl::StatusOr<ExtendResult> SweepService::Extend(int64_t sweep_id,
   }
 
   absl::Status last_error;
-  for (int attempt = 0; attempt < options_.extend_attempts; ++attempt) {
+  // At least one try, whatever the configuration says.
+  for (int attempt = 0; attempt < std::max(1, options_.extend_attempts); ++attempt) {
     auto revision = store_.GetRevision(sweep_id);
     if (!revision.ok()) return revision.status();
     if (revision->state == SweepState::kCancelled) {

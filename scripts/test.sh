@@ -12,6 +12,7 @@ if [ "${1:-}" = "--sanitize" ]; then
   dir=build-sanitize
   scripts/build.sh "$dir" -DSANITIZE=ON -DCMAKE_BUILD_TYPE=Debug -DMIXSWEEP_BUILD_BENCH=OFF
   export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
+  export LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp"
   export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 else
   dir=build-test

@@ -5,9 +5,12 @@ namespace v1 = mixsweep::v1;
 
 void ToProto(absl::Time time, google::protobuf::Timestamp* out) {
   if (time == absl::InfinitePast()) return;
-  const int64_t micros = absl::ToUnixMicros(time);
-  out->set_seconds(micros / 1000000);
-  out->set_nanos(static_cast<int32_t>((micros % 1000000) * 1000));
+  // Floor, not truncate: a Timestamp's nanos are never negative, also
+  // before 1970.
+  const absl::Time whole_seconds = absl::Floor(time - absl::UnixEpoch(), absl::Seconds(1)) +
+                                   absl::UnixEpoch();
+  out->set_seconds(absl::ToUnixSeconds(whole_seconds));
+  out->set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(time - whole_seconds)));
 }
 
 v1::SweepState ToProto(scheduler::SweepState state) {

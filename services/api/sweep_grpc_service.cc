@@ -89,6 +89,7 @@ grpc::Status SweepGrpcService::SubmitSweep(grpc::ServerContext* context,
   response->set_jobs(submitted->jobs);
   response->set_replayed(submitted->replayed);
   if (request->validate_only()) return grpc::Status::OK;
+  if (dispatch_ != nullptr) dispatch_->NotifyJobsReady();
 
   v1::GetSweepResponse sweep;
   if (auto s = FillSweep(submitted->sweep_id, false, false, &sweep); !s.ok()) {
@@ -114,6 +115,7 @@ grpc::Status SweepGrpcService::ExtendSweep(grpc::ServerContext* context,
   response->set_runs_added(extended->runs_added);
   response->set_jobs_added(extended->jobs_added);
   response->set_replayed(extended->replayed);
+  if (dispatch_ != nullptr && !request->validate_only()) dispatch_->NotifyJobsReady();
   v1::GetSweepResponse sweep;
   if (auto s = FillSweep(request->sweep_id(), false, false, &sweep); !s.ok()) {
     return ToGrpcStatus(s);
@@ -235,6 +237,45 @@ grpc::Status SweepGrpcService::GetJob(grpc::ServerContext*, const v1::GetJobRequ
   auto job = sweeps_.GetJob(request->job_id());
   if (!job.ok()) return ToGrpcStatus(job.status());
   ToProto(*job, response);
+  return grpc::Status::OK;
+}
+
+grpc::Status SweepGrpcService::ReadJobLog(grpc::ServerContext* context,
+                                          const v1::ReadJobLogRequest* request,
+                                          grpc::ServerWriter<v1::LogChunk>* writer) {
+  if (request->job_id() <= 0) {
+    return ToGrpcStatus(absl::InvalidArgumentError(
+        absl::StrCat("job_id: ", request->job_id(), " is not a job id (ids are positive)")));
+  }
+  if (dispatch_ == nullptr) {
+    return ToGrpcStatus(absl::FailedPreconditionError("this server keeps no job logs"));
+  }
+  int64_t offset = request->offset();
+  int attempt = 0;
+  while (!context->IsCancelled()) {
+    auto chunks = dispatch_->ReadLog(request->job_id(), offset);
+    if (!chunks.ok()) return ToGrpcStatus(chunks.status());
+    for (const auto& chunk : *chunks) {
+      // A new attempt starts a new log: follow it from its beginning.
+      if (chunk.attempt != attempt && attempt != 0 && offset > 0 && chunk.offset == 0) offset = 0;
+      attempt = chunk.attempt;
+      v1::LogChunk out;
+      out.set_job_id(request->job_id());
+      out.set_offset(chunk.offset);
+      out.set_data(chunk.data);
+      out.set_attempt(chunk.attempt);
+      if (!writer->Write(out)) return grpc::Status::OK;
+      offset = chunk.offset + static_cast<int64_t>(chunk.data.size());
+    }
+    if (!request->follow()) return grpc::Status::OK;
+    auto job = sweeps_.GetJob(request->job_id());
+    if (!job.ok()) return ToGrpcStatus(job.status());
+    const bool ended = job->state == scheduler::JobState::kSucceeded ||
+                       job->state == scheduler::JobState::kFailed ||
+                       job->state == scheduler::JobState::kCancelled;
+    if (ended && chunks->empty()) return grpc::Status::OK;
+    std::this_thread::sleep_for(options_.watch_poll_interval);
+  }
   return grpc::Status::OK;
 }
 

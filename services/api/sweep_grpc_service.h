@@ -13,6 +13,7 @@
 #include <chrono>
 
 #include "mixsweep/v1/sweep.grpc.pb.h"
+#include "scheduler/dispatch/dispatch_service.h"
 #include "scheduler/sweep_service.h"
 
 namespace mixsweep::api {
@@ -28,8 +29,10 @@ struct SweepGrpcOptions {
 
 class SweepGrpcService final : public mixsweep::v1::SweepService::Service {
  public:
-  SweepGrpcService(scheduler::SweepService& sweeps, SweepGrpcOptions options)
-      : sweeps_(sweeps), options_(options) {}
+  // `dispatch` (may be null) is told when new jobs are ready, and serves logs.
+  SweepGrpcService(scheduler::SweepService& sweeps, SweepGrpcOptions options,
+                   scheduler::DispatchService* dispatch = nullptr)
+      : sweeps_(sweeps), options_(options), dispatch_(dispatch) {}
 
   grpc::Status SubmitSweep(grpc::ServerContext* context,
                            const mixsweep::v1::SubmitSweepRequest* request,
@@ -52,6 +55,9 @@ class SweepGrpcService final : public mixsweep::v1::SweepService::Service {
   grpc::Status GetJob(grpc::ServerContext* context,
                       const mixsweep::v1::GetJobRequest* request,
                       mixsweep::v1::Job* response) override;
+  grpc::Status ReadJobLog(grpc::ServerContext* context,
+                          const mixsweep::v1::ReadJobLogRequest* request,
+                          grpc::ServerWriter<mixsweep::v1::LogChunk>* writer) override;
 
  private:
   // Fills `out` with the sweep, optionally with runs and jobs.
@@ -60,6 +66,7 @@ class SweepGrpcService final : public mixsweep::v1::SweepService::Service {
 
   scheduler::SweepService& sweeps_;
   SweepGrpcOptions options_;
+  scheduler::DispatchService* dispatch_;
 };
 
 }  // namespace mixsweep::api

@@ -87,9 +87,10 @@ std::string RenderProgressBar(const v1::SweepCounts& counts, int width) {
   }
   const int total = counts.jobs_total();
   const double fraction = total == 0 ? 0.0 : static_cast<double>(done) / total;
-  const int filled = static_cast<int>(fraction * width + 0.5);
+  // Rounded down: the bar is full and says 100% only when every job is done.
+  const int filled = static_cast<int>(fraction * width);
   return absl::StrCat("[", std::string(filled, '#'), std::string(width - filled, '-'), "] ",
-                      static_cast<int>(fraction * 100 + 0.5), "% (", done, "/", total,
+                      static_cast<int>(fraction * 100), "% (", done, "/", total,
                       " jobs done)");
 }
 
@@ -103,8 +104,8 @@ std::string RenderSweepSummary(const v1::Sweep& sweep) {
       "]  owner ", sweep.owner(), "  revision ", sweep.revision(), "\n",
       "task ", sweep.task(), " · policy ", sweep.policy(), " · code ", sweep.code_version(), "\n",
       "runs ", c.runs_total(), " (", CountsByState(c.runs_by_state(), RunStateOrder()), ")\n",
-      "jobs ", c.jobs_total(), " (", CountsByState(c.jobs_by_state(), JobStateOrder()), "): ",
-      kinds, "\n", RenderProgressBar(c), "\n");
+      "jobs ", c.jobs_total(), " (", CountsByState(c.jobs_by_state(), JobStateOrder()), ")",
+      kinds.empty() ? "" : ": ", kinds, "\n", RenderProgressBar(c), "\n");
   if (!sweep.cancel_reason().empty()) absl::StrAppend(&out, "cancelled: ", sweep.cancel_reason(), "\n");
   return out;
 }

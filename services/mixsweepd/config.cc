@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
+#include <iostream>
 
 #include <CLI/CLI.hpp>
 
@@ -43,6 +45,26 @@ std::optional<Config> ParseConfig(int argc, char** argv, int* exit_code) {
                  "largest sweep accepted, in runs")
       ->check(CLI::Range(1LL, 10000000LL))
       ->capture_default_str();
+  app.add_option("--artifact-root", config.artifact_root,
+                 "URI prefix of job outputs, shared by all workers (default file://DATA_DIR/artifacts)");
+  app.add_option("--lease-ttl-seconds", config.lease_ttl_seconds,
+                 "a lease not heartbeated for this long expires")
+      ->check(CLI::Range(1, 86400))
+      ->capture_default_str();
+  app.add_option("--heartbeat-seconds", config.heartbeat_seconds, "how often workers heartbeat")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+  app.add_option("--expiry-interval-seconds", config.expiry_interval_seconds,
+                 "how often expired leases are looked for")
+      ->check(CLI::Range(0.05, 3600.0))
+      ->capture_default_str();
+  app.add_option("--retry-base-seconds", config.retry_base_seconds,
+                 "backoff before the first retry (doubles each time)")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
+  app.add_option("--retry-cap-seconds", config.retry_cap_seconds, "longest backoff")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
   app.add_option("--port-file", config.port_file, "write the bound port here once listening");
   app.add_option("--log-level", config.log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
@@ -58,6 +80,14 @@ std::optional<Config> ParseConfig(int argc, char** argv, int* exit_code) {
   }
   if (migrate->parsed()) config.command = Command::kMigrate;
   if (config.data_dir.empty()) config.data_dir = DefaultDataDir();
+  // Relative paths would change meaning for workers in other directories.
+  config.data_dir = std::filesystem::absolute(config.data_dir).lexically_normal().string();
+  if (config.artifact_root.empty()) config.artifact_root = "file://" + config.data_dir + "/artifacts";
+  if (config.heartbeat_seconds >= config.lease_ttl_seconds) {
+    std::cerr << "--heartbeat-seconds must be shorter than --lease-ttl-seconds\n";
+    *exit_code = 2;
+    return std::nullopt;
+  }
   return config;
 }
 

@@ -29,6 +29,16 @@ struct Config {
   // How long start-up waits for an unreachable database.
   int db_wait_seconds = 60;
   long long max_runs_per_sweep = 10000;
+  // Where job outputs and checkpoints live, shared by every worker
+  // (file:// on a shared filesystem, or an object-store prefix the
+  // templates understand). Default: file://<data_dir>/artifacts.
+  std::string artifact_root;
+  int lease_ttl_seconds = 60;
+  int heartbeat_seconds = 10;
+  // How often expired leases and deadlines are looked for.
+  double expiry_interval_seconds = 5;
+  double retry_base_seconds = 10;
+  double retry_cap_seconds = 600;
   // Written with the bound port once the server listens (for --listen :0).
   std::string port_file;
   std::string log_level = "info";

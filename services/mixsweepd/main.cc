@@ -6,6 +6,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
 #include <fstream>
 #include <memory>
 #include <thread>
@@ -19,9 +22,13 @@
 #include "db/connection_pool.h"
 #include "db/local_cluster.h"
 #include "db/migrations.h"
+#include "db/pg_job_store.h"
 #include "db/pg_sweep_store.h"
+#include "scheduler/clock.h"
+#include "scheduler/dispatch/dispatch_service.h"
 #include "scheduler/sweep_service.h"
 #include "services/api/sweep_grpc_service.h"
+#include "services/api/worker_grpc_service.h"
 #include "services/mixsweepd/config.h"
 
 namespace mixsweep::daemon {
@@ -87,12 +94,71 @@ int WaitForStopSignal(const sigset_t& signals) {
   return signal;
 }
 
+// Runs `tick` every `interval` until stopped: the background loops that keep
+// the job graph moving (lease expiry, deadlines). Each pass is safe to run
+// on several replicas at once.
+class PeriodicLoop {
+ public:
+  PeriodicLoop(std::chrono::milliseconds interval, std::function<void()> tick)
+      : thread_([this, interval, tick = std::move(tick)] {
+          std::unique_lock lock(mu_);
+          while (!stopped_) {
+            lock.unlock();
+            tick();
+            lock.lock();
+            cv_.wait_for(lock, interval, [this] { return stopped_; });
+          }
+        }) {}
+  ~PeriodicLoop() {
+    {
+      std::lock_guard lock(mu_);
+      stopped_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopped_ = false;
+  std::thread thread_;  // last: starts after the members it uses
+};
+
+scheduler::DispatchOptions DispatchOptionsOf(const Config& config) {
+  scheduler::DispatchOptions options;
+  options.lease_ttl = absl::Seconds(config.lease_ttl_seconds);
+  options.heartbeat_interval = absl::Seconds(config.heartbeat_seconds);
+  options.artifact_root = config.artifact_root;
+  options.retry.base = absl::Seconds(config.retry_base_seconds);
+  options.retry.cap = absl::Seconds(config.retry_cap_seconds);
+  return options;
+}
+
 int Serve(const Config& config, const std::string& dsn, const sigset_t& stop_signals) {
   db::ConnectionPool pool(dsn, config.db_pool_size);
+  scheduler::SystemClock clock;
   db::PgSweepStore sweep_store(pool);
+  db::PgJobStore job_store(pool);
   scheduler::SweepService sweeps(
       sweep_store, {.limits = {.max_runs = static_cast<int64_t>(config.max_runs_per_sweep)}});
-  api::SweepGrpcService sweep_api(sweeps, api::SweepGrpcOptions{});
+  scheduler::DispatchService dispatch(job_store, clock, DispatchOptionsOf(config));
+  api::SweepGrpcService sweep_api(sweeps, api::SweepGrpcOptions{}, &dispatch);
+  api::WorkerGrpcService worker_api(dispatch);
+
+  PeriodicLoop expiry(
+      std::chrono::milliseconds(static_cast<int64_t>(config.expiry_interval_seconds * 1000)),
+      [&dispatch] {
+        auto expired = dispatch.ExpireLeases();
+        if (!expired.ok()) {
+          spdlog::warn("lease expiry: {}", expired.status().ToString());
+        } else if (expired->requeued + expired->failed + expired->cancelled +
+                       expired->workers_lost > 0) {
+          spdlog::info("lease expiry: {} requeued, {} failed, {} cancelled, {} workers lost",
+                       expired->requeued, expired->failed, expired->cancelled,
+                       expired->workers_lost);
+        }
+      });
 
   grpc::EnableDefaultHealthCheckService(true);
   // Called, not just linked: Debian links with --as-needed, and an unused
@@ -102,6 +168,7 @@ int Serve(const Config& config, const std::string& dsn, const sigset_t& stop_sig
   int bound_port = 0;
   builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(), &bound_port);
   builder.RegisterService(&sweep_api);
+  builder.RegisterService(&worker_api);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || bound_port == 0) {
     spdlog::error("cannot listen on {}", config.listen);
@@ -109,6 +176,7 @@ int Serve(const Config& config, const std::string& dsn, const sigset_t& stop_sig
   }
   server->GetHealthCheckService()->SetServingStatus("", true);
   server->GetHealthCheckService()->SetServingStatus("mixsweep.v1.SweepService", true);
+  server->GetHealthCheckService()->SetServingStatus("mixsweep.v1.WorkerService", true);
   spdlog::info("mixsweepd serving on port {} (listen {})", bound_port, config.listen);
   if (!config.port_file.empty()) {
     // Write then rename, so a reader never sees a half-written file.

@@ -1,0 +1,245 @@
+// The SQL of leasing and job reports (db::PgJobStore), as named constants.
+// Parameters are always bound. Times come in as parameters ($now, from the
+// service's injectable clock) so that tests move time instead of sleeping.
+#pragma once
+
+namespace mixsweep::db::sql {
+
+// ---- Workers -----------------------------------------------------------------
+
+// $1 name, $2 host, $3 gpus json, $4 labels json, $5 version, $6 synthetic,
+// $7 idempotency key (nullable), $8 now.
+inline constexpr const char* kRegisterWorker = R"sql(
+INSERT INTO workers (name, host, gpus, labels, version, synthetic, idempotency_key,
+                     registered_at, last_heartbeat_at, state)
+VALUES ($1, $2, $3::jsonb, $4::jsonb, $5, $6, $7, $8::timestamptz, $8::timestamptz, 'alive')
+ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL
+DO UPDATE SET last_heartbeat_at = EXCLUDED.last_heartbeat_at, state = 'alive'
+RETURNING id)sql";
+
+// $1 worker, $2 draining, $3 now.
+inline constexpr const char* kTouchWorker = R"sql(
+UPDATE workers SET last_heartbeat_at = $3::timestamptz,
+                   state = CASE WHEN $2 THEN 'draining' ELSE 'alive' END
+WHERE id = $1 AND state <> 'gone'
+RETURNING labels::text)sql";
+
+inline constexpr const char* kWorkerLabelsAndGpus =
+    "SELECT labels::text, gpus::text FROM workers WHERE id = $1";
+
+// $1 now - ttl.
+inline constexpr const char* kMarkLostWorkers = R"sql(
+UPDATE workers SET state = 'lost'
+WHERE state IN ('alive', 'draining') AND last_heartbeat_at < $1::timestamptz)sql";
+
+inline constexpr const char* kListWorkers = R"sql(
+SELECT w.id, w.name, w.host, w.gpus::text, w.labels::text, w.version, w.synthetic, w.state,
+       (extract(epoch FROM w.registered_at) * 1000000)::bigint,
+       (extract(epoch FROM w.last_heartbeat_at) * 1000000)::bigint,
+       coalesce((SELECT array_to_string(array_agg(j.id ORDER BY j.id), ',') FROM jobs j
+                 WHERE j.lease_worker_id = w.id AND j.state IN ('leased', 'running')), '')
+FROM workers w
+WHERE $1 OR w.state <> 'gone'
+ORDER BY w.id)sql";
+
+// ---- Leasing -----------------------------------------------------------------
+
+// A lease this worker already holds under this idempotency key.
+// $1 worker, $2 key.
+inline constexpr const char* kFindLeaseByKey = R"sql(
+SELECT id FROM jobs
+WHERE lease_worker_id = $1 AND lease_idempotency_key = $2 AND state IN ('leased', 'running'))sql";
+
+// Picks and leases one job. Sweeps are ordered first (highest priority,
+// then the one served longest ago: round-robin), and only then is the first
+// matching ready job of each looked up and locked, stopping at the first
+// found, so one call locks one job. SKIP LOCKED lets concurrent leases (any
+// replica) pass each other; two workers never get the same job.
+// $1 worker, $2 free GPUs, $3 GPU memory GiB, $4 worker labels json,
+// $5 now, $6 ttl ms, $7 idempotency key, $8 artifact root.
+inline constexpr const char* kLeaseJob = R"sql(
+WITH picked AS (
+  SELECT j.id, j.sweep_id
+  FROM (SELECT id FROM sweeps WHERE state = 'active'
+        ORDER BY priority DESC, last_leased_at ASC NULLS FIRST, id) s
+  CROSS JOIN LATERAL (
+    SELECT j.id, j.sweep_id FROM jobs j
+    WHERE j.sweep_id = s.id AND j.state = 'queued'
+      AND (j.not_before IS NULL OR j.not_before <= $5::timestamptz)
+      AND j.gpus <= $2 AND j.min_gpu_memory_gib <= $3 AND $4::jsonb @> j.labels
+    ORDER BY j.id
+    LIMIT 1
+    FOR UPDATE OF j SKIP LOCKED) j
+  LIMIT 1
+)
+UPDATE jobs SET
+  state = 'leased',
+  lease_worker_id = $1,
+  fencing_token = nextval('fencing_tokens'),
+  lease_expires_at = $5::timestamptz + $6 * interval '1 millisecond',
+  lease_idempotency_key = $7,
+  attempts = jobs.attempts + 1,
+  output_uri = $8 || '/sweep-' || jobs.sweep_id || '/job-' || jobs.id || '/attempt-' || (jobs.attempts + 1),
+  started_at = coalesce(jobs.started_at, $5::timestamptz),
+  deadline_at = $5::timestamptz + jobs.deadline_seconds * interval '1 second',
+  progress = NULL,
+  not_before = NULL
+FROM picked
+WHERE jobs.id = picked.id
+RETURNING jobs.id, jobs.sweep_id)sql";
+
+// $1 sweep, $2 now.
+inline constexpr const char* kMarkSweepServed =
+    "UPDATE sweeps SET last_leased_at = $2::timestamptz WHERE id = $1";
+
+// Everything a worker needs about a leased job. $1 job.
+inline constexpr const char* kSelectLeasedJob = R"sql(
+SELECT j.fencing_token, (extract(epoch FROM j.lease_expires_at) * 1000000)::bigint,
+       j.command::text, coalesce(p.checkpoint_uri, ''), coalesce(j.resume_checkpoint_uri, ''),
+       s.code_version, s.policy, s.task, j.gpus, j.min_gpu_memory_gib,
+       coalesce(j.deadline_seconds, 0)
+FROM jobs j
+JOIN sweeps s ON s.id = j.sweep_id
+LEFT JOIN jobs p ON p.id = j.depends_on_job_id
+WHERE j.id = $1)sql";
+
+// ---- Reports -----------------------------------------------------------------
+
+// Extends the named leases the worker holds. $1 worker, $2 job ids (bigint[]
+// literal), $3 tokens (bigint[] literal), $4 now, $5 ttl ms.
+inline constexpr const char* kExtendLeases = R"sql(
+UPDATE jobs j SET lease_expires_at = $4::timestamptz + $5 * interval '1 millisecond'
+FROM unnest($2::bigint[], $3::bigint[]) AS l(id, token)
+WHERE j.id = l.id AND j.fencing_token = l.token AND j.lease_worker_id = $1
+  AND j.state IN ('leased', 'running')
+RETURNING j.id, j.cancel_requested, (extract(epoch FROM j.lease_expires_at) * 1000000)::bigint)sql";
+
+// $1 job, $2 token, $3 started, $4 progress json (nullable),
+// $5 provenance json (nullable), $6 now, $7 ttl ms.
+inline constexpr const char* kReportProgress = R"sql(
+UPDATE jobs SET
+  lease_expires_at = $6::timestamptz + $7 * interval '1 millisecond',
+  state = CASE WHEN $3 AND state = 'leased' THEN 'running' ELSE state END,
+  progress = coalesce($4::jsonb, progress),
+  provenance = coalesce($5::jsonb, provenance)
+WHERE id = $1 AND fencing_token = $2 AND state IN ('leased', 'running')
+RETURNING cancel_requested, (extract(epoch FROM lease_expires_at) * 1000000)::bigint)sql";
+
+// The job row of a report, locked. $1 job.
+inline constexpr const char* kLockJob = R"sql(
+SELECT state, coalesce(fencing_token, 0), attempts, max_attempts, cancel_requested, sweep_id,
+       coalesce(failure->>'fencing_token', '')
+FROM jobs WHERE id = $1 FOR UPDATE)sql";
+
+// $1 job, $2 checkpoint, $3 gpu seconds, $4 provenance (nullable),
+// $5 final metrics json (nullable), $6 now.
+inline constexpr const char* kMarkSucceeded = R"sql(
+UPDATE jobs SET state = 'succeeded', checkpoint_uri = $2, gpu_seconds = gpu_seconds + $3,
+  provenance = coalesce($4::jsonb, provenance),
+  progress = CASE WHEN $5::jsonb IS NULL THEN progress
+                  ELSE jsonb_set(coalesce(progress, '{}'), '{final_metrics}', $5::jsonb) END,
+  finished_at = $6::timestamptz, lease_expires_at = NULL, deadline_at = NULL
+WHERE id = $1)sql";
+
+// Finetunes waiting for this pretrain become ready. $1 job.
+inline constexpr const char* kUnblockDependents = R"sql(
+UPDATE jobs SET state = 'queued' WHERE depends_on_job_id = $1 AND state = 'blocked'
+RETURNING id)sql";
+
+// The run's final checkpoint. $1 job, $2 checkpoint.
+inline constexpr const char* kSetRunCheckpoint = R"sql(
+UPDATE runs SET checkpoint_uri = $2 WHERE train_job_id = $1 OR finetune_job_id = $1)sql";
+
+// $1 job, $2 failure json, $3 gpu seconds, $4 not_before.
+inline constexpr const char* kRequeueAfterFailure = R"sql(
+UPDATE jobs SET state = 'queued', failure = $2::jsonb, gpu_seconds = gpu_seconds + $3,
+  not_before = $4::timestamptz, lease_expires_at = NULL, deadline_at = NULL
+WHERE id = $1)sql";
+
+// $1 job, $2 failure json, $3 gpu seconds, $4 now, $5 final state.
+inline constexpr const char* kEndJob = R"sql(
+UPDATE jobs SET state = $5, failure = $2::jsonb, gpu_seconds = gpu_seconds + $3,
+  finished_at = $4::timestamptz, lease_expires_at = NULL, deadline_at = NULL
+WHERE id = $1)sql";
+
+// Jobs that can never run because the job they need failed. $1 job, $2 now.
+inline constexpr const char* kFailDependents = R"sql(
+UPDATE jobs d SET state = 'failed', finished_at = $2::timestamptz,
+  failure = jsonb_build_object('kind', 'dependency_failed',
+    'message', 'pretrain job ' || p.id || ' failed: ' || coalesce(p.failure->>'message', ''))
+FROM jobs p
+WHERE p.id = $1 AND d.depends_on_job_id = p.id AND d.state IN ('blocked', 'queued')
+RETURNING d.id)sql";
+
+// A job handed back runs again without using an attempt (or ends, when its
+// sweep was cancelled). $1 job, $2 resume checkpoint (nullable),
+// $3 gpu seconds, $4 now.
+inline constexpr const char* kHandBack = R"sql(
+UPDATE jobs SET
+  state = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'queued' END,
+  attempts = CASE WHEN cancel_requested THEN attempts ELSE greatest(attempts - 1, 0) END,
+  resume_checkpoint_uri = coalesce($2, resume_checkpoint_uri),
+  gpu_seconds = gpu_seconds + $3,
+  finished_at = CASE WHEN cancel_requested THEN $4::timestamptz END,
+  failure = jsonb_build_object('kind', 'handed_back', 'fencing_token', fencing_token::text),
+  lease_expires_at = NULL, deadline_at = NULL, not_before = NULL
+WHERE id = $1
+RETURNING state)sql";
+
+// ---- Expiry ------------------------------------------------------------------
+
+// $1 now.
+inline constexpr const char* kSelectExpiredLeases = R"sql(
+SELECT id, attempts, max_attempts, cancel_requested, coalesce(fencing_token, 0)
+FROM jobs
+WHERE state IN ('leased', 'running') AND lease_expires_at < $1::timestamptz
+ORDER BY id
+FOR UPDATE SKIP LOCKED)sql";
+
+// $1 now.
+inline constexpr const char* kSelectPastDeadline = R"sql(
+SELECT id, coalesce(fencing_token, 0), coalesce(deadline_seconds, 0)
+FROM jobs
+WHERE state IN ('leased', 'running') AND deadline_at < $1::timestamptz
+ORDER BY id
+FOR UPDATE SKIP LOCKED)sql";
+
+// ---- Logs --------------------------------------------------------------------
+
+// $1 job, $2 token.
+inline constexpr const char* kLeaseAttempt = R"sql(
+SELECT attempts FROM jobs
+WHERE id = $1 AND fencing_token = $2 AND state IN ('leased', 'running')
+FOR SHARE)sql";
+
+// $1 job, $2 attempt, $3 offset, $4 data.
+inline constexpr const char* kInsertLogChunk = R"sql(
+INSERT INTO job_log_chunks (job_id, attempt, byte_offset, data) VALUES ($1, $2, $3, $4)
+ON CONFLICT DO NOTHING)sql";
+
+// Keeps the last $3 bytes of attempt $2 and drops older attempts once the
+// current one has that much. $1 job, $2 attempt, $3 keep bytes.
+inline constexpr const char* kTrimLog = R"sql(
+WITH head AS (
+  SELECT coalesce(max(byte_offset + length(data)), 0) AS end_offset
+  FROM job_log_chunks WHERE job_id = $1 AND attempt = $2
+)
+DELETE FROM job_log_chunks c USING head
+WHERE c.job_id = $1
+  AND ((c.attempt = $2 AND c.byte_offset + length(c.data) <= head.end_offset - $3)
+    OR (c.attempt < $2 AND head.end_offset >= $3)))sql";
+
+// $1 job.
+inline constexpr const char* kSelectLog = R"sql(
+SELECT attempt, byte_offset, data FROM job_log_chunks
+WHERE job_id = $1 AND attempt = (SELECT max(attempt) FROM job_log_chunks WHERE job_id = $1)
+ORDER BY byte_offset)sql";
+
+// ---- Events ------------------------------------------------------------------
+
+// $1 kind, $2 job, $3 detail json.
+inline constexpr const char* kInsertJobEvent = R"sql(
+INSERT INTO events (kind, sweep_id, job_id, detail)
+SELECT $1, sweep_id, id, $3::jsonb FROM jobs WHERE id = $2)sql";
+
+}  // namespace mixsweep::db::sql

@@ -1,0 +1,52 @@
+// PgJobStore: the JobStore (scheduler/dispatch/job_store.h) on PostgreSQL.
+//
+// Leasing is one UPDATE ... FROM (SELECT ... FOR UPDATE SKIP LOCKED) per
+// grant, so any number of mixsweepd replicas can lease from one database
+// and two workers never hold the same job. Every report checks the fencing
+// token under a row lock in the same transaction that applies it.
+//
+// Example:
+//   db::PgJobStore jobs(pool);
+//   scheduler::DispatchService dispatch(jobs, clock, options);
+#pragma once
+
+#include "db/connection_pool.h"
+#include "scheduler/dispatch/job_store.h"
+
+namespace mixsweep::db {
+
+class PgJobStore : public scheduler::JobStore {
+ public:
+  explicit PgJobStore(ConnectionPool& pool) : pool_(pool) {}
+
+  absl::StatusOr<int64_t> RegisterWorker(const scheduler::WorkerRecord& worker,
+                                         const std::string& idempotency_key,
+                                         absl::Time now) override;
+  absl::StatusOr<std::optional<scheduler::LeasedJob>> Lease(
+      const scheduler::LeaseRequest& request, absl::Time now) override;
+  absl::StatusOr<std::vector<scheduler::LeaseState>> Heartbeat(
+      int64_t worker_id, const std::vector<scheduler::LeaseRef>& leases, bool draining,
+      absl::Duration ttl, absl::Time now) override;
+  absl::StatusOr<scheduler::LeaseState> ReportProgress(const scheduler::ProgressReport& report,
+                                                       absl::Duration ttl,
+                                                       absl::Time now) override;
+  absl::StatusOr<int64_t> AppendLog(const scheduler::LeaseRef& lease, int64_t offset,
+                                    const std::string& data, int64_t keep_bytes,
+                                    absl::Time now) override;
+  absl::StatusOr<scheduler::CompletionResult> Complete(const scheduler::Completion& completion,
+                                                       absl::Time now) override;
+  absl::StatusOr<scheduler::FailureResult> Fail(const scheduler::Failure& failure,
+                                                const scheduler::RetryPolicy& policy,
+                                                absl::Time now) override;
+  absl::Status HandBackJob(const scheduler::HandBack& hand_back, absl::Time now) override;
+  absl::StatusOr<scheduler::ExpiryResult> ExpireLeases(
+      absl::Time now, absl::Duration worker_ttl, const scheduler::RetryPolicy& policy) override;
+  absl::StatusOr<std::vector<scheduler::WorkerRecord>> ListWorkers(bool include_gone) override;
+  absl::StatusOr<std::vector<scheduler::LogChunk>> ReadLog(int64_t job_id,
+                                                           int64_t offset) override;
+
+ private:
+  ConnectionPool& pool_;
+};
+
+}  // namespace mixsweep::db

@@ -1,0 +1,441 @@
+// The job runners with real child processes (small /bin/sh scripts) and the
+// synthetic executor, reporting to a recorder instead of a server.
+//
+// Timing is never asserted: a stopped job is checked by how it ended (its
+// own TERM handler, or SIGKILL), not by how long it took.
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <thread>
+
+#include <boost/asio/io_context.hpp>
+#include <gtest/gtest.h>
+
+#include "nlohmann/json.hpp"
+#include "workers/agent/agent_logic.h"
+#include "workers/agent/job_runner.h"
+#include "workers/agent/process_runner.h"
+#include "workers/agent/synthetic_runner.h"
+
+namespace mixsweep::workers {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+// Everything a runner said, in order.
+class Recorder : public JobEvents {
+ public:
+  void OnStarted(const mixsweep::v1::Provenance& provenance) override {
+    EXPECT_FALSE(result.has_value()) << "OnStarted after OnExit";
+    started = provenance;
+  }
+  void OnOutput(std::string_view bytes) override {
+    EXPECT_FALSE(result.has_value()) << "output after OnExit";
+    output.append(bytes);
+    if (on_output) on_output(output);
+  }
+  void OnProgress(const ProgressSample& sample) override { samples.push_back(sample); }
+  void OnExit(const RunResult& r) override {
+    EXPECT_FALSE(result.has_value()) << "OnExit twice";
+    result = r;
+  }
+
+  std::optional<mixsweep::v1::Provenance> started;
+  std::string output;
+  std::vector<ProgressSample> samples;
+  std::optional<RunResult> result;
+  std::function<void(const std::string&)> on_output;
+};
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Whether a process is gone (or a zombie nobody has reaped yet: it cannot
+// run). SIGKILL is delivered asynchronously, so this waits a while for it.
+bool ProcessGone(pid_t pid) {
+  const auto give_up = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < give_up) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    if (!stat) return true;
+    std::string content((std::istreambuf_iterator<char>(stat)), {});
+    const size_t close = content.rfind(')');
+    if (close != std::string::npos && close + 2 < content.size() && content[close + 2] == 'Z') {
+      return true;
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  return false;
+}
+
+class JobRunnerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char pattern[] = "/tmp/mixsweep-runner-XXXXXX";
+    ASSERT_NE(::mkdtemp(pattern), nullptr);
+    root_ = pattern;
+  }
+  void TearDown() override { fs::remove_all(root_); }
+
+  std::string OutputDir() const { return root_ + "/jobs/7"; }
+
+  // A job running `script` with /bin/sh: $1 is {output_dir}, $2 {gpu},
+  // $3 {subset_manifest} (when the spec has one).
+  JobLaunch Launch(const std::string& script, bool with_manifest = false) {
+    const std::string script_path = root_ + "/script-" + std::to_string(scripts_++) + ".sh";
+    std::ofstream(script_path) << script;
+    JobLaunch launch;
+    mixsweep::v1::JobSpec& spec = launch.spec;
+    spec.mutable_job()->set_id(7);
+    spec.mutable_job()->set_steps(2000);
+    spec.mutable_job()->mutable_dataset()->set_uri("file:///data/pick_dual_bottles");
+    spec.add_argv("/bin/sh");
+    spec.add_argv(script_path);
+    spec.add_argv("{output_dir}");
+    spec.add_argv("{gpu}");
+    if (with_manifest) {
+      spec.add_argv("{subset_manifest}");
+      spec.set_subset_manifest_json(R"({"episodes": [3, 1, 4]})");
+    }
+    spec.set_checkpoint_template("{output_dir}/checkpoints/last.ckpt");
+    spec.set_output_uri("file://" + OutputDir());
+    launch.artifact_root = root_;
+    launch.worker_host = "test-host";
+    return launch;
+  }
+
+  // Runs the job to its end; `hook` may act on the runner as output comes.
+  RunResult Run(JobLaunch launch, Recorder& events,
+                std::function<void(JobRunner&, const std::string&)> hook = {},
+                ProcessRunnerOptions options = {}) {
+    boost::asio::io_context io;
+    auto runner = MakeProcessRunner(io, std::move(launch), events, options);
+    if (hook) events.on_output = [&](const std::string& out) { hook(*runner, out); };
+    runner->Start();
+    io.run();  // returns once the runner has nothing left to do
+    EXPECT_TRUE(events.result.has_value());
+    return events.result.value_or(RunResult{});
+  }
+
+  std::string root_;
+  int scripts_ = 0;
+};
+
+constexpr const char* kWriteCheckpoint = "mkdir -p \"$1/checkpoints\" && echo w > \"$1/checkpoints/last.ckpt\"\n";
+
+TEST_F(JobRunnerTest, ExitZeroWithCheckpointCompletes) {
+  Recorder events;
+  RunResult r = Run(Launch(std::string("echo training\n") + kWriteCheckpoint), events);
+  EXPECT_EQ(r.exit, RunResult::Exit::kExited);
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.checkpoint, OutputDir() + "/checkpoints/last.ckpt");
+  EXPECT_TRUE(r.checkpoint_exists);
+  ASSERT_TRUE(events.started.has_value());
+  EXPECT_EQ(events.started->worker_host(), "test-host");
+  EXPECT_FALSE(events.started->synthetic());
+  EXPECT_EQ(events.started->argv(2), OutputDir());  // rendered, as run
+  EXPECT_EQ(DecideTerminal(StopReason::kNone, r, {}).kind, TerminalAction::Kind::kComplete);
+}
+
+TEST_F(JobRunnerTest, ExitZeroWithoutCheckpointIsCheckpointMissing) {
+  Recorder events;
+  RunResult r = Run(Launch("echo forgot to save\n"), events);
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_FALSE(r.checkpoint_exists);
+  TerminalAction a = DecideTerminal(StopReason::kNone, r, {});
+  EXPECT_EQ(a.failure.kind(), mixsweep::v1::JobFailure::KIND_CHECKPOINT_MISSING);
+  EXPECT_NE(a.failure.message().find("forgot to save"), std::string::npos);
+}
+
+TEST_F(JobRunnerTest, NoRetryExitCodeIsNotRetryable) {
+  Recorder events;
+  RunResult r = Run(Launch("echo bad config >&2\nexit 2\n"), events);
+  EXPECT_EQ(r.exit, RunResult::Exit::kExited);
+  EXPECT_EQ(r.exit_code, 2);
+  TerminalAction a = DecideTerminal(StopReason::kNone, r, {2, 3});
+  EXPECT_EQ(a.failure.kind(), mixsweep::v1::JobFailure::KIND_EXIT_CODE);
+  EXPECT_FALSE(a.failure.retryable());
+  EXPECT_NE(a.failure.message().find("bad config"), std::string::npos);  // stderr captured
+  EXPECT_TRUE(DecideTerminal(StopReason::kNone, r, {}).failure.retryable());
+}
+
+TEST_F(JobRunnerTest, LerobotLinesBecomeProgress) {
+  Recorder events;
+  RunResult r = Run(Launch("echo 'step:1K smpl:64 loss:0.5'\n"
+                           "echo 'some other line'\n"
+                           "printf 'step:2K loss:0.25'\n"  // no newline at the end
+                           + std::string(kWriteCheckpoint)),
+                    events);
+  EXPECT_EQ(r.exit_code, 0);
+  ASSERT_EQ(events.samples.size(), 2u);
+  EXPECT_EQ(events.samples[0].step, 1000);
+  EXPECT_DOUBLE_EQ(events.samples[0].metrics.at("loss"), 0.5);
+  EXPECT_EQ(events.samples[1].step, 2000);
+  EXPECT_EQ(r.last_step, 2000);
+  EXPECT_DOUBLE_EQ(r.last_metrics.at("loss"), 0.25);
+}
+
+TEST_F(JobRunnerTest, CustomProgressPattern) {
+  Recorder events;
+  JobLaunch launch = Launch("echo 'iteration 42 / 100 l=0.7'\n");
+  launch.spec.set_progress_pattern(R"(iteration (\d+) / \d+ l=([0-9.]+))");
+  Run(std::move(launch), events);
+  ASSERT_EQ(events.samples.size(), 1u);
+  EXPECT_EQ(events.samples[0].step, 42);
+}
+
+TEST_F(JobRunnerTest, TailsDiffusionPolicyLogsJson) {
+  Recorder events;
+  Run(Launch("echo '{\"global_step\": 500, \"train_loss\": 0.125}' >> \"$1/logs.json.txt\"\n"),
+      events);
+  ASSERT_FALSE(events.samples.empty());
+  EXPECT_EQ(events.samples.back().step, 500);
+  EXPECT_DOUBLE_EQ(events.samples.back().metrics.at("train_loss"), 0.125);
+}
+
+TEST_F(JobRunnerTest, StopLetsATermHandlerFinish) {
+  Recorder events;
+  RunResult r = Run(Launch("trap 'echo got-term; exit 0' TERM\n"
+                           "echo ready\n"
+                           "while true; do sleep 0.05; done\n"),
+                    events, [](JobRunner& runner, const std::string& out) {
+                      if (out.find("ready") != std::string::npos) runner.Stop(60s);
+                    });
+  // It ended through its own handler, well within the grace.
+  EXPECT_EQ(r.exit, RunResult::Exit::kExited);
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(events.output.find("got-term"), std::string::npos);
+  EXPECT_EQ(DecideTerminal(StopReason::kCancelled, r, {}).kind, TerminalAction::Kind::kHandBack);
+}
+
+TEST_F(JobRunnerTest, StopKillsAJobIgnoringTermAfterTheGrace) {
+  Recorder events;
+  RunResult r = Run(Launch("trap '' TERM\n"
+                           "echo ready\n"
+                           "while true; do sleep 0.05; done\n"),
+                    events, [](JobRunner& runner, const std::string& out) {
+                      if (out.find("ready") != std::string::npos) runner.Stop(200ms);
+                    });
+  EXPECT_EQ(r.exit, RunResult::Exit::kSignaled);
+  EXPECT_EQ(r.signal, SIGKILL);
+}
+
+TEST_F(JobRunnerTest, TheJobsChildrenDieWithIt) {
+  Recorder events;
+  // A background child that would outlive its parent (and hold the pipe).
+  RunResult r = Run(Launch("sleep 1000 &\n"
+                           "echo $! > \"$1/child.pid\"\n" +
+                           std::string(kWriteCheckpoint)),
+                    events);
+  EXPECT_EQ(r.exit_code, 0);
+  const pid_t child = std::stoi(ReadFile(OutputDir() + "/child.pid"));
+  EXPECT_TRUE(ProcessGone(child)) << "pid " << child << " survived its job";
+}
+
+TEST_F(JobRunnerTest, StopReachesTheWholeProcessGroup) {
+  Recorder events;
+  RunResult r = Run(Launch("sleep 1000 &\n"
+                           "echo $! > \"$1/child.pid\"\n"
+                           "echo ready\n"
+                           "wait\n"),
+                    events, [](JobRunner& runner, const std::string& out) {
+                      if (out.find("ready") != std::string::npos) runner.Stop(5s);
+                    });
+  EXPECT_EQ(r.exit, RunResult::Exit::kSignaled);
+  EXPECT_EQ(r.signal, SIGTERM);
+  const pid_t child = std::stoi(ReadFile(OutputDir() + "/child.pid"));
+  EXPECT_TRUE(ProcessGone(child));
+}
+
+TEST_F(JobRunnerTest, OutputGoesToJobLogAndChunksReassemble) {
+  Recorder events;
+  // ~200 KiB in many writes, so several 64 KiB chunks.
+  RunResult r = Run(Launch("i=0; while [ $i -lt 4000 ]; do "
+                           "echo \"line $i xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"; "
+                           "i=$((i+1)); done\n"),
+                    events);
+  EXPECT_EQ(r.exit_code, 0);
+  const std::string job_log = ReadFile(OutputDir() + "/job.log");
+  EXPECT_EQ(job_log, events.output);
+  EXPECT_NE(job_log.find("line 3999 "), std::string::npos);
+
+  // What the agent would send: contiguous chunks that rebuild the log.
+  LogBuffer buffer;
+  buffer.Append(events.output);
+  std::string rebuilt;
+  while (auto chunk = buffer.Next()) {
+    ASSERT_EQ(chunk->offset, static_cast<int64_t>(rebuilt.size()));
+    ASSERT_LE(chunk->data.size(), LogBuffer::kMaxChunk);
+    rebuilt += chunk->data;
+    buffer.Acknowledge(chunk->offset, chunk->data.size());
+  }
+  EXPECT_EQ(rebuilt, job_log);
+}
+
+TEST_F(JobRunnerTest, CudaVisibleDevicesAndGpuPlaceholder) {
+  Recorder events;
+  JobLaunch launch = Launch("echo \"cuda=$CUDA_VISIBLE_DEVICES gpu=$2 job=$MIXSWEEP_JOB_ID\"\n"
+                            "echo \"wandb=$WANDB_MODE\"\n");
+  launch.gpu_indices = {1, 3};
+  launch.gpu_uuids = {"GPU-b", "GPU-d"};
+  (*launch.spec.mutable_env())["WANDB_MODE"] = "offline";
+  Run(std::move(launch), events);
+  EXPECT_NE(events.output.find("cuda=1,3 gpu=1,3 job=7"), std::string::npos) << events.output;
+  EXPECT_NE(events.output.find("wandb=offline"), std::string::npos);
+  ASSERT_TRUE(events.started.has_value());
+  EXPECT_EQ(events.started->gpu_indices_size(), 2);
+  EXPECT_EQ(events.started->gpu_uuids(1), "GPU-d");
+  EXPECT_EQ(events.started->env().at("WANDB_MODE"), "offline");
+}
+
+TEST_F(JobRunnerTest, CpuJobSeesNoGpus) {
+  Recorder events;
+  setenv("CUDA_VISIBLE_DEVICES", "0,1", 1);  // the worker's own must not leak through
+  Run(Launch("echo \"cuda=[$CUDA_VISIBLE_DEVICES]\"\n"), events);
+  unsetenv("CUDA_VISIBLE_DEVICES");
+  EXPECT_NE(events.output.find("cuda=[]"), std::string::npos) << events.output;
+}
+
+TEST_F(JobRunnerTest, SubsetManifestIsWrittenAndPassed) {
+  Recorder events;
+  Run(Launch("cat \"$3\"\n", /*with_manifest=*/true), events);
+  const std::string manifest = OutputDir() + "/subset_manifest.json";
+  EXPECT_EQ(ReadFile(manifest), R"({"episodes": [3, 1, 4]})");
+  EXPECT_NE(events.output.find(R"({"episodes": [3, 1, 4]})"), std::string::npos);
+  ASSERT_TRUE(events.started.has_value());
+  EXPECT_EQ(events.started->subset_manifest_uri(), "file://" + manifest);
+}
+
+TEST_F(JobRunnerTest, ShellTemplateRunsThroughSh) {
+  Recorder events;
+  JobLaunch launch = Launch("");
+  launch.spec.clear_argv();
+  launch.spec.set_shell("echo steps={steps} | tr a-z A-Z; mkdir -p {output_dir}/checkpoints && "
+                        "touch {output_dir}/checkpoints/last.ckpt");
+  RunResult r = Run(std::move(launch), events);
+  EXPECT_NE(events.output.find("STEPS=2000"), std::string::npos) << events.output;
+  EXPECT_TRUE(r.checkpoint_exists);
+  ASSERT_TRUE(events.started.has_value());
+  EXPECT_TRUE(events.started->shell());
+}
+
+TEST_F(JobRunnerTest, RefusedTemplateFailsToStartForGood) {
+  Recorder events;
+  JobLaunch launch = Launch("");
+  launch.spec.add_argv("{no_such_placeholder}");
+  RunResult r = Run(std::move(launch), events);
+  EXPECT_EQ(r.exit, RunResult::Exit::kStartFailed);
+  EXPECT_FALSE(r.start_failure_retryable);
+  EXPECT_FALSE(events.started.has_value());
+  EXPECT_FALSE(fs::exists(OutputDir()));  // refused before touching the disk
+}
+
+TEST_F(JobRunnerTest, OutputOutsideTheArtifactRootIsRefused) {
+  Recorder events;
+  JobLaunch launch = Launch("true\n");
+  launch.spec.set_output_uri("file:///etc/mixsweep-escape");
+  RunResult r = Run(std::move(launch), events);
+  EXPECT_EQ(r.exit, RunResult::Exit::kStartFailed);
+  EXPECT_FALSE(r.start_failure_retryable);
+}
+
+TEST_F(JobRunnerTest, MissingProgramFailsToStart) {
+  Recorder events;
+  JobLaunch launch = Launch("");
+  launch.spec.clear_argv();
+  launch.spec.add_argv("/nonexistent/train.py");
+  RunResult r = Run(std::move(launch), events);
+  EXPECT_EQ(r.exit, RunResult::Exit::kStartFailed);
+  EXPECT_TRUE(r.start_failure_retryable);
+  EXPECT_NE(r.error.find("/nonexistent/train.py"), std::string::npos);
+  TerminalAction a = DecideTerminal(StopReason::kNone, r, {});
+  EXPECT_EQ(a.failure.kind(), mixsweep::v1::JobFailure::KIND_START_FAILED);
+}
+
+TEST_F(JobRunnerTest, DeadlineStopsTheJob) {
+  Recorder events;
+  JobLaunch launch = Launch("echo ready\nwhile true; do sleep 0.05; done\n");
+  launch.spec.mutable_deadline()->set_nanos(300'000'000);
+  RunResult r = Run(std::move(launch), events, {}, ProcessRunnerOptions{.deadline_grace = 5s});
+  EXPECT_TRUE(r.deadline_exceeded);
+  EXPECT_EQ(DecideTerminal(StopReason::kNone, r, {}).failure.kind(),
+            mixsweep::v1::JobFailure::KIND_DEADLINE_EXCEEDED);
+}
+
+// ---------------------------------------------------------------- synthetic
+
+class SyntheticRunnerTest : public JobRunnerTest {
+ protected:
+  RunResult RunSynthetic(JobLaunch launch, Recorder& events, SyntheticRunnerOptions options,
+                         std::function<void(JobRunner&)> after_start = {}) {
+    boost::asio::io_context io;
+    launch.synthetic = true;
+    auto runner = MakeSyntheticRunner(io, std::move(launch), events, options);
+    runner->Start();
+    if (after_start) after_start(*runner);
+    io.run();
+    EXPECT_TRUE(events.result.has_value());
+    return events.result.value_or(RunResult{});
+  }
+};
+
+TEST_F(SyntheticRunnerTest, AdvancesStepsAndWritesAJsonCheckpoint) {
+  Recorder events;
+  JobLaunch launch = Launch("unused");
+  launch.spec.set_init_checkpoint_uri("file://" + root_ + "/jobs/3/checkpoints/last.ckpt");
+  RunResult r = RunSynthetic(std::move(launch), events, {.steps_per_second = 100000});
+  EXPECT_EQ(r.exit, RunResult::Exit::kExited);
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_TRUE(r.checkpoint_exists);
+  EXPECT_EQ(DecideTerminal(StopReason::kNone, r, {}).kind, TerminalAction::Kind::kComplete);
+  auto checkpoint = nlohmann::json::parse(ReadFile(r.checkpoint));
+  EXPECT_EQ(checkpoint["synthetic"], true);
+  EXPECT_EQ(checkpoint["job_id"], 7);
+  EXPECT_EQ(checkpoint["steps"], 2000);
+  EXPECT_EQ(checkpoint["init_checkpoint"], "file://" + root_ + "/jobs/3/checkpoints/last.ckpt");
+  ASSERT_TRUE(events.started.has_value());
+  EXPECT_TRUE(events.started->synthetic());
+  ASSERT_FALSE(events.samples.empty());
+  EXPECT_EQ(events.samples.back().step, 2000);
+  EXPECT_NE(events.output.find("[synthetic]"), std::string::npos);
+}
+
+TEST_F(SyntheticRunnerTest, FailsOnRequest) {
+  Recorder events;
+  RunResult r = RunSynthetic(Launch("unused"), events, {.fail = true, .exit_code = 3});
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_FALSE(r.checkpoint_exists);
+}
+
+TEST_F(SyntheticRunnerTest, StopEndsItLikeSigterm) {
+  Recorder events;
+  JobLaunch launch = Launch("unused");
+  launch.spec.mutable_job()->set_steps(1'000'000'000);
+  RunResult r = RunSynthetic(std::move(launch), events, {.steps_per_second = 10},
+                             [](JobRunner& runner) { runner.Stop(30s); });
+  EXPECT_EQ(r.exit, RunResult::Exit::kSignaled);
+  EXPECT_EQ(r.signal, SIGTERM);
+}
+
+TEST_F(SyntheticRunnerTest, BadTemplateFailsTheSameWay) {
+  Recorder events;
+  JobLaunch launch = Launch("unused");
+  launch.spec.set_checkpoint_template("{bogus}/last.ckpt");
+  RunResult r = RunSynthetic(std::move(launch), events, {});
+  EXPECT_EQ(r.exit, RunResult::Exit::kStartFailed);
+  EXPECT_FALSE(r.start_failure_retryable);
+}
+
+}  // namespace
+}  // namespace mixsweep::workers
