@@ -54,11 +54,13 @@ constexpr absl::string_view kCommonPlaceholders[] = {
     "dataset",  "dataset_hash", "subset_manifest", "n_demos",
     "steps",    "seed",         "output_dir",      "gpu",
     "job_id",   "run_id",       "sweep_id",        "code_version",
-    "policy",   "task"};
+    "policy",   "task",         "resume_checkpoint"};
 
 bool KnownPlaceholder(absl::string_view name, absl::string_view stage) {
   if (stage != "train" && stage != "pretrain" && stage != "finetune") return false;
   if (name == "init_checkpoint") return stage == "finetune";
+  // A pretrain is shared by several runs: it has no single run id.
+  if (name == "run_id") return stage != "pretrain";
   return std::find(std::begin(kCommonPlaceholders), std::end(kCommonPlaceholders), name) !=
          std::end(kCommonPlaceholders);
 }
@@ -966,6 +968,9 @@ bool SpecReader::CheckPlaceholders(const Value& value, absl::string_view text,
     } else if (name == "init_checkpoint" && stage != "finetune") {
       Add(value, absl::StrCat("{init_checkpoint} is only available in finetune templates, "
                               "not in ", stage));
+    } else if (name == "run_id" && stage == "pretrain") {
+      Add(value, "{run_id} is not available in pretrain templates: a pretrain is shared by "
+                 "every run that needs it; use {job_id}");
     } else if (!KnownPlaceholder(name, stage)) {
       Add(value, absl::StrCat("unknown placeholder {", name, "} (known: {",
                               absl::StrJoin(kCommonPlaceholders, "} {"), "}",

@@ -34,8 +34,9 @@ struct SpecLimits {
 
 // The placeholders a command template may use, by stage:
 //   every stage: {dataset} {dataset_hash} {subset_manifest} {n_demos} {steps}
-//                {seed} {output_dir} {gpu} {job_id} {run_id} {sweep_id}
-//                {code_version} {policy} {task}
+//                {seed} {output_dir} {gpu} {job_id} {sweep_id} {code_version}
+//                {policy} {task} {resume_checkpoint} (empty unless resuming)
+//   train and finetune: {run_id} (a pretrain is shared by several runs)
 //   finetune only: {init_checkpoint}
 // A finetune template must use {init_checkpoint}: without it the finetune
 // would silently start from scratch.

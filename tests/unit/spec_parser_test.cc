@@ -475,11 +475,15 @@ TEST(SpecParserTest, RunLimitGivesCountAndLimit) {
 TEST(SpecParserTest, PlaceholdersByStage) {
   for (const char* stage : {"train", "pretrain", "finetune"}) {
     for (const char* name : {"dataset", "dataset_hash", "subset_manifest", "n_demos", "steps",
-                             "seed", "output_dir", "gpu", "job_id", "run_id", "sweep_id",
-                             "code_version", "policy", "task"}) {
+                             "seed", "output_dir", "gpu", "job_id", "sweep_id",
+                             "code_version", "policy", "task", "resume_checkpoint"}) {
       EXPECT_TRUE(IsKnownPlaceholder(name, stage)) << name << " in " << stage;
     }
   }
+  // A shared pretrain serves several runs: it has no single {run_id}.
+  EXPECT_TRUE(IsKnownPlaceholder("run_id", "train"));
+  EXPECT_TRUE(IsKnownPlaceholder("run_id", "finetune"));
+  EXPECT_FALSE(IsKnownPlaceholder("run_id", "pretrain"));
   EXPECT_TRUE(IsKnownPlaceholder("init_checkpoint", "finetune"));
   EXPECT_FALSE(IsKnownPlaceholder("init_checkpoint", "pretrain"));
   EXPECT_FALSE(IsKnownPlaceholder("init_checkpoint", "train"));
