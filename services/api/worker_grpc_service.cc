@@ -156,7 +156,17 @@ grpc::Status WorkerGrpcService::LeaseJob(grpc::ServerContext* context,
   auto leased = dispatch_.Lease(lease, FromProto(request->wait()),
                                 [context] { return context->IsCancelled(); });
   if (!leased.ok()) return ToGrpcStatus(leased.status());
-  if (leased->has_value()) ToProto(**leased, response);
+  if (!leased->has_value()) return grpc::Status::OK;
+  if (context->IsCancelled()) {
+    // The worker gave up waiting (it asks again with more free GPUs, or it
+    // is stopping) just as the grant committed: it will never see this
+    // lease, so give the job back now instead of after the lease TTL, and
+    // without using an attempt.
+    (void)dispatch_.HandBackJob({.lease = (*leased)->lease,
+                                 .reason = scheduler::HandBackReason::kShutdown});
+    return grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled");
+  }
+  ToProto(**leased, response);
   return grpc::Status::OK;
 }
 

@@ -257,6 +257,7 @@ void WorkerAgent::MaybeLease() {
   // A new key per lease attempt; the client reuses it for its own retries.
   request.set_idempotency_key(NewIdempotencyKey());
   lease_in_flight_ = true;
+  lease_free_gpus_ = request.free_gpu_indices_size();
   lease_canceller_ = std::make_shared<CallCanceller>();
   Rpc(
       [this, request, canceller = lease_canceller_] {
@@ -271,6 +272,8 @@ void WorkerAgent::MaybeLease() {
 }
 
 void WorkerAgent::OnLeased(const grpc::Status& status, const v1::LeaseJobResponse& response) {
+  const bool restarting = lease_restart_;
+  lease_restart_ = false;
   if (status.ok() && response.has_spec()) {
     if (shutdown_signals_ > 0) {
       // Granted just as we stopped leasing: give it straight back.
@@ -280,6 +283,10 @@ void WorkerAgent::OnLeased(const grpc::Status& status, const v1::LeaseJobRespons
     StartJob(response);
   } else if (!status.ok()) {
     if (shutdown_signals_ > 0) return;
+    if (restarting) {  // we cancelled it ourselves, to ask again with more GPUs
+      MaybeLease();
+      return;
+    }
     spdlog::warn("LeaseJob failed: {} (code {}); trying again in {} s", status.error_message(),
                  static_cast<int>(status.error_code()), kLeaseErrorPause.count());
     lease_retry_timer_.expires_after(kLeaseErrorPause);
@@ -623,6 +630,7 @@ void WorkerAgent::OnSessionExit(JobSession& s) {
   if (!s.slots_released) {
     s.slots_released = true;
     slots_.Release(s.slots);
+    RestartLeaseIfStale();
   }
   if (s.lost) {
     if (!s.rpc_busy) RemoveSession(s.token());
@@ -630,6 +638,16 @@ void WorkerAgent::OnSessionExit(JobSession& s) {
     Pump(s);
   }
   MaybeLease();
+}
+
+// A long poll sent while GPUs were busy asks only for what was free then: it
+// would wait out its whole period for a job that fits, while the GPUs freed
+// since sit idle. Cancel it and ask again with the current free set.
+void WorkerAgent::RestartLeaseIfStale() {
+  if (!lease_in_flight_ || lease_restart_ || lease_canceller_ == nullptr) return;
+  if (static_cast<int>(slots_.FreeGpus().size()) <= lease_free_gpus_) return;
+  lease_restart_ = true;
+  lease_canceller_->Cancel();
 }
 
 void WorkerAgent::LoseLease(JobSession& s, const std::string& why) {

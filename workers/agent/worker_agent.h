@@ -93,6 +93,7 @@ class WorkerAgent {
   void Register();
   void OnRegistered(const mixsweep::v1::RegisterWorkerResponse& response);
   void MaybeLease();
+  void RestartLeaseIfStale();
   void OnLeased(const grpc::Status& status, const mixsweep::v1::LeaseJobResponse& response);
   void StartJob(const mixsweep::v1::LeaseJobResponse& response);
   void HandBackUnstarted(const mixsweep::v1::LeaseRef& lease,
@@ -129,6 +130,8 @@ class WorkerAgent {
   std::map<int64_t, std::unique_ptr<JobSession>> sessions_;  // by fencing token
   bool lease_in_flight_ = false;
   std::shared_ptr<CallCanceller> lease_canceller_;
+  int lease_free_gpus_ = 0;     // free GPUs the outstanding long poll asked with
+  bool lease_restart_ = false;  // we cancelled it to ask again with more
   std::shared_ptr<CallCanceller> register_canceller_;
   bool heartbeat_in_flight_ = false;
   int rpcs_in_flight_ = 0;
