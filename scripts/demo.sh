@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job: installs what is missing, builds, starts mixsweepd on its own
-# local PostgreSQL (in .mixsweep/ here), submits the Pick Dual Bottles sweep
-# of seed 000 and shows it; then stops mixsweepd (the data stays for next time).
+# local PostgreSQL (in .mixsweep/ here) and two synthetic GPU workers, submits
+# the Pick Dual Bottles sweep of seed 000, follows it until every job has
+# trained, and shows it. Then stops everything (the data stays for next time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
@@ -13,30 +14,54 @@ scripts/install-deps.sh
 echo "== building mixsweep (log: $data/build.log; a first build takes a few minutes)"
 scripts/build.sh build -DCMAKE_BUILD_TYPE=Release -DMIXSWEEP_BUILD_TESTS=OFF \
   -DMIXSWEEP_BUILD_BENCH=OFF > "$data/build.log" 2>&1 || { tail -40 "$data/build.log"; exit 1; }
+
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+
 port_file="$data/mixsweepd.port"
 rm -f "$port_file"
-build/services/mixsweepd --data-dir "$data/pg" --listen 127.0.0.1:0 --port-file "$port_file" \
-  > "$data/mixsweepd.log" 2>&1 &
-daemon=$!
-trap 'kill -TERM $daemon 2>/dev/null; wait $daemon 2>/dev/null || true' EXIT
-
+build/services/mixsweepd --data-dir "$data/pg" --artifact-root "file://$data/artifacts" \
+  --listen 127.0.0.1:0 --port-file "$port_file" > "$data/mixsweepd.log" 2>&1 &
+pids+=($!)
 for _ in $(seq 600); do
   [ -s "$port_file" ] && break
-  kill -0 $daemon 2>/dev/null || { cat "$data/mixsweepd.log"; exit 1; }
+  kill -0 "${pids[0]}" 2>/dev/null || { cat "$data/mixsweepd.log"; exit 1; }
   sleep 0.1
 done
 [ -s "$port_file" ] || { echo "mixsweepd did not start; see $data/mixsweepd.log"; exit 1; }
 export MIXSWEEP_SERVER="127.0.0.1:$(cat "$port_file")"
 cli=build/services/mixsweep
-
 echo "== mixsweepd is serving on $MIXSWEEP_SERVER (log: $data/mixsweepd.log)"
+
+# Synthetic workers: no GPU needed; each pretends to have one and trains at
+# 5,000 steps/s, so a 13,000-step job takes under 3 seconds.
+for i in 1 2; do
+  build/workers/mixsweep-worker --name "synthetic-$i" --synthetic --synthetic-gpus 1 \
+    --synthetic-steps-per-second 5000 > "$data/worker-$i.log" 2>&1 &
+  pids+=($!)
+done
+echo "== started 2 synthetic workers (logs: $data/worker-*.log)"
+
 echo "== submitting docs/examples/pick_dual_bottles.yaml"
 out=$($cli sweep submit docs/examples/pick_dual_bottles.yaml)
 echo "$out"
 id=$(echo "$out" | sed -n 's/^submitted sweep \([0-9]*\):.*/\1/p')
+
+echo "== training (mixsweep sweep show $id, every 2 s)"
+while :; do
+  shown=$($cli sweep show "$id")
+  echo "$shown" | grep -m1 '^\['          # the progress bar
+  # Done when no job is queued, blocked, leased or running.
+  echo "$shown" | grep -m1 '^jobs ' | grep -Eq 'queued|blocked|leased|running' || break
+  sleep 2
+done
+echo
+echo "== mixsweep workers"
+$cli workers 2>/dev/null || true
 echo
 echo "== mixsweep sweep show $id --jobs"
 $cli sweep show "$id" --jobs
-echo
-echo "== mixsweep sweep list"
-$cli sweep list
