@@ -1,5 +1,6 @@
 #include "db/pg_sweep_store.h"
 
+#include <cmath>
 #include <map>
 #include <optional>
 #include <string>
@@ -95,7 +96,11 @@ json JobsJson(const spec::SweepSpec& spec, const plan::SweepPlan& plan) {
                     {"gpus", spec.resources.gpus},
                     {"min_gpu_memory_gib", spec.resources.min_gpu_memory_gib},
                     {"labels", spec.resources.labels},
-                    {"max_attempts", spec.max_attempts}});
+                    {"max_attempts", spec.max_attempts},
+                    {"deadline_seconds",
+                     spec.job_deadline_hours
+                         ? json(static_cast<int64_t>(std::ceil(*spec.job_deadline_hours * 3600)))
+                         : json(nullptr)}});
   }
   return jobs;
 }

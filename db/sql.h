@@ -124,16 +124,16 @@ WHERE sweep_id = $1 AND state IN ('leased', 'running'))sql";
 inline constexpr const char* kInsertJobs = R"sql(
 INSERT INTO jobs (sweep_id, key, kind, state, source, dataset_uri, dataset_hash,
                   dataset_episodes, n_demos, seed, steps, command, subset_episodes,
-                  priority, gpus, min_gpu_memory_gib, labels, max_attempts)
+                  priority, gpus, min_gpu_memory_gib, labels, max_attempts, deadline_seconds)
 SELECT $1, j.key, j.kind, CASE WHEN j.depends_on = '' THEN 'queued' ELSE 'blocked' END,
        j.source, j.dataset_uri, j.dataset_hash, j.dataset_episodes, j.n_demos, j.seed,
        j.steps, j.command, j.subset_episodes, j.priority, j.gpus, j.min_gpu_memory_gib,
-       j.labels, j.max_attempts
+       j.labels, j.max_attempts, j.deadline_seconds
 FROM jsonb_to_recordset($2::jsonb) AS j(
   key text, kind text, depends_on text, source text, dataset_uri text, dataset_hash text,
   dataset_episodes bigint, n_demos bigint, seed bigint, steps bigint, command jsonb,
   subset_episodes bigint[], priority integer, gpus integer, min_gpu_memory_gib double precision,
-  labels jsonb, max_attempts integer))sql";
+  labels jsonb, max_attempts integer, deadline_seconds bigint))sql";
 
 // $1 sweep_id, $2 JSON array of {key, depends_on}. A dependency that already
 // succeeded (an extension reusing a finished pretrain) makes the job ready at

@@ -513,6 +513,7 @@ absl::Status CheckExtension(const spec::SweepSpec& before,
   check.Same("costs.currency", before.costs.currency, after.costs.currency);
   check.Same("priority", before.priority, after.priority);
   check.Same("max_attempts", before.max_attempts, after.max_attempts);
+  check.Same("job_deadline_hours", before.job_deadline_hours, after.job_deadline_hours);
   check.Same("baseline_from_sweep", before.baseline_from_sweep,
              after.baseline_from_sweep);
   return check.Result();

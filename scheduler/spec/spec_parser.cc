@@ -539,7 +539,7 @@ SweepSpec SpecReader::Read(const YAML::Node& root) {
   std::optional<Fields> f =
       Open(root_, {"version", "name", "task", "policy", "code_version", "teleop", "sources",
                    "seeds", "protocol", "evaluation", "templates", "resources", "costs",
-                   "priority", "max_attempts", "baseline_from_sweep"});
+                   "priority", "max_attempts", "job_deadline_hours", "baseline_from_sweep"});
   if (!f) return spec_;
 
   if (auto v = Require(*f, "version", "version: 1")) {
@@ -575,6 +575,15 @@ SweepSpec SpecReader::Read(const YAML::Node& root) {
   }
   if (auto v = f->Find("max_attempts")) {
     spec_.max_attempts = static_cast<int>(IntIn(*v, 1, kMaxAttempts).value_or(1));
+  }
+  if (auto v = f->Find("job_deadline_hours")) {
+    if (std::optional<double> hours = Number(*v)) {
+      if (!(*hours > 0) || *hours > 8760) {
+        Add(*v, absl::StrCat("must be more than 0 and at most 8760 (a year), got ", *hours));
+      } else {
+        spec_.job_deadline_hours = *hours;
+      }
+    }
   }
   if ((baseline_from_sweep_ = f->Find("baseline_from_sweep"))) {
     spec_.baseline_from_sweep =

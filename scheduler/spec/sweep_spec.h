@@ -149,6 +149,9 @@ struct SweepSpec {
   Costs costs;
   int priority = 0;
   int max_attempts = 3;
+  // A job still running this long after it was leased fails as
+  // DEADLINE_EXCEEDED (not retried). Unset: no deadline.
+  std::optional<double> job_deadline_hours;
   // Where the teleop-only baseline comes from when no source lists N_nt = 0:
   // an earlier sweep of the same task, policy and protocol.
   std::optional<int64_t> baseline_from_sweep;
