@@ -61,7 +61,7 @@ inline constexpr const char* kLeaseJob = R"sql(
 WITH picked AS (
   SELECT j.id, j.sweep_id
   FROM (SELECT id FROM sweeps WHERE state = 'active'
-        ORDER BY priority DESC, last_leased_at ASC NULLS FIRST, id) s
+        ORDER BY priority DESC, last_served ASC NULLS FIRST, id) s
   CROSS JOIN LATERAL (
     SELECT j.id, j.sweep_id FROM jobs j
     WHERE j.sweep_id = s.id AND j.state = 'queued'
@@ -88,9 +88,19 @@ FROM picked
 WHERE jobs.id = picked.id
 RETURNING jobs.id, jobs.sweep_id)sql";
 
-// $1 sweep, $2 now.
-inline constexpr const char* kMarkSweepServed =
-    "UPDATE sweeps SET last_leased_at = $2::timestamptz WHERE id = $1";
+// Moves the sweep to the back of its priority's turn. SKIP LOCKED: if the
+// row is locked (a concurrent lease of the same sweep, or a cancel), skip
+// the bookkeeping rather than wait: leases of one sweep never queue behind
+// each other, and a lease (job row, then sweep row) cannot deadlock with a
+// cancel (sweep row, then job rows). $1 sweep, $2 now.
+inline constexpr const char* kMarkSweepServed = R"sql(
+UPDATE sweeps SET last_served = nextval('sweep_service_order'), last_leased_at = $2::timestamptz
+WHERE id = (SELECT id FROM sweeps WHERE id = $1 FOR UPDATE SKIP LOCKED))sql";
+
+// Serialises leases of one worker under one idempotency key, so that two
+// concurrent retries of one LeaseJob cannot both grant a job. $1 worker, $2 key.
+inline constexpr const char* kLockLeaseKey =
+    "SELECT pg_advisory_xact_lock(hashtextextended($2, $1))";
 
 // Everything a worker needs about a leased job. $1 job.
 inline constexpr const char* kSelectLeasedJob = R"sql(
@@ -128,7 +138,8 @@ RETURNING cancel_requested, (extract(epoch FROM lease_expires_at) * 1000000)::bi
 // The job row of a report, locked. $1 job.
 inline constexpr const char* kLockJob = R"sql(
 SELECT state, coalesce(fencing_token, 0), attempts, max_attempts, cancel_requested, sweep_id,
-       coalesce(failure->>'fencing_token', '')
+       coalesce(failure->>'fencing_token', ''), coalesce(failure->>'by', ''),
+       (extract(epoch FROM not_before) * 1000000)::bigint
 FROM jobs WHERE id = $1 FOR UPDATE)sql";
 
 // $1 job, $2 checkpoint, $3 gpu seconds, $4 provenance (nullable),
@@ -181,7 +192,8 @@ UPDATE jobs SET
   resume_checkpoint_uri = coalesce($2, resume_checkpoint_uri),
   gpu_seconds = gpu_seconds + $3,
   finished_at = CASE WHEN cancel_requested THEN $4::timestamptz END,
-  failure = jsonb_build_object('kind', 'handed_back', 'fencing_token', fencing_token::text),
+  failure = jsonb_build_object('kind', 'handed_back', 'by', 'hand_back',
+                               'fencing_token', fencing_token::text),
   lease_expires_at = NULL, deadline_at = NULL, not_before = NULL
 WHERE id = $1
 RETURNING state)sql";
@@ -212,27 +224,29 @@ SELECT attempts FROM jobs
 WHERE id = $1 AND fencing_token = $2 AND state IN ('leased', 'running')
 FOR SHARE)sql";
 
-// $1 job, $2 attempt, $3 offset, $4 data.
+// $1 job, $2 fencing token, $3 attempt, $4 offset, $5 data.
 inline constexpr const char* kInsertLogChunk = R"sql(
-INSERT INTO job_log_chunks (job_id, attempt, byte_offset, data) VALUES ($1, $2, $3, $4)
+INSERT INTO job_log_chunks (job_id, fencing_token, attempt, byte_offset, data)
+VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT DO NOTHING)sql";
 
-// Keeps the last $3 bytes of attempt $2 and drops older attempts once the
-// current one has that much. $1 job, $2 attempt, $3 keep bytes.
+// Keeps the last $3 bytes of lease $2's log and drops older leases' logs
+// once the current one has that much. $1 job, $2 fencing token, $3 keep bytes.
 inline constexpr const char* kTrimLog = R"sql(
 WITH head AS (
   SELECT coalesce(max(byte_offset + length(data)), 0) AS end_offset
-  FROM job_log_chunks WHERE job_id = $1 AND attempt = $2
+  FROM job_log_chunks WHERE job_id = $1 AND fencing_token = $2
 )
 DELETE FROM job_log_chunks c USING head
 WHERE c.job_id = $1
-  AND ((c.attempt = $2 AND c.byte_offset + length(c.data) <= head.end_offset - $3)
-    OR (c.attempt < $2 AND head.end_offset >= $3)))sql";
+  AND ((c.fencing_token = $2 AND c.byte_offset + length(c.data) <= head.end_offset - $3)
+    OR (c.fencing_token < $2 AND head.end_offset >= $3)))sql";
 
-// $1 job.
+// The latest lease's log. $1 job.
 inline constexpr const char* kSelectLog = R"sql(
 SELECT attempt, byte_offset, data FROM job_log_chunks
-WHERE job_id = $1 AND attempt = (SELECT max(attempt) FROM job_log_chunks WHERE job_id = $1)
+WHERE job_id = $1
+  AND fencing_token = (SELECT max(fencing_token) FROM job_log_chunks WHERE job_id = $1)
 ORDER BY byte_offset)sql";
 
 // ---- Events ------------------------------------------------------------------

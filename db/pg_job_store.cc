@@ -62,6 +62,8 @@ struct LockedJob {
   bool cancel_requested = false;
   int64_t sweep_id = 0;
   std::string failure_token;  // the token of the attempt whose failure is recorded
+  std::string failure_by;     // which report recorded it: fail, hand_back, expiry, deadline
+  absl::Time not_before;
 };
 
 std::optional<LockedJob> LockJob(pqxx::work& tx, int64_t job_id) {
@@ -74,7 +76,9 @@ std::optional<LockedJob> LockJob(pqxx::work& tx, int64_t job_id) {
                    .max_attempts = r[3].as<int>(),
                    .cancel_requested = r[4].as<bool>(),
                    .sweep_id = r[5].as<int64_t>(),
-                   .failure_token = r[6].as<std::string>()};
+                   .failure_token = r[6].as<std::string>(),
+                   .failure_by = r[7].as<std::string>(),
+                   .not_before = FromMicros(r[8])};
 }
 
 bool HoldsLease(const LockedJob& job, const LeaseRef& lease) {
@@ -94,9 +98,13 @@ void FailDependents(pqxx::work& tx, int64_t job_id, absl::Time now) {
   }
 }
 
-std::string FailureJson(const std::string& kind, const std::string& message, int exit_code,
-                        int signal, int64_t fencing_token) {
-  return json{{"kind", kind},
+// `by` names the report that recorded the failure, so that only a repeat of
+// that same report counts as a replay.
+std::string FailureJson(const std::string& by, const std::string& kind,
+                        const std::string& message, int exit_code, int signal,
+                        int64_t fencing_token) {
+  return json{{"by", by},
+              {"kind", kind},
               {"message", message},
               {"exit_code", exit_code},
               {"signal", signal},
@@ -112,6 +120,7 @@ spec::CommandTemplate CommandFromJson(const std::string& text) {
   command.env = j.value("env", std::map<std::string, std::string>{});
   command.checkpoint = j.value("checkpoint", std::string());
   command.no_retry_exit_codes = j.value("no_retry_exit_codes", std::vector<int>{});
+  command.progress_pattern = j.value("progress_pattern", std::string());
   return command;
 }
 
@@ -185,6 +194,7 @@ absl::StatusOr<std::optional<scheduler::LeasedJob>> PgJobStore::Lease(
     if (!memory.ok()) return memory.status();
     int64_t job_id = 0;
     if (!request.idempotency_key.empty()) {
+      tx.exec_params(sql::kLockLeaseKey, request.worker_id, request.idempotency_key);
       const pqxx::result held =
           tx.exec_params(sql::kFindLeaseByKey, request.worker_id, request.idempotency_key);
       if (!held.empty()) job_id = held[0][0].as<int64_t>();
@@ -274,8 +284,9 @@ absl::StatusOr<int64_t> PgJobStore::AppendLog(const LeaseRef& lease, int64_t off
     const pqxx::result rows = tx.exec_params(sql::kLeaseAttempt, lease.job_id, lease.fencing_token);
     if (rows.empty()) return StaleLease(lease);
     const int attempt = rows[0][0].as<int>();
-    tx.exec_params(sql::kInsertLogChunk, lease.job_id, attempt, offset, pqxx::binarystring(data));
-    tx.exec_params(sql::kTrimLog, lease.job_id, attempt, keep_bytes);
+    tx.exec_params(sql::kInsertLogChunk, lease.job_id, lease.fencing_token, attempt, offset,
+                   pqxx::binarystring(data));
+    tx.exec_params(sql::kTrimLog, lease.job_id, lease.fencing_token, keep_bytes);
     return offset + static_cast<int64_t>(data.size());
   });
 }
@@ -316,14 +327,17 @@ absl::StatusOr<scheduler::FailureResult> PgJobStore::Fail(const scheduler::Failu
   return Transact<Result>(pool_, [&](pqxx::work& tx) -> absl::StatusOr<Result> {
     const auto job = LockJob(tx, lease.job_id);
     if (!job) return absl::NotFoundError(absl::StrCat("no job ", lease.job_id));
-    // The same failure again: its effect is already stored.
-    if (job->fencing_token == lease.fencing_token &&
+    // The same failure again (its answer was lost): its effect is stored.
+    if (job->fencing_token == lease.fencing_token && job->failure_by == "fail" &&
         job->failure_token == std::to_string(lease.fencing_token) &&
         (job->state == "queued" || job->state == "failed" || job->state == "cancelled")) {
-      return Result{.will_retry = job->state == "queued", .replayed = true};
+      const bool will_retry = job->state == "queued";
+      return Result{.will_retry = will_retry,
+                    .retry_at = will_retry ? job->not_before : absl::InfinitePast(),
+                    .replayed = true};
     }
     if (!HoldsLease(*job, lease)) return StaleLease(lease);
-    const std::string failure_json = FailureJson(failure.kind, failure.message,
+    const std::string failure_json = FailureJson("fail", failure.kind, failure.message,
                                                  failure.exit_code, failure.signal,
                                                  lease.fencing_token);
     if (job->cancel_requested) {
@@ -359,10 +373,10 @@ absl::Status PgJobStore::HandBackJob(const scheduler::HandBack& hand_back, absl:
   return RunTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
     const auto job = LockJob(tx, lease.job_id);
     if (!job) return absl::NotFoundError(absl::StrCat("no job ", lease.job_id));
-    if (job->fencing_token == lease.fencing_token &&
+    if (job->fencing_token == lease.fencing_token && job->failure_by == "hand_back" &&
         job->failure_token == std::to_string(lease.fencing_token) &&
         (job->state == "queued" || job->state == "cancelled")) {
-      return absl::OkStatus();  // handed back already
+      return absl::OkStatus();  // handed back already; the answer was lost
     }
     if (!HoldsLease(*job, lease)) return StaleLease(lease);
     const pqxx::row r = tx.exec_params1(sql::kHandBack, lease.job_id,
@@ -383,7 +397,7 @@ absl::StatusOr<scheduler::ExpiryResult> PgJobStore::ExpireLeases(
     for (const auto& row : tx.exec_params(sql::kSelectPastDeadline, Timestamp(now))) {
       const int64_t id = row[0].as<int64_t>();
       tx.exec_params(sql::kEndJob, id,
-                     FailureJson("deadline_exceeded",
+                     FailureJson("deadline", "deadline_exceeded",
                                  absl::StrCat("ran past its deadline of ", row[2].as<int64_t>(),
                                               " s"),
                                  0, 0, row[1].as<int64_t>()),
@@ -399,7 +413,7 @@ absl::StatusOr<scheduler::ExpiryResult> PgJobStore::ExpireLeases(
       const bool cancel_requested = row[3].as<bool>();
       const int64_t token = row[4].as<int64_t>();
       const std::string failure = FailureJson(
-          "lease_expired", "the worker stopped heartbeating", 0, 0, token);
+          "expiry", "lease_expired", "the worker stopped heartbeating", 0, 0, token);
       if (cancel_requested) {
         tx.exec_params(sql::kEndJob, id, failure, 0.0, Timestamp(now), "cancelled");
         RecordJobEvent(tx, "job.cancelled", id, json::object());

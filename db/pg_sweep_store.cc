@@ -74,7 +74,8 @@ json CommandJson(const spec::CommandTemplate& command) {
               {"shell", command.shell},
               {"env", command.env},
               {"checkpoint", command.checkpoint},
-              {"no_retry_exit_codes", command.no_retry_exit_codes}};
+              {"no_retry_exit_codes", command.no_retry_exit_codes},
+              {"progress_pattern", command.progress_pattern}};
 }
 
 json JobsJson(const spec::SweepSpec& spec, const plan::SweepPlan& plan) {

@@ -130,15 +130,17 @@ CREATE TABLE workers (
   last_heartbeat_at timestamptz NOT NULL DEFAULT now()
 );
 
--- The last MiB of each job's log, in chunks keyed by byte offset so that a
--- re-sent chunk is stored once.
+-- The last MiB of each job's log, in chunks keyed by the lease that wrote
+-- them (a handed-back attempt and its rerun share an attempt number, never a
+-- fencing token) and the byte offset, so that a re-sent chunk is stored once.
 CREATE TABLE job_log_chunks (
-  job_id     bigint NOT NULL REFERENCES jobs (id),
-  attempt    integer NOT NULL,
-  byte_offset bigint NOT NULL,
-  data       bytea NOT NULL,
-  created_at timestamptz NOT NULL DEFAULT now(),
-  PRIMARY KEY (job_id, attempt, byte_offset)
+  job_id        bigint NOT NULL REFERENCES jobs (id),
+  fencing_token bigint NOT NULL,
+  attempt       integer NOT NULL,
+  byte_offset   bigint NOT NULL,
+  data          bytea NOT NULL,
+  created_at    timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (job_id, fencing_token, byte_offset)
 );
 
 CREATE TABLE robots (

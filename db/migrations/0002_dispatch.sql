@@ -1,6 +1,10 @@
 -- 0002: what leasing and job reports need.
 
--- Round-robin among sweeps of equal priority: the one served longest ago goes first.
+-- Round-robin among sweeps of equal priority: the one served longest ago
+-- goes first. A sequence, not a time: leases in the same instant (or from
+-- replicas whose clocks differ) still take turns.
+CREATE SEQUENCE sweep_service_order;
+ALTER TABLE sweeps ADD COLUMN last_served bigint;
 ALTER TABLE sweeps ADD COLUMN last_leased_at timestamptz;
 
 -- A retried LeaseJob (same worker, same key) gets the same lease back.

@@ -87,6 +87,8 @@ class CanonicalBytes {
     Strings(command.argv).Str(command.shell).Map(command.env);
     Str(command.checkpoint).Int(static_cast<int64_t>(exit_codes.size()));
     for (int code : exit_codes) Int(code);
+    // Added later: only present when used, so existing keys keep their hash.
+    if (!command.progress_pattern.empty()) Str("progress_pattern").Str(command.progress_pattern);
     return *this;
   }
   CanonicalBytes& Command(const std::optional<spec::CommandTemplate>& command) {

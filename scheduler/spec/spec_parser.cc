@@ -5,6 +5,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <regex>
 #include <cmath>
 #include <cstdint>
 #include <exception>
@@ -49,6 +50,7 @@ constexpr int64_t kMaxAttempts = 100;
 constexpr int64_t kMaxGpus = 64;
 constexpr int64_t kMaxSeed = 4294967295;  // numpy and friends take 32-bit seeds
 constexpr double kWeightTolerance = 1e-6;
+constexpr size_t kMaxPatternLength = 1024;
 
 constexpr absl::string_view kCommonPlaceholders[] = {
     "dataset",  "dataset_hash", "subset_manifest", "n_demos",
@@ -876,7 +878,8 @@ StageTemplates SpecReader::ReadStageTemplates(
 CommandTemplate SpecReader::ReadTemplate(const Value& value, absl::string_view stage) {
   CommandTemplate out;
   std::optional<Fields> f =
-      Open(value, {"argv", "shell", "env", "checkpoint", "no_retry_exit_codes"});
+      Open(value, {"argv", "shell", "env", "checkpoint", "no_retry_exit_codes",
+                   "progress_pattern"});
   if (!f) return out;
   bool uses_init = false;
   std::optional<Value> argv = f->Find("argv");
@@ -932,6 +935,21 @@ CommandTemplate SpecReader::ReadTemplate(const Value& value, absl::string_view s
           continue;
         }
         out.no_retry_exit_codes.push_back(static_cast<int>(*code));
+      }
+    }
+  }
+  if (auto pattern = f->Find("progress_pattern")) {
+    // Checked here so that a bad pattern fails the submission, not every job.
+    if (auto text = Text(*pattern, TextRule{kMaxPatternLength})) {
+      try {
+        const std::regex re(*text, std::regex::ECMAScript);
+        if (re.mark_count() < 1) {
+          Add(*pattern, "needs a capture group for the step, e.g. \"iter (\\d+)\"");
+        } else {
+          out.progress_pattern = *text;
+        }
+      } catch (const std::regex_error& e) {
+        Add(*pattern, absl::StrCat("not a valid regular expression: ", e.what()));
       }
     }
   }

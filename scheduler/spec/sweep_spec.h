@@ -70,6 +70,9 @@ struct CommandTemplate {
   std::string checkpoint;
   // Exit codes that mean "retrying will not help" (bad config, not a crash).
   std::vector<int> no_retry_exit_codes;
+  // The lab's own progress line, an ECMAScript regex whose first group is
+  // the step (and optional second the loss); empty: the built-in formats.
+  std::string progress_pattern;
 
   bool uses_shell() const { return !shell.empty(); }
 };

@@ -76,6 +76,7 @@ void ToProto(const scheduler::LeasedJob& leased, v1::LeaseJobResponse* out) {
   spec->set_checkpoint_template(leased.command.checkpoint.empty() ? "{output_dir}"
                                                                   : leased.command.checkpoint);
   for (int code : leased.command.no_retry_exit_codes) spec->add_no_retry_exit_codes(code);
+  spec->set_progress_pattern(leased.command.progress_pattern);
   spec->set_output_uri(leased.job.output_uri);
   spec->set_init_checkpoint_uri(leased.init_checkpoint_uri);
   spec->set_resume_checkpoint_uri(leased.resume_checkpoint_uri);

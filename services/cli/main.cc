@@ -1,8 +1,12 @@
 // mixsweep: the command-line client of mixsweepd.
 //
 //   mixsweep sweep submit docs/examples/pick_dual_bottles.yaml
-//   mixsweep sweep show 1
+//   mixsweep sweep show 1 --jobs
+//   mixsweep sweep watch 1
 //   mixsweep --json sweep list
+//   mixsweep job show 4
+//   mixsweep job logs 4 --follow --tail 4096
+//   mixsweep workers --all
 //
 // Exit codes (scripts may rely on them):
 //   0 success; 1 other error; 2 bad command line; 3 the request was invalid
@@ -11,13 +15,19 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <csignal>
+#include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <thread>
+#include <type_traits>
 
 #include <CLI/CLI.hpp>
 #include <google/protobuf/util/json_util.h>
@@ -25,6 +35,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "mixsweep/v1/sweep.grpc.pb.h"
+#include "mixsweep/v1/worker.grpc.pb.h"
 #include "services/cli/render.h"
 
 namespace mixsweep::cli {
@@ -91,19 +102,22 @@ class Client {
  public:
   explicit Client(const Globals& globals)
       : globals_(globals),
-        stub_(v1::SweepService::NewStub(
-            grpc::CreateChannel(globals.server, grpc::InsecureChannelCredentials()))) {}
+        channel_(grpc::CreateChannel(globals.server, grpc::InsecureChannelCredentials())),
+        stub_(v1::SweepService::NewStub(channel_)),
+        worker_stub_(v1::WorkerService::NewStub(channel_)) {}
 
-  // Calls `rpc`, retrying UNAVAILABLE with backoff: every call the CLI
-  // makes is a read or carries an idempotency key, so retrying is safe.
-  template <typename Request, typename Response, typename Rpc>
-  grpc::Status Call(Rpc rpc, const Request& request, Response* response) {
+  // Calls `rpc` (of either service), retrying UNAVAILABLE with backoff:
+  // every call the CLI makes is a read or carries an idempotency key, so
+  // retrying is safe.
+  template <typename Stub, typename Request, typename Response>
+  grpc::Status Call(grpc::Status (Stub::*rpc)(grpc::ClientContext*, const Request&, Response*),
+                    const Request& request, Response* response) {
     grpc::Status status;
     auto delay = std::chrono::milliseconds(200);
     for (int attempt = 0; attempt < 4; ++attempt) {
       grpc::ClientContext context;
       Prepare(&context);
-      status = (stub_.get()->*rpc)(&context, request, response);
+      status = (StubOf<Stub>().*rpc)(&context, request, response);
       if (status.error_code() != grpc::StatusCode::UNAVAILABLE) return status;
       std::this_thread::sleep_for(delay);
       delay *= 2;
@@ -111,17 +125,77 @@ class Client {
     return status;
   }
 
-  void Prepare(grpc::ClientContext* context) const {
+  // The user, and a deadline unless `deadline` is false (streams that follow
+  // a job or a sweep last as long as it does).
+  void Prepare(grpc::ClientContext* context, bool deadline = true) const {
     context->AddMetadata("x-mixsweep-user", globals_.user);
-    context->set_deadline(std::chrono::system_clock::now() +
-                          std::chrono::seconds(globals_.timeout_seconds));
+    if (deadline) {
+      context->set_deadline(std::chrono::system_clock::now() +
+                            std::chrono::seconds(globals_.timeout_seconds));
+    }
   }
 
   v1::SweepService::Stub& stub() { return *stub_; }
 
  private:
+  template <typename Stub>
+  Stub& StubOf() {
+    if constexpr (std::is_same_v<Stub, v1::WorkerService::Stub>) {
+      return *worker_stub_;
+    } else {
+      return *stub_;
+    }
+  }
+
   const Globals& globals_;
+  std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::SweepService::Stub> stub_;
+  std::unique_ptr<v1::WorkerService::Stub> worker_stub_;
+};
+
+// Ctrl-C (SIGINT) or SIGTERM while a stream is open cancels the stream, so
+// the command ends cleanly (output flushed, exit 0) instead of dying. A
+// signal handler may only set a flag; a watcher thread turns it into
+// ClientContext::TryCancel.
+volatile std::sig_atomic_t g_interrupted = 0;
+
+extern "C" void OnInterrupt(int) { g_interrupted = 1; }
+
+class CancelOnInterrupt {
+ public:
+  explicit CancelOnInterrupt(grpc::ClientContext* context) : context_(context) {
+    struct sigaction action {};
+    action.sa_handler = OnInterrupt;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, &old_int_);
+    sigaction(SIGTERM, &action, &old_term_);
+    watcher_ = std::thread([this] {
+      while (!done_.load()) {
+        if (g_interrupted != 0) {
+          context_->TryCancel();
+          return;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+    });
+  }
+  ~CancelOnInterrupt() {
+    done_.store(true);
+    watcher_.join();
+    sigaction(SIGINT, &old_int_, nullptr);
+    sigaction(SIGTERM, &old_term_, nullptr);
+  }
+  CancelOnInterrupt(const CancelOnInterrupt&) = delete;
+  CancelOnInterrupt& operator=(const CancelOnInterrupt&) = delete;
+
+  static bool Interrupted() { return g_interrupted != 0; }
+
+ private:
+  grpc::ClientContext* context_;
+  std::atomic<bool> done_{false};
+  std::thread watcher_;
+  struct sigaction old_int_ {};
+  struct sigaction old_term_ {};
 };
 
 bool ReadFile(const std::string& path, std::string* out) {
@@ -225,7 +299,8 @@ int ShowSweep(const Globals& globals, int64_t id, bool jobs) {
     PrintJson(response);
     return kOk;
   }
-  std::cout << RenderSweepSummary(response.sweep()) << "\n" << RenderRuns(response);
+  std::cout << RenderSweepSummary(response, std::chrono::system_clock::now()) << "\n"
+            << RenderRuns(response);
   if (jobs) std::cout << "\n" << RenderJobs(response);
   return kOk;
 }
@@ -249,24 +324,48 @@ int CancelSweep(const Globals& globals, int64_t id, const std::string& reason) {
   return kOk;
 }
 
+// "12:03:04" in local time: when an update came.
+std::string LocalClock() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  localtime_r(&now, &tm);
+  char buffer[16];
+  std::strftime(buffer, sizeof buffer, "%H:%M:%S", &tm);
+  return buffer;
+}
+
 int WatchSweep(const Globals& globals, int64_t id) {
   Client client(globals);
   v1::WatchSweepRequest request;
   request.set_sweep_id(id);
   grpc::ClientContext context;
-  context.AddMetadata("x-mixsweep-user", globals.user);
+  client.Prepare(&context, /*deadline=*/false);
+  CancelOnInterrupt cancel_on_interrupt(&context);
   auto reader = client.stub().WatchSweep(&context, request);
   v1::SweepProgress progress;
   while (reader->Read(&progress)) {
     if (globals.json) {
       PrintJson(progress);
-    } else {
-      std::cout << RenderProgressBar(progress.sweep().counts()) << "  ["
-                << ShortEnumName(v1::SweepState_Name(progress.sweep().state())) << "]\n"
-                << std::flush;
+      std::cout << std::flush;
+      continue;
     }
+    // The update has counts only; the estimate needs the jobs' rates.
+    v1::GetSweepRequest get;
+    get.set_sweep_id(id);
+    get.set_include_jobs(true);
+    v1::GetSweepResponse sweep;
+    std::optional<double> seconds_left;
+    if (client.Call(&v1::SweepService::Stub::GetSweep, get, &sweep).ok()) {
+      seconds_left = EstimateSecondsLeft(sweep, std::chrono::system_clock::now());
+    } else if (progress.seconds_left_estimate() > 0) {
+      seconds_left = progress.seconds_left_estimate();
+    }
+    std::cout << LocalClock() << "  " << RenderSweepProgressLine(progress.sweep(), seconds_left)
+              << "\n"
+              << std::flush;
   }
   grpc::Status status = reader->Finish();
+  if (CancelOnInterrupt::Interrupted()) return kOk;
   return status.ok() ? kOk : Fail(status);
 }
 
@@ -280,7 +379,74 @@ int ShowJob(const Globals& globals, int64_t id) {
   if (globals.json) {
     PrintJson(job);
   } else {
-    std::cout << RenderJob(job);
+    std::cout << RenderJob(job, std::chrono::system_clock::now());
+  }
+  return kOk;
+}
+
+// Streams the job's log to stdout as raw bytes, flushing per chunk. A
+// dropped connection (UNAVAILABLE) is resumed from the next byte, up to 4
+// times in a row.
+int JobLogs(const Globals& globals, int64_t id, bool follow, int64_t tail) {
+  Client client(globals);
+  // The log of a job that does not exist reads as empty: ask for the job
+  // first, so a wrong id says NOT_FOUND (exit 4).
+  v1::GetJobRequest get;
+  get.set_job_id(id);
+  v1::Job job;
+  if (grpc::Status status = client.Call(&v1::SweepService::Stub::GetJob, get, &job);
+      !status.ok()) {
+    return Fail(status);
+  }
+  v1::ReadJobLogRequest request;
+  request.set_job_id(id);
+  request.set_offset(tail > 0 ? -tail : 0);
+  request.set_follow(follow);
+  int attempt = 0;
+  int failures = 0;
+  auto delay = std::chrono::milliseconds(200);
+  while (true) {
+    grpc::ClientContext context;
+    client.Prepare(&context, /*deadline=*/!follow);
+    CancelOnInterrupt cancel_on_interrupt(&context);
+    auto reader = client.stub().ReadJobLog(&context, request);
+    v1::LogChunk chunk;
+    bool got_any = false;
+    while (reader->Read(&chunk)) {
+      got_any = true;
+      if (attempt != 0 && chunk.attempt() != attempt) {
+        std::cerr << "mixsweep: --- attempt " << chunk.attempt() << " ---\n";
+      }
+      attempt = chunk.attempt();
+      std::fwrite(chunk.data().data(), 1, chunk.data().size(), stdout);
+      std::fflush(stdout);
+      request.set_offset(chunk.offset() + static_cast<int64_t>(chunk.data().size()));
+    }
+    grpc::Status status = reader->Finish();
+    if (CancelOnInterrupt::Interrupted()) return kOk;
+    if (status.ok()) return kOk;
+    if (status.error_code() != grpc::StatusCode::UNAVAILABLE) return Fail(status);
+    if (got_any) {
+      failures = 0;
+      delay = std::chrono::milliseconds(200);
+    }
+    if (++failures >= 4) return Fail(status);
+    std::this_thread::sleep_for(delay);
+    delay *= 2;
+  }
+}
+
+int ListWorkers(const Globals& globals, bool all) {
+  Client client(globals);
+  v1::ListWorkersRequest request;
+  request.set_include_gone(all);
+  v1::ListWorkersResponse response;
+  grpc::Status status = client.Call(&v1::WorkerService::Stub::ListWorkers, request, &response);
+  if (!status.ok()) return Fail(status);
+  if (globals.json) {
+    PrintJson(response);
+  } else {
+    std::cout << RenderWorkers(response, std::chrono::system_clock::now());
   }
   return kOk;
 }
@@ -351,11 +517,25 @@ int Main(int argc, char** argv) {
   cancel->add_option("--reason", reason, "recorded with the sweep");
   cancel->callback([&] { action = [&] { return CancelSweep(globals, id, reason); }; });
 
-  CLI::App* job = app.add_subcommand("job", "inspect jobs");
+  CLI::App* job = app.add_subcommand("job", "inspect jobs and read their logs");
   job->require_subcommand(1);
   CLI::App* job_show = job->add_subcommand("show", "a job with its provenance");
   job_show->add_option("ID", id, "job id")->required();
   job_show->callback([&] { action = [&] { return ShowJob(globals, id); }; });
+
+  bool follow = false;
+  int64_t tail = 0;
+  CLI::App* job_logs = job->add_subcommand("logs", "print a job's log (raw bytes)");
+  job_logs->add_option("ID", id, "job id")->required();
+  job_logs->add_flag("-f,--follow", follow, "keep printing new output until the job ends");
+  job_logs->add_option("--tail", tail, "start this many bytes before the end")
+      ->check(CLI::NonNegativeNumber);
+  job_logs->callback([&] { action = [&] { return JobLogs(globals, id, follow, tail); }; });
+
+  bool all_workers = false;
+  CLI::App* workers = app.add_subcommand("workers", "list worker agents and their GPUs");
+  workers->add_flag("--all", all_workers, "include workers that said goodbye");
+  workers->callback([&] { action = [&] { return ListWorkers(globals, all_workers); }; });
 
   try {
     app.parse(argc, argv);

@@ -1,6 +1,7 @@
 // services/cli/render.h: the CLI's plain-text tables and summaries.
 #include "services/cli/render.h"
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -59,6 +60,14 @@ TEST(RenderTableTest, NoTrailingBlanksEvenWithEmptyLastCells) {
 TEST(RenderTableTest, ShortRowsAreFilledAndHeaderOnlyWorks) {
   EXPECT_EQ(RenderTable({"A", "B"}, {{"abc"}}), "A    B\nabc\n");
   EXPECT_EQ(RenderTable({"RUN", "KEY"}, {}), "RUN  KEY\n");
+}
+
+TEST(RenderTableTest, WidthsCountCharactersNotBytes) {
+  // "×" and "→" are two and three bytes in UTF-8, one character each.
+  EXPECT_EQ(RenderTable({"GPUS", "X"}, {{"2× H100", "a"}, {"a → b", "c"}}),
+            "GPUS     X\n"
+            "2× H100  a\n"
+            "a → b    c\n");
 }
 
 TEST(RenderTableTest, CellsStartAtTheSameColumnOnEveryLine) {
@@ -182,6 +191,18 @@ TEST(RenderSweepSummaryTest, ShowsWhoWhatAndCountsInAFixedOrder) {
   EXPECT_THAT(out, Not(HasSubstr("cancelled:")));
 }
 
+TEST(RenderSweepSummaryTest, WithJobsTheLastLineIsTheProgressLine) {
+  v1::GetSweepResponse response;
+  *response.mutable_sweep() = ExampleSweep();
+  const auto lines = Lines(RenderSweepSummary(response, std::chrono::system_clock::now()));
+  ASSERT_EQ(lines.size(), 5u);
+  EXPECT_EQ(lines[3], Lines(RenderSweepSummary(ExampleSweep()))[3]);
+  // No jobs in the response: nothing left to time (an example, not a sweep).
+  EXPECT_EQ(lines[4], RenderSweepProgressLine(ExampleSweep(), 0.0));
+  EXPECT_THAT(lines[4], AllOf(StartsWith("[####-"), HasSubstr(" · running 3 · queued 6 · "),
+                              EndsWith(" · eta 0s")));
+}
+
 TEST(RenderSweepSummaryTest, CancelledSweepShowsItsReason) {
   v1::Sweep s = ExampleSweep();
   s.set_state(v1::SWEEP_STATE_CANCELLED);
@@ -243,6 +264,34 @@ TEST(RenderRunsTest, MixedRunsShowBothJobsAndBaselinesTheirTrainJob) {
   const size_t jobs_col = lines[0].find("JOBS");
   EXPECT_EQ(lines[1].find("train #1"), jobs_col);
   EXPECT_EQ(lines[2].find("pretrain #4"), jobs_col);
+}
+
+TEST(RenderJobsTest, ProgressColumnWhileAJobRuns) {
+  v1::GetSweepResponse response;
+  v1::Job* running = response.add_jobs();
+  running->set_id(4);
+  running->set_state(v1::JOB_STATE_RUNNING);
+  running->set_steps(13000);
+  running->mutable_progress()->set_step(1200);
+  running->mutable_progress()->set_total_steps(13000);
+  v1::Job* leased = response.add_jobs();
+  leased->set_id(5);
+  leased->set_state(v1::JOB_STATE_LEASED);
+  leased->set_steps(3000);
+  v1::Job* done = response.add_jobs();
+  done->set_id(6);
+  done->set_state(v1::JOB_STATE_SUCCEEDED);
+  done->set_steps(3000);
+  done->mutable_progress()->set_step(3000);
+  const std::string out = RenderJobs(response);
+  ExpectNoTrailingBlanks(out);
+  const auto lines = Lines(out);
+  ASSERT_EQ(lines.size(), 4u);
+  const size_t column = lines[0].find("PROGRESS");
+  ASSERT_NE(column, std::string::npos);
+  EXPECT_EQ(lines[1].find("1200/13000"), column) << out;
+  EXPECT_EQ(lines[2].find("?/3000"), column) << out;  // no report yet
+  EXPECT_EQ(lines[3].substr(column, 8), "        ") << out;  // not running: empty
 }
 
 TEST(RenderJobsTest, OneRowPerJob) {
@@ -336,6 +385,149 @@ TEST(RenderJobTest, SubsetOfExactlyTwentyHasNoEllipsis) {
   EXPECT_THAT(out, EndsWith("subset 0,10,20,30,40,50,60,70,80,90,100,110,120,130,140,150,160,"
                             "170,180,190\n"));
   EXPECT_THAT(out, Not(HasSubstr("…")));
+}
+
+// 2025-03-04 10:00:00Z.
+constexpr int64_t kNow = 1741082400;
+const TimePoint kNowPoint = TimePoint(std::chrono::seconds(kNow));
+
+google::protobuf::Timestamp At(int64_t seconds) {
+  google::protobuf::Timestamp t;
+  t.set_seconds(seconds);
+  return t;
+}
+
+// ExampleJob as it runs on a worker: lease, progress, provenance, times.
+v1::Job RunningJob() {
+  v1::Job j = ExampleJob();
+  j.mutable_lease()->set_worker_id(3);
+  j.mutable_lease()->set_fencing_token(57);
+  *j.mutable_lease()->mutable_expires_at() = At(kNow + 25);
+  v1::JobProgress* p = j.mutable_progress();
+  p->set_step(4200);
+  p->set_total_steps(10000);
+  p->set_steps_per_second(1987.5);
+  (*p->mutable_metrics())["lr"] = 0.0001;
+  (*p->mutable_metrics())["loss"] = 0.03125;
+  (*p->mutable_metrics())["grad_norm"] = 1.5;
+  *p->mutable_updated_at() = At(kNow - 1);
+  j.set_output_uri("file:///artifacts/17/4");
+  *j.mutable_created_at() = At(kNow - 3600);
+  *j.mutable_started_at() = At(kNow - 80);
+  v1::Provenance* prov = j.mutable_provenance();
+  for (const char* arg : {"python", "train.py", "task.dataset_path=file:///data/sim",
+                          "hydra.run.dir=/artifacts/17/4 (try 1)", "logging.name=it's"}) {
+    prov->add_argv(arg);
+  }
+  (*prov->mutable_env())["WANDB_MODE"] = "offline";
+  (*prov->mutable_env())["HYDRA_FULL_ERROR"] = "1";
+  (*prov->mutable_env())["NOTE"] = "a b";
+  prov->set_subset_manifest_uri("file:///artifacts/17/4/subset.json");
+  prov->set_code_version("git:4f1c2e9");
+  prov->set_worker_host("node-a.lab");
+  prov->add_gpu_indices(0);
+  prov->add_gpu_indices(1);
+  prov->add_gpu_uuids("GPU-aaaa");
+  prov->add_gpu_uuids("GPU-bbbb");
+  return j;
+}
+
+TEST(RenderJobTest, RunningJobWithLeaseProgressAndProvenance) {
+  const std::string out = RenderJob(RunningJob(), kNowPoint);
+  ExpectNoTrailingBlanks(out);
+  const auto lines = Lines(out);
+  ASSERT_EQ(lines.size(), 15u) << out;
+  EXPECT_EQ(lines[3], "attempts 1/3 · priority 5");
+  EXPECT_EQ(lines[4], "lease worker 3 · token 57 · expires 2025-03-04 10:00:25Z (in 25s)");
+  EXPECT_EQ(lines[5],
+            "progress [########------------] 4200/10000 42% · 1988 steps/s · loss 0.03125 · "
+            "grad_norm 1.5 · lr 0.0001 · updated 1s ago");
+  EXPECT_EQ(lines[6],
+            "created 2025-03-04 09:00:00Z · started 2025-03-04 09:58:40Z · running for 1m20s");
+  EXPECT_EQ(lines[7], "output file:///artifacts/17/4");
+  EXPECT_EQ(lines[8], "provenance");
+  EXPECT_EQ(lines[9],
+            "  command  python train.py task.dataset_path=file:///data/sim "
+            "'hydra.run.dir=/artifacts/17/4 (try 1)' 'logging.name=it'\\''s'");
+  EXPECT_EQ(lines[10], "  env      HYDRA_FULL_ERROR=1 'NOTE=a b' WANDB_MODE=offline");
+  EXPECT_EQ(lines[11], "  subset   file:///artifacts/17/4/subset.json");
+  EXPECT_EQ(lines[12], "  code     git:4f1c2e9");
+  EXPECT_EQ(lines[13], "  host     node-a.lab");
+  EXPECT_EQ(lines[14], "  gpus     0,1 (GPU-aaaa, GPU-bbbb)");
+  EXPECT_THAT(out, Not(HasSubstr("SYNTHETIC")));
+  EXPECT_THAT(out, Not(HasSubstr("failure")));
+  EXPECT_THAT(out, Not(HasSubstr("GPU-seconds")));
+}
+
+TEST(RenderJobTest, SyntheticProvenanceIsMarked) {
+  v1::Job j = RunningJob();
+  j.mutable_provenance()->set_synthetic(true);
+  const std::string out = RenderJob(j, kNowPoint);
+  EXPECT_THAT(out, HasSubstr("\nprovenance  SYNTHETIC: run by the synthetic executor, not a real "
+                             "command; no checkpoint was trained\n"));
+}
+
+TEST(RenderJobTest, FinishedJobShowsDurationCheckpointAndGpuSeconds) {
+  v1::Job j = ExampleJob();
+  j.set_state(v1::JOB_STATE_SUCCEEDED);
+  *j.mutable_created_at() = At(kNow - 3600);
+  *j.mutable_started_at() = At(kNow - 300);
+  *j.mutable_finished_at() = At(kNow - 5);
+  j.set_checkpoint_uri("file:///artifacts/17/4/checkpoints/latest.ckpt");
+  j.set_gpu_seconds(590.04);
+  j.mutable_lease()->set_worker_id(2);
+  j.mutable_lease()->set_fencing_token(9);
+  *j.mutable_lease()->mutable_expires_at() = At(kNow - 10);
+  const std::string out = RenderJob(j, kNowPoint);
+  ExpectNoTrailingBlanks(out);
+  EXPECT_THAT(out, HasSubstr("\ncreated 2025-03-04 09:00:00Z · started 2025-03-04 09:55:00Z · "
+                             "finished 2025-03-04 09:59:55Z · took 4m55s\n"));
+  EXPECT_THAT(out, HasSubstr("\ncheckpoint file:///artifacts/17/4/checkpoints/latest.ckpt\n"));
+  EXPECT_THAT(out, HasSubstr("\nGPU-seconds 590.0 (0.164 GPU-hours)\n"));
+  EXPECT_THAT(out, Not(HasSubstr("running for")));
+  // Where it ran; its lease's expiry no longer matters.
+  EXPECT_THAT(out, HasSubstr("\nlast lease worker 2 · token 9\n"));
+  EXPECT_THAT(out, Not(HasSubstr("progress")));
+  EXPECT_THAT(out, Not(HasSubstr("provenance")));
+}
+
+TEST(RenderJobTest, FailureShowsKindExitCodeAndRetryable) {
+  v1::Job j = ExampleJob();
+  j.set_state(v1::JOB_STATE_QUEUED);
+  *j.mutable_not_before() = At(kNow + 40);
+  v1::JobFailure* f = j.mutable_failure();
+  f->set_kind(v1::JobFailure::KIND_EXIT_CODE);
+  f->set_exit_code(137);
+  f->set_message("CUDA out of memory");
+  f->set_retryable(true);
+  std::string out = RenderJob(j, kNowPoint);
+  EXPECT_THAT(out, HasSubstr("attempts 1/3 · priority 5 · retry not before "
+                             "2025-03-04 10:00:40Z (in 40s)\n"));
+  EXPECT_THAT(out, HasSubstr("\nfailure: CUDA out of memory (exit code, exit code 137, "
+                             "retryable)\n"));
+
+  f->set_kind(v1::JobFailure::KIND_SIGNAL);
+  f->set_exit_code(0);
+  f->set_signal(9);
+  f->set_retryable(false);
+  f->set_message("");
+  out = RenderJob(j, kNowPoint);
+  EXPECT_THAT(out, HasSubstr("\nfailure: (no message) (signal, signal 9)\n"));
+
+  f->Clear();
+  f->set_kind(v1::JobFailure::KIND_DEPENDENCY_FAILED);
+  f->set_message("pretrain #3 failed");
+  j.set_cancel_requested(true);
+  out = RenderJob(j, kNowPoint);
+  EXPECT_THAT(out, HasSubstr("\nfailure: pretrain #3 failed (dependency failed)\n"));
+  EXPECT_THAT(out, HasSubstr("attempts 1/3 · priority 5 · cancel requested"));
+}
+
+TEST(RenderJobTest, ProgressWithoutTotalOrRate) {
+  v1::Job j = ExampleJob();
+  j.set_steps(0);
+  j.mutable_progress()->set_step(17);
+  EXPECT_THAT(RenderJob(j, kNowPoint), HasSubstr("\nprogress 17/?\n"));
 }
 
 }  // namespace

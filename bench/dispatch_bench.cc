@@ -1,0 +1,863 @@
+// Dispatch load driver: many synthetic workers against a real mixsweepd over
+// real gRPC on 127.0.0.1, each one thread of this process doing what
+// mixsweep-worker does with a zero-length job:
+//
+//   RegisterWorker, then loop { LeaseJob (long poll) -> CompleteJob at once }
+//
+// For each worker count W (and each repeat) the driver starts a fresh
+// mixsweepd (its own local PostgreSQL in a temp dir, PostgreSQL's default
+// settings: fsync and synchronous_commit on), registers W workers, lets them
+// long-poll, submits one sweep of about --jobs jobs and measures:
+//   - jobs/s end to end: from the SubmitSweep call to the last CompleteJob answer;
+//   - LeaseJob latency (calls that returned a job and were sent after the
+//     submission was acknowledged: the first calls also wait for the sweep);
+//   - CompleteJob latency;
+//   - mixsweepd's peak RSS (VmHWM) and the CPU seconds spent by mixsweepd,
+//     PostgreSQL (postmaster and backends) and this driver during the run;
+//   - what PostgreSQL's client backends were doing: pg_stat_activity sampled
+//     every --sample-ms (waiting on a lock, on the WAL flush, on mixsweepd...).
+// Then it stops mixsweepd with SIGTERM and removes the temp dir.
+//
+//   build-bench/bench/dispatch_bench --workers 1,8,32 --jobs 1000 --repeats 3
+//   build-bench/bench/dispatch_bench --mix             # train + pretrain + finetune
+//   build-bench/bench/dispatch_bench --database "host=/run/pg dbname=ms"  # existing database
+//
+// The sweep is baseline-only by default (one source with n_nt [0]: train jobs
+// only, all ready at once); --mix adds n_nt 100, so half the runs are a
+// shared pretrain plus finetunes that wait for it (exercises unblocking and
+// the wake-up of waiting LeaseJob calls). Every run is bounded by
+// --time-limit-seconds; the driver exits non-zero if a run did not finish.
+#include <dirent.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+#include <pqxx/pqxx>
+
+#include "mixsweep/v1/sweep.grpc.pb.h"
+#include "mixsweep/v1/worker.grpc.pb.h"
+
+#ifndef MIXSWEEPD_BIN
+#define MIXSWEEPD_BIN "mixsweepd"
+#endif
+
+namespace {
+
+namespace v1 = mixsweep::v1;
+using Clock = std::chrono::steady_clock;
+
+// ---- Flags --------------------------------------------------------------------
+
+struct Flags {
+  std::vector<int> workers = {1, 8, 32};
+  int jobs = 1000;
+  int repeats = 1;
+  bool mix = false;
+  std::string database;  // empty: mixsweepd's own local cluster
+  std::string mixsweepd = MIXSWEEPD_BIN;
+  int db_pool_size = 0;  // 0: mixsweepd's default
+  std::string log_level = "info";
+  double lease_wait_seconds = 1;
+  double time_limit_seconds = 300;
+  int sample_ms = 20;  // 0: no pg_stat_activity sampling
+  bool keep = false;
+  std::vector<std::string> daemon_args;
+  std::string spec_file;  // submit this spec instead of the generated one
+};
+
+void Usage() {
+  std::fprintf(stderr,
+               "usage: dispatch_bench [--workers 1,8,32] [--jobs 1000] [--repeats 1] [--mix]\n"
+               "  [--database DSN] [--mixsweepd PATH] [--db-pool-size N] [--log-level L]\n"
+               "  [--lease-wait-seconds S] [--time-limit-seconds S] [--sample-ms MS (0: off)]\n"
+               "  [--daemon-arg ARG]... [--spec-file YAML (instead of the generated sweep)] [--keep]\n");
+}
+
+std::optional<Flags> ParseFlags(int argc, char** argv) {
+  Flags f;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    std::string value;
+    bool has_value = false;
+    if (auto eq = arg.find('='); arg.rfind("--", 0) == 0 && eq != std::string::npos) {
+      value = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+      has_value = true;
+    }
+    auto next = [&]() -> std::optional<std::string> {
+      if (has_value) return value;
+      if (i + 1 >= argc) return std::nullopt;
+      return std::string(argv[++i]);
+    };
+    try {
+      if (arg == "--mix") {
+        f.mix = true;
+      } else if (arg == "--keep") {
+        f.keep = true;
+      } else if (arg == "--help" || arg == "-h") {
+        Usage();
+        std::exit(0);
+      } else {
+        auto v = next();
+        if (!v) {
+          std::fprintf(stderr, "%s needs a value\n", arg.c_str());
+          return std::nullopt;
+        }
+        if (arg == "--workers") {
+          f.workers.clear();
+          std::stringstream in(*v);
+          for (std::string item; std::getline(in, item, ',');) f.workers.push_back(std::stoi(item));
+        } else if (arg == "--jobs") {
+          f.jobs = std::stoi(*v);
+        } else if (arg == "--repeats") {
+          f.repeats = std::stoi(*v);
+        } else if (arg == "--database") {
+          f.database = *v;
+        } else if (arg == "--mixsweepd") {
+          f.mixsweepd = *v;
+        } else if (arg == "--db-pool-size") {
+          f.db_pool_size = std::stoi(*v);
+        } else if (arg == "--log-level") {
+          f.log_level = *v;
+        } else if (arg == "--lease-wait-seconds") {
+          f.lease_wait_seconds = std::stod(*v);
+        } else if (arg == "--time-limit-seconds") {
+          f.time_limit_seconds = std::stod(*v);
+        } else if (arg == "--sample-ms") {
+          f.sample_ms = std::stoi(*v);
+        } else if (arg == "--spec-file") {
+          f.spec_file = *v;
+        } else if (arg == "--daemon-arg") {
+          f.daemon_args.push_back(*v);
+        } else {
+          std::fprintf(stderr, "unknown flag %s\n", arg.c_str());
+          return std::nullopt;
+        }
+      }
+    } catch (const std::exception&) {
+      std::fprintf(stderr, "bad value for %s\n", arg.c_str());
+      return std::nullopt;
+    }
+  }
+  if (f.workers.empty() || f.jobs < 1 || f.repeats < 1 || f.time_limit_seconds <= 0 ||
+      f.lease_wait_seconds <= 0) {
+    std::fprintf(stderr, "workers, jobs, repeats, time and wait limits must be positive\n");
+    return std::nullopt;
+  }
+  for (int w : f.workers) {
+    if (w < 1 || w > 1024) {
+      std::fprintf(stderr, "--workers: each 1 to 1024\n");
+      return std::nullopt;
+    }
+  }
+  return f;
+}
+
+// ---- The sweep --------------------------------------------------------------
+
+std::string Range(int64_t first, int64_t count) {
+  std::string out = "[";
+  for (int64_t i = 0; i < count; ++i) out += (i ? ", " : "") + std::to_string(first + i);
+  return out + "]";
+}
+
+// A spec of about `jobs` jobs. Baseline-only: |n_tele| x |seeds| train jobs.
+// Mixed (n_nt [0, 100]): per seed, |n_tele| train + 1 shared pretrain +
+// |n_tele| finetunes.
+std::string SpecYaml(int jobs, bool mix, int64_t* expected_jobs) {
+  const int64_t n_tele = std::min<int64_t>(50, mix ? std::max(1, jobs / 2) : jobs);
+  const int64_t per_seed = mix ? 2 * n_tele + 1 : n_tele;
+  const int64_t seeds = std::max<int64_t>(1, (jobs + per_seed - 1) / per_seed);
+  *expected_jobs = per_seed * seeds;
+  auto stage = [](const std::string& name, bool init) {
+    std::string s = "  " + name +
+                    ":\n    argv: [\"true\", \"{dataset}\", \"{subset_manifest}\", \"{steps}\", "
+                    "\"{seed}\", \"{output_dir}\"" +
+                    (init ? std::string(", \"{init_checkpoint}\"") : "") +
+                    "]\n    checkpoint: \"{output_dir}/checkpoints/last.ckpt\"\n";
+    return s;
+  };
+  std::string yaml =
+      "version: 1\n"
+      "name: dispatch-bench\n"
+      "task:\n  name: bench_task\n  rubric:\n    milestones:\n"
+      "      - {name: done, score: 1.0}\n"
+      "policy: bench_policy\n"
+      "code_version: bench\n"
+      "teleop:\n  dataset:\n    uri: file:///data/bench/teleop\n    episodes: 1000\n"
+      "  n_tele: " + Range(1, n_tele) + "\n"
+      "sources:\n  - name: sim\n    kind: simulation\n"
+      "    dataset:\n      uri: file:///data/bench/sim\n      episodes: 1000\n"
+      "    n_nt: " + std::string(mix ? "[0, 100]" : "[0]") + "\n"
+      "seeds: " + Range(0, seeds) + "\n"
+      "protocol:\n  total_steps: 1000\n" +
+      std::string(mix ? "  pretrain_steps: 800\n  finetune_steps: 200\n" : "") +
+      "evaluation:\n  scenarios: [in_domain]\n"
+      "templates:\n" + stage("train", false) +
+      (mix ? stage("pretrain", false) + stage("finetune", true) : std::string()) +
+      "resources:\n  gpus: 1\n";
+  return yaml;
+}
+
+// ---- /proc ------------------------------------------------------------------
+
+// utime + stime of a process, in seconds; -1 if it is gone.
+double CpuSeconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(in, line)) return -1;
+  const auto close = line.rfind(')');
+  if (close == std::string::npos) return -1;
+  std::istringstream fields(line.substr(close + 2));
+  std::vector<std::string> f;
+  for (std::string s; fields >> s;) f.push_back(s);
+  // After "pid (comm) ": field 3 (state) is f[0]; utime is field 14, stime 15.
+  if (f.size() < 13) return -1;
+  return (std::stod(f[11]) + std::stod(f[12])) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+pid_t ParentOf(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(in, line)) return -1;
+  const auto close = line.rfind(')');
+  if (close == std::string::npos) return -1;
+  std::istringstream fields(line.substr(close + 2));
+  std::string state;
+  pid_t ppid = -1;
+  fields >> state >> ppid;
+  return ppid;
+}
+
+// CPU seconds of `root` and every live process below it, by pid (so a
+// process that exits between two snapshots is simply left out).
+std::map<pid_t, double> TreeCpu(pid_t root) {
+  std::map<pid_t, pid_t> parent;
+  if (DIR* dir = opendir("/proc")) {
+    while (dirent* e = readdir(dir)) {
+      char* end = nullptr;
+      const long pid = std::strtol(e->d_name, &end, 10);
+      if (end == e->d_name || *end != '\0') continue;
+      parent[static_cast<pid_t>(pid)] = ParentOf(static_cast<pid_t>(pid));
+    }
+    closedir(dir);
+  }
+  std::map<pid_t, double> cpu;
+  for (const auto& [pid, ppid] : parent) {
+    pid_t p = pid;
+    for (int depth = 0; depth < 4 && p > 1; ++depth, p = parent.count(p) ? parent[p] : -1) {
+      if (p == root) {
+        if (double c = CpuSeconds(pid); c >= 0) cpu[pid] = c;
+        break;
+      }
+    }
+  }
+  return cpu;
+}
+
+double TreeCpuDelta(const std::map<pid_t, double>& before, const std::map<pid_t, double>& after) {
+  double sum = 0;
+  for (const auto& [pid, c] : after) {
+    auto it = before.find(pid);
+    sum += c - (it == before.end() ? 0 : it->second);
+  }
+  return sum;
+}
+
+long StatusKib(pid_t pid, const std::string& key) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(key + ":", 0) == 0) return std::atol(line.c_str() + key.size() + 1);
+  }
+  return -1;
+}
+
+double SelfCpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_utime.tv_sec + u.ru_utime.tv_usec / 1e6 + u.ru_stime.tv_sec +
+         u.ru_stime.tv_usec / 1e6;
+}
+
+int RemoveEntry(const char* path, const struct stat*, int, struct FTW*) {
+  return ::remove(path);
+}
+
+// ---- mixsweepd ----------------------------------------------------------------
+
+class Daemon {
+ public:
+  // Starts mixsweepd listening on 127.0.0.1 only and waits for its port file.
+  static std::unique_ptr<Daemon> Start(const Flags& flags, std::string* error) {
+    auto d = std::unique_ptr<Daemon>(new Daemon());
+    char tmpl[] = "/tmp/dispatch_bench.XXXXXX";
+    if (::mkdtemp(tmpl) == nullptr) {
+      *error = std::string("mkdtemp: ") + std::strerror(errno);
+      return nullptr;
+    }
+    d->dir_ = tmpl;
+    d->keep_ = flags.keep;
+    // As root, PostgreSQL runs as another user that must traverse this.
+    ::chmod(d->dir_.c_str(), 0755);
+    const std::string port_file = d->dir_ + "/port";
+    std::vector<std::string> args = {flags.mixsweepd, "--listen", "127.0.0.1:0",
+                                     "--port-file", port_file, "--log-level", flags.log_level};
+    if (flags.database.empty()) {
+      d->data_dir_ = d->dir_ + "/data";
+      args.insert(args.end(), {"--data-dir", d->data_dir_});
+    } else {
+      args.insert(args.end(), {"--database", flags.database});
+    }
+    if (flags.db_pool_size > 0) {
+      args.insert(args.end(), {"--db-pool-size", std::to_string(flags.db_pool_size)});
+    }
+    args.insert(args.end(), flags.daemon_args.begin(), flags.daemon_args.end());
+
+    const std::string log = d->dir_ + "/mixsweepd.log";
+    d->log_ = log;
+    const pid_t parent = getpid();
+    const pid_t pid = fork();
+    if (pid < 0) {
+      *error = std::string("fork: ") + std::strerror(errno);
+      return nullptr;
+    }
+    if (pid == 0) {
+      // Dies with the driver, whatever kills it.
+      prctl(PR_SET_PDEATHSIG, SIGTERM);
+      if (getppid() != parent) _exit(127);
+      const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      if (fd >= 0) {
+        dup2(fd, 1);
+        dup2(fd, 2);
+        ::close(fd);
+      }
+      std::vector<char*> cargs;
+      for (auto& a : args) cargs.push_back(a.data());
+      cargs.push_back(nullptr);
+      execv(cargs[0], cargs.data());
+      _exit(127);
+    }
+    d->pid_ = pid;
+    const auto deadline = Clock::now() + std::chrono::seconds(120);
+    while (Clock::now() < deadline) {
+      std::ifstream in(port_file);
+      if (in >> d->port_ && d->port_ > 0) return d;
+      int status = 0;
+      if (waitpid(pid, &status, WNOHANG) == pid) {
+        d->pid_ = 0;
+        *error = "mixsweepd exited during start-up; log " + log + ":\n" + d->LogTail();
+        d->keep_ = true;
+        return nullptr;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    *error = "mixsweepd did not write its port file within 120 s; log " + log;
+    d->keep_ = true;
+    return nullptr;
+  }
+
+  ~Daemon() {
+    Stop();
+    if (!keep_ && !dir_.empty()) nftw(dir_.c_str(), RemoveEntry, 16, FTW_DEPTH | FTW_PHYS);
+  }
+
+  // SIGTERM, then SIGKILL after 30 s. Returns the exit status (-1 if killed).
+  int Stop() {
+    if (pid_ <= 0) return exit_code_;
+    kill(pid_, SIGTERM);
+    const auto deadline = Clock::now() + std::chrono::seconds(30);
+    int status = 0;
+    while (true) {
+      const pid_t r = waitpid(pid_, &status, WNOHANG);
+      if (r == pid_) break;
+      if (Clock::now() >= deadline) {
+        kill(pid_, SIGKILL);
+        waitpid(pid_, &status, 0);
+        status = -1;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    pid_ = 0;
+    exit_code_ = status == -1 ? -1 : (WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+    return exit_code_;
+  }
+
+  // The local cluster's postmaster pid and a DSN for it, from its
+  // postmaster.pid (pid, data dir, start, port, socket dir).
+  bool LocalPostgres(pid_t* postmaster, std::string* dsn) const {
+    if (data_dir_.empty()) return false;
+    std::ifstream in(data_dir_ + "/pgdata/postmaster.pid");
+    std::vector<std::string> lines;
+    for (std::string l; std::getline(in, l);) lines.push_back(l);
+    if (lines.size() < 5) return false;
+    *postmaster = std::atoi(lines[0].c_str());
+    *dsn = "host=" + lines[4] + " port=" + lines[3] + " user=mixsweep dbname=mixsweep";
+    return true;
+  }
+
+  std::string LogTail() const {
+    std::ifstream in(log_);
+    std::vector<std::string> lines;
+    for (std::string l; std::getline(in, l);) lines.push_back(l);
+    std::string out;
+    for (size_t i = lines.size() > 20 ? lines.size() - 20 : 0; i < lines.size(); ++i) {
+      out += lines[i] + "\n";
+    }
+    return out;
+  }
+
+  pid_t pid() const { return pid_; }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  const std::string& dir() const { return dir_; }
+
+ private:
+  Daemon() = default;
+  std::string dir_, data_dir_, log_;
+  pid_t pid_ = 0;
+  int port_ = 0;
+  int exit_code_ = 0;
+  bool keep_ = false;
+};
+
+// ---- pg_stat_activity sampler -----------------------------------------------
+
+// Counts what the database's client backends are doing, every `period`.
+class WaitSampler {
+ public:
+  WaitSampler(std::string dsn, std::chrono::milliseconds period)
+      : thread_([this, dsn = std::move(dsn), period] { Run(dsn, period); }) {}
+  ~WaitSampler() { Finish(); }
+
+  void Finish() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  const std::map<std::string, int64_t>& counts() const { return counts_; }
+  int64_t samples() const { return samples_; }
+  const std::string& error() const { return error_; }
+
+ private:
+  void Run(const std::string& dsn, std::chrono::milliseconds period) {
+    try {
+      pqxx::connection conn(dsn);
+      while (!stop_) {
+        pqxx::nontransaction tx(conn);
+        const pqxx::result rows = tx.exec(
+            "SELECT CASE WHEN state = 'active' THEN 'active: ' || "
+            "  coalesce(wait_event_type || ':' || wait_event, 'on CPU') "
+            "  ELSE state || coalesce(' (' || wait_event || ')', '') END, count(*) "
+            "FROM pg_stat_activity "
+            "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() "
+            "  AND datname = current_database() AND state <> 'idle' GROUP BY 1");
+        for (const auto& row : rows) counts_[row[0].as<std::string>()] += row[1].as<int64_t>();
+        ++samples_;
+        std::this_thread::sleep_for(period);
+      }
+    } catch (const std::exception& e) {
+      error_ = e.what();
+    }
+  }
+
+  std::atomic<bool> stop_{false};
+  std::map<std::string, int64_t> counts_;
+  int64_t samples_ = 0;
+  std::string error_;
+  std::thread thread_;  // last: starts after the members it uses
+};
+
+// ---- Workers -----------------------------------------------------------------
+
+double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+
+struct WorkerStats {
+  std::vector<double> lease_ms;     // LeaseJob calls that returned a job, sent after submit
+  int64_t early_leases = 0;         // ... sent before the submission was acknowledged
+  std::vector<double> complete_ms;  // CompleteJob calls
+  int64_t empty_leases = 0;         // LeaseJob calls that came back without a job
+  int64_t errors = 0;
+  std::string first_error;
+  Clock::time_point last_completion{};
+};
+
+struct Shared {
+  std::atomic<int64_t> completed{0};
+  std::atomic<bool> stop{false};
+  std::atomic<int64_t> sweep_id{0};
+  std::atomic<int64_t> submitted_ns{0};  // steady clock of the submit acknowledgement; 0 before
+  int64_t total = 0;
+};
+
+std::unique_ptr<v1::WorkerService::Stub> NewWorkerStub(const std::string& address) {
+  grpc::ChannelArguments args;
+  // One TCP connection per worker, as separate worker processes would have.
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  return v1::WorkerService::NewStub(
+      grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
+}
+
+void RunWorker(v1::WorkerService::Stub* stub, int64_t worker_id, const Flags& flags,
+               Shared* shared, Clock::time_point deadline, WorkerStats* stats) {
+  int64_t seq = 0;
+  auto note_error = [&](const char* what, const grpc::Status& s) {
+    ++stats->errors;
+    if (stats->first_error.empty()) {
+      stats->first_error = std::string(what) + ": " + std::to_string(s.error_code()) + " " +
+                           s.error_message();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  };
+  while (!shared->stop && Clock::now() < deadline) {
+    v1::LeaseJobRequest request;
+    request.set_worker_id(worker_id);
+    request.add_free_gpu_indices(0);
+    const double wait = flags.lease_wait_seconds;
+    request.mutable_wait()->set_seconds(static_cast<int64_t>(wait));
+    request.mutable_wait()->set_nanos(static_cast<int32_t>((wait - std::floor(wait)) * 1e9));
+    request.set_idempotency_key("w" + std::to_string(worker_id) + "-" + std::to_string(++seq));
+    v1::LeaseJobResponse response;
+    grpc::ClientContext lease_context;
+    lease_context.set_deadline(std::chrono::system_clock::now() +
+                               std::chrono::milliseconds(static_cast<int64_t>(wait * 1000) + 30000));
+    const auto sent = Clock::now();
+    const bool after_submit = shared->submitted_ns.load() != 0;
+    grpc::Status status = stub->LeaseJob(&lease_context, request, &response);
+    const auto answered = Clock::now();
+    if (!status.ok()) {
+      note_error("LeaseJob", status);
+      continue;
+    }
+    if (!response.has_lease() || response.lease().job_id() == 0) {
+      ++stats->empty_leases;
+      continue;
+    }
+    if (after_submit) {
+      stats->lease_ms.push_back(Ms(answered - sent));
+    } else {
+      ++stats->early_leases;
+    }
+
+    v1::CompleteJobRequest complete;
+    *complete.mutable_lease() = response.lease();
+    complete.set_checkpoint_uri(response.spec().output_uri() + "/checkpoints/last.ckpt");
+    complete.set_gpu_seconds(0);
+    v1::CompleteJobResponse done;
+    grpc::ClientContext complete_context;
+    complete_context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    const auto complete_sent = Clock::now();
+    status = stub->CompleteJob(&complete_context, complete, &done);
+    const auto complete_answered = Clock::now();
+    if (!status.ok()) {
+      // Left leased: the run will not finish, and says so.
+      note_error("CompleteJob", status);
+      continue;
+    }
+    stats->complete_ms.push_back(Ms(complete_answered - complete_sent));
+    if (response.spec().job().sweep_id() == shared->sweep_id.load()) {
+      stats->last_completion = complete_answered;
+      if (shared->completed.fetch_add(1) + 1 >= shared->total) shared->stop = true;
+    }
+  }
+}
+
+// ---- One run -------------------------------------------------------------------
+
+double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return NAN;
+  std::sort(v.begin(), v.end());
+  const size_t rank = static_cast<size_t>(std::ceil(p * static_cast<double>(v.size())));
+  return v[std::min(v.size() - 1, rank == 0 ? 0 : rank - 1)];
+}
+
+struct RunResult {
+  int workers = 0;
+  bool finished = false;
+  int64_t jobs = 0;
+  int64_t completed = 0;
+  double submit_ms = 0;
+  double seconds = 0;  // submit sent -> last completion answered
+  double jobs_per_s = 0;
+  double lease_p50 = NAN, lease_p99 = NAN, lease_max = NAN;
+  double complete_p50 = NAN, complete_p99 = NAN;
+  int64_t empty_leases = 0, early_leases = 0, errors = 0;
+  long rss_kib = -1;
+  double cpu_daemon = -1, cpu_pg = -1, cpu_driver = 0;
+  std::map<std::string, int64_t> waits;
+  int64_t wait_samples = 0;
+};
+
+std::optional<RunResult> RunOnce(const Flags& flags, int workers, std::string* error) {
+  auto daemon = Daemon::Start(flags, error);
+  if (!daemon) return std::nullopt;
+  RunResult result;
+  result.workers = workers;
+
+  // Register the workers (not timed).
+  std::vector<std::unique_ptr<v1::WorkerService::Stub>> stubs;
+  std::vector<int64_t> ids;
+  for (int i = 0; i < workers; ++i) {
+    stubs.push_back(NewWorkerStub(daemon->address()));
+    v1::RegisterWorkerRequest request;
+    request.set_name("bench-" + std::to_string(i));
+    request.set_host("127.0.0.1");
+    request.set_version("dispatch_bench");
+    request.set_synthetic(true);
+    request.set_idempotency_key("bench-register-" + std::to_string(i));
+    v1::Gpu* gpu = request.add_gpus();
+    gpu->set_index(0);
+    gpu->set_name("synthetic");
+    gpu->set_memory_total_mib(81559);
+    gpu->set_uuid("GPU-bench-" + std::to_string(i));
+    v1::RegisterWorkerResponse response;
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    grpc::Status s = stubs.back()->RegisterWorker(&context, request, &response);
+    if (!s.ok()) {
+      *error = "RegisterWorker: " + s.error_message() + "\n" + daemon->LogTail();
+      return std::nullopt;
+    }
+    ids.push_back(response.worker_id());
+  }
+
+  std::string yaml = SpecYaml(flags.jobs, flags.mix, &result.jobs);
+  if (!flags.spec_file.empty()) {
+    std::ifstream in(flags.spec_file);
+    std::stringstream text;
+    text << in.rdbuf();
+    yaml = text.str();
+  }
+  Shared shared;
+  shared.total = result.jobs;
+  std::vector<WorkerStats> stats(workers);
+  const auto deadline =
+      Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(flags.time_limit_seconds * 1000));
+  std::vector<std::thread> threads;
+  for (int i = 0; i < workers; ++i) {
+    threads.emplace_back(RunWorker, stubs[i].get(), ids[i], std::cref(flags), &shared, deadline,
+                         &stats[i]);
+  }
+  // Let every worker reach its long poll.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+
+  pid_t postmaster = 0;
+  std::string local_dsn;
+  const bool local_pg = daemon->LocalPostgres(&postmaster, &local_dsn);
+  const std::string sample_dsn = local_pg ? local_dsn : flags.database;
+  std::unique_ptr<WaitSampler> sampler;
+  if (flags.sample_ms > 0 && !sample_dsn.empty()) {
+    sampler = std::make_unique<WaitSampler>(sample_dsn, std::chrono::milliseconds(flags.sample_ms));
+  }
+  const double daemon_cpu0 = CpuSeconds(daemon->pid());
+  const auto pg_cpu0 = local_pg ? TreeCpu(postmaster) : std::map<pid_t, double>{};
+  const double self_cpu0 = SelfCpuSeconds();
+
+  auto sweep_stub = v1::SweepService::NewStub(
+      grpc::CreateChannel(daemon->address(), grpc::InsecureChannelCredentials()));
+  v1::SubmitSweepRequest submit;
+  submit.set_spec_yaml(yaml);
+  submit.set_idempotency_key("dispatch-bench");
+  v1::SubmitSweepResponse submitted;
+  grpc::ClientContext submit_context;
+  submit_context.AddMetadata("x-mixsweep-user", "dispatch-bench");
+  submit_context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
+  const auto t0 = Clock::now();
+  grpc::Status s = sweep_stub->SubmitSweep(&submit_context, submit, &submitted);
+  const auto t_submitted = Clock::now();
+  if (!s.ok()) {
+    shared.stop = true;
+    for (auto& t : threads) t.join();
+    *error = "SubmitSweep: " + s.error_message();
+    return std::nullopt;
+  }
+  shared.sweep_id = submitted.sweep().id();
+  shared.submitted_ns = std::max<int64_t>(1, t_submitted.time_since_epoch().count());
+  if (submitted.jobs() != result.jobs) {
+    shared.total = result.jobs = submitted.jobs();
+    if (shared.completed >= shared.total) shared.stop = true;
+  }
+  result.submit_ms = Ms(t_submitted - t0);
+
+  for (auto& t : threads) t.join();
+  if (sampler) sampler->Finish();
+
+  result.cpu_driver = SelfCpuSeconds() - self_cpu0;
+  result.cpu_daemon = CpuSeconds(daemon->pid()) - daemon_cpu0;
+  if (local_pg) result.cpu_pg = TreeCpuDelta(pg_cpu0, TreeCpu(postmaster));
+  result.rss_kib = StatusKib(daemon->pid(), "VmHWM");
+  const int code = daemon->Stop();
+  if (code != 0) std::fprintf(stderr, "note: mixsweepd exited with %d\n", code);
+
+  std::vector<double> lease, complete;
+  Clock::time_point last = t0;
+  for (const WorkerStats& w : stats) {
+    lease.insert(lease.end(), w.lease_ms.begin(), w.lease_ms.end());
+    complete.insert(complete.end(), w.complete_ms.begin(), w.complete_ms.end());
+    result.empty_leases += w.empty_leases;
+    result.early_leases += w.early_leases;
+    result.errors += w.errors;
+    if (!w.first_error.empty()) std::fprintf(stderr, "worker error: %s\n", w.first_error.c_str());
+    if (w.last_completion > last) last = w.last_completion;
+  }
+  result.completed = shared.completed;
+  result.finished = result.completed >= result.jobs;
+  result.seconds = std::chrono::duration<double>(last - t0).count();
+  result.jobs_per_s = result.seconds > 0 ? result.completed / result.seconds : 0;
+  result.lease_p50 = Percentile(lease, 0.50);
+  result.lease_p99 = Percentile(lease, 0.99);
+  result.lease_max = lease.empty() ? NAN : *std::max_element(lease.begin(), lease.end());
+  result.complete_p50 = Percentile(complete, 0.50);
+  result.complete_p99 = Percentile(complete, 0.99);
+  if (sampler) {
+    if (!sampler->error().empty()) std::fprintf(stderr, "sampler: %s\n", sampler->error().c_str());
+    result.waits = sampler->counts();
+    result.wait_samples = sampler->samples();
+  }
+  return result;
+}
+
+void PrintRun(const RunResult& r, int repeat) {
+  std::printf(
+      "W=%-3d #%d %s jobs=%lld/%lld submit=%.0fms e2e=%.2fs jobs/s=%.0f | lease ms p50=%.2f "
+      "p99=%.2f max=%.1f | complete ms p50=%.2f p99=%.2f | empty=%lld early=%lld errors=%lld | "
+      "mixsweepd VmHWM=%.1fMiB | CPU s: mixsweepd=%.2f postgres=%.2f driver=%.2f\n",
+      r.workers, repeat, r.finished ? "ok" : "UNFINISHED", static_cast<long long>(r.completed),
+      static_cast<long long>(r.jobs), r.submit_ms, r.seconds, r.jobs_per_s, r.lease_p50,
+      r.lease_p99, r.lease_max, r.complete_p50, r.complete_p99,
+      static_cast<long long>(r.empty_leases), static_cast<long long>(r.early_leases),
+      static_cast<long long>(r.errors), r.rss_kib / 1024.0, r.cpu_daemon, r.cpu_pg, r.cpu_driver);
+  if (r.wait_samples > 0) {
+    std::vector<std::pair<int64_t, std::string>> by_count;
+    for (const auto& [k, v] : r.waits) by_count.push_back({v, k});
+    std::sort(by_count.rbegin(), by_count.rend());
+    std::printf("      backends not idle, mean per sample (%lld samples):",
+                static_cast<long long>(r.wait_samples));
+    for (size_t i = 0; i < by_count.size() && i < 6; ++i) {
+      std::printf(" [%s] %.2f", by_count[i].second.c_str(),
+                  static_cast<double>(by_count[i].first) / r.wait_samples);
+    }
+    std::printf("\n");
+  }
+  std::fflush(stdout);
+}
+
+struct Spread {
+  double median, min, max;
+};
+
+Spread SpreadOf(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  const double median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+  return {median, v.front(), v.back()};
+}
+
+std::string Cell(const std::vector<RunResult>& runs, double RunResult::*field, const char* fmt) {
+  std::vector<double> v;
+  for (const auto& r : runs) v.push_back(r.*field);
+  const Spread s = SpreadOf(v);
+  char buf[128];
+  if (runs.size() == 1) {
+    std::snprintf(buf, sizeof buf, fmt, s.median);
+    return buf;
+  }
+  char med[32], lo[32], hi[32];
+  std::snprintf(med, sizeof med, fmt, s.median);
+  std::snprintf(lo, sizeof lo, fmt, s.min);
+  std::snprintf(hi, sizeof hi, fmt, s.max);
+  std::snprintf(buf, sizeof buf, "%s (%s-%s)", med, lo, hi);
+  return buf;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::optional<Flags> flags = ParseFlags(argc, argv);
+  if (!flags) {
+    Usage();
+    return 2;
+  }
+  if (access(flags->mixsweepd.c_str(), X_OK) != 0) {
+    std::fprintf(stderr, "mixsweepd not executable at %s (--mixsweepd PATH)\n",
+                 flags->mixsweepd.c_str());
+    return 2;
+  }
+  // A worker thread writing to a gRPC stream the daemon closed must not kill us.
+  signal(SIGPIPE, SIG_IGN);
+  int64_t expected = 0;
+  SpecYaml(flags->jobs, flags->mix, &expected);
+  std::printf("dispatch_bench: %lld jobs per sweep (%s), workers %s, %d repeat(s), %s\n",
+              static_cast<long long>(expected), flags->mix ? "train + pretrain + finetune" : "train only",
+              [&] {
+                std::string s;
+                for (int w : flags->workers) s += (s.empty() ? "" : ",") + std::to_string(w);
+                return s;
+              }().c_str(),
+              flags->repeats,
+              flags->database.empty() ? "mixsweepd's own local PostgreSQL per run"
+                                      : "the --database given");
+  std::fflush(stdout);
+
+  std::map<int, std::vector<RunResult>> results;
+  bool all_finished = true;
+  // Repeats are interleaved (1, 8, 32, 1, 8, 32...) so a slow phase of a
+  // shared machine does not land on one configuration only.
+  for (int repeat = 1; repeat <= flags->repeats; ++repeat) {
+    for (int w : flags->workers) {
+      std::string error;
+      auto r = RunOnce(*flags, w, &error);
+      if (!r) {
+        std::fprintf(stderr, "W=%d run %d failed: %s\n", w, repeat, error.c_str());
+        return 1;
+      }
+      PrintRun(*r, repeat);
+      all_finished = all_finished && r->finished;
+      results[w].push_back(*r);
+    }
+  }
+
+  std::printf("\nSummary: median (min-max) over %d run(s)\n\n", flags->repeats);
+  std::printf(
+      "| W | jobs/s | lease p50 ms | lease p99 ms | lease max ms | complete p50 ms | complete p99 "
+      "ms | mixsweepd VmHWM MiB | CPU s mixsweepd / postgres / driver |\n"
+      "|---|---|---|---|---|---|---|---|---|\n");
+  for (auto& [w, runs] : results) {
+    std::vector<double> rss;
+    for (const auto& r : runs) rss.push_back(r.rss_kib / 1024.0);
+    const Spread rs = SpreadOf(rss);
+    std::printf("| %d | %s | %s | %s | %s | %s | %s | %.1f (%.1f-%.1f) | %s / %s / %s |\n", w,
+                Cell(runs, &RunResult::jobs_per_s, "%.0f").c_str(),
+                Cell(runs, &RunResult::lease_p50, "%.2f").c_str(),
+                Cell(runs, &RunResult::lease_p99, "%.2f").c_str(),
+                Cell(runs, &RunResult::lease_max, "%.1f").c_str(),
+                Cell(runs, &RunResult::complete_p50, "%.2f").c_str(),
+                Cell(runs, &RunResult::complete_p99, "%.2f").c_str(), rs.median, rs.min, rs.max,
+                Cell(runs, &RunResult::cpu_daemon, "%.2f").c_str(),
+                Cell(runs, &RunResult::cpu_pg, "%.2f").c_str(),
+                Cell(runs, &RunResult::cpu_driver, "%.2f").c_str());
+  }
+  return all_finished ? 0 : 1;
+}

@@ -1,0 +1,124 @@
+// Real mixsweep-worker agents for end-to-end tests, and the small helpers
+// the dispatch tests share: each worker is a separate process with its log
+// in the test's temp dir; queries go straight to the test's PostgreSQL.
+//
+// Header-only: it needs MIXSWEEP_WORKER_BIN, which only the e2e target
+// defines.
+//
+// Example:
+//   Daemon d = Daemon::Start({.database = dsn, .extra_args = {...}});
+//   WorkerProcess w = WorkerProcess::Start(d.address(), "w1", {"--synthetic", "--synthetic-gpus", "2"});
+//   WaitUntil([&] { return CountWhere(dsn, "jobs", "state = 'succeeded'") == 21; }, 120s);
+//   w.Kill(SIGKILL);
+#pragma once
+
+#include <signal.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <pqxx/pqxx>
+
+#include "tests/support/pg_harness.h"
+#include "tests/support/process.h"
+
+#ifndef MIXSWEEP_WORKER_BIN
+#error "MIXSWEEP_WORKER_BIN must name the mixsweep-worker binary"
+#endif
+
+namespace mixsweep::testing {
+
+inline std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+// The last `lines` lines of a file, for failure messages.
+inline std::string FileTail(const std::string& path, size_t lines = 40) {
+  std::ifstream in(path);
+  std::vector<std::string> all;
+  for (std::string line; std::getline(in, line);) all.push_back(line);
+  std::ostringstream out;
+  for (size_t i = all.size() > lines ? all.size() - lines : 0; i < all.size(); ++i) {
+    out << all[i] << "\n";
+  }
+  return out.str();
+}
+
+// A mixsweep-worker process. Killed (SIGKILL) when destroyed.
+class WorkerProcess {
+ public:
+  static WorkerProcess Start(const std::string& server, const std::string& name,
+                             const std::vector<std::string>& args) {
+    WorkerProcess w;
+    w.name_ = name;
+    w.log_path_ = MakeTempDir("worker-" + name) + "/worker.log";
+    std::vector<std::string> argv = {MIXSWEEP_WORKER_BIN, "--server", server, "--name", name};
+    // A short long poll, unless the test sets its own (a flag given twice is
+    // refused).
+    if (std::find(args.begin(), args.end(), "--lease-wait-seconds") == args.end()) {
+      argv.insert(argv.end(), {"--lease-wait-seconds", "2"});
+    }
+    argv.insert(argv.end(), args.begin(), args.end());
+    w.process_ = Process::Start(argv, w.log_path_);
+    return w;
+  }
+
+  void Kill(int signal) { process_.Kill(signal); }
+  int Wait(std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
+    return process_.Wait(timeout);
+  }
+  bool running() { return process_.running(); }
+  pid_t pid() const { return process_.pid(); }
+  const std::string& name() const { return name_; }
+  const std::string& log_path() const { return log_path_; }
+  std::string Log() const { return ReadFile(log_path_); }
+  std::string LogTail(size_t lines = 40) const { return FileTail(log_path_, lines); }
+
+ private:
+  std::string name_;
+  std::string log_path_;
+  Process process_;
+};
+
+// Polls `condition` every 100 ms until it holds or `timeout` passes. The
+// timeout only keeps a broken build from hanging: tests assert outcomes,
+// never how long they took.
+inline bool WaitUntil(const std::function<bool()>& condition,
+                      std::chrono::milliseconds timeout = std::chrono::seconds(120)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return condition();
+}
+
+// One integer from a query; -1 if the database cannot be reached (a
+// restarting server's local cluster).
+inline int64_t QueryInt(const std::string& dsn, const std::string& query) {
+  try {
+    pqxx::connection conn(dsn);
+    pqxx::nontransaction tx(conn);
+    const pqxx::row row = tx.exec1(query);
+    return row[0].is_null() ? 0 : row[0].as<int64_t>();
+  } catch (const std::exception&) {
+    return -1;
+  }
+}
+
+inline pqxx::result Query(const std::string& dsn, const std::string& query) {
+  pqxx::connection conn(dsn);
+  pqxx::nontransaction tx(conn);
+  return tx.exec(query);
+}
+
+}  // namespace mixsweep::testing
