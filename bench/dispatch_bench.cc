@@ -82,7 +82,7 @@ struct Flags {
   int db_pool_size = 0;  // 0: mixsweepd's default
   std::string log_level = "info";
   double lease_wait_seconds = 1;
-  double time_limit_seconds = 300;
+  double time_limit_seconds = 120;
   int sample_ms = 20;  // 0: no pg_stat_activity sampling
   bool keep = false;
   std::vector<std::string> daemon_args;
@@ -501,15 +501,51 @@ struct WorkerStats {
   int64_t empty_leases = 0;         // LeaseJob calls that came back without a job
   int64_t errors = 0;
   std::string first_error;
-  Clock::time_point last_completion{};
 };
 
-struct Shared {
-  std::atomic<int64_t> completed{0};
+// Completions are counted per sweep: a fast worker can complete jobs of the
+// new sweep before the SubmitSweep answer (and so the sweep's id) reaches
+// the driver, and with --database older, unfinished sweeps may be served too.
+class Shared {
+ public:
   std::atomic<bool> stop{false};
-  std::atomic<int64_t> sweep_id{0};
   std::atomic<int64_t> submitted_ns{0};  // steady clock of the submit acknowledgement; 0 before
-  int64_t total = 0;
+
+  void Completed(int64_t sweep_id, Clock::time_point at) {
+    std::lock_guard lock(mu_);
+    Progress& p = by_sweep_[sweep_id];
+    ++p.count;
+    p.last = std::max(p.last, at);
+    CheckDone();
+  }
+  // Once the submission is answered.
+  void SetTarget(int64_t sweep_id, int64_t total) {
+    std::lock_guard lock(mu_);
+    sweep_id_ = sweep_id;
+    total_ = total;
+    CheckDone();
+  }
+  int64_t completed() {
+    std::lock_guard lock(mu_);
+    return sweep_id_ == 0 ? 0 : by_sweep_[sweep_id_].count;
+  }
+  Clock::time_point last_completion() {
+    std::lock_guard lock(mu_);
+    return by_sweep_[sweep_id_].last;
+  }
+
+ private:
+  struct Progress {
+    int64_t count = 0;
+    Clock::time_point last{};
+  };
+  void CheckDone() {
+    if (sweep_id_ != 0 && by_sweep_[sweep_id_].count >= total_) stop = true;
+  }
+  std::mutex mu_;
+  std::map<int64_t, Progress> by_sweep_;
+  int64_t sweep_id_ = 0;
+  int64_t total_ = 0;
 };
 
 std::unique_ptr<v1::WorkerService::Stub> NewWorkerStub(const std::string& address) {
@@ -577,10 +613,7 @@ void RunWorker(v1::WorkerService::Stub* stub, int64_t worker_id, const Flags& fl
       continue;
     }
     stats->complete_ms.push_back(Ms(complete_answered - complete_sent));
-    if (response.spec().job().sweep_id() == shared->sweep_id.load()) {
-      stats->last_completion = complete_answered;
-      if (shared->completed.fetch_add(1) + 1 >= shared->total) shared->stop = true;
-    }
+    shared->Completed(response.spec().job().sweep_id(), complete_answered);
   }
 }
 
@@ -651,7 +684,6 @@ std::optional<RunResult> RunOnce(const Flags& flags, int workers, std::string* e
     yaml = text.str();
   }
   Shared shared;
-  shared.total = result.jobs;
   std::vector<WorkerStats> stats(workers);
   const auto deadline =
       Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(flags.time_limit_seconds * 1000));
@@ -693,12 +725,9 @@ std::optional<RunResult> RunOnce(const Flags& flags, int workers, std::string* e
     *error = "SubmitSweep: " + s.error_message();
     return std::nullopt;
   }
-  shared.sweep_id = submitted.sweep().id();
   shared.submitted_ns = std::max<int64_t>(1, t_submitted.time_since_epoch().count());
-  if (submitted.jobs() != result.jobs) {
-    shared.total = result.jobs = submitted.jobs();
-    if (shared.completed >= shared.total) shared.stop = true;
-  }
+  result.jobs = submitted.jobs();
+  shared.SetTarget(submitted.sweep().id(), result.jobs);
   result.submit_ms = Ms(t_submitted - t0);
 
   for (auto& t : threads) t.join();
@@ -712,7 +741,7 @@ std::optional<RunResult> RunOnce(const Flags& flags, int workers, std::string* e
   if (code != 0) std::fprintf(stderr, "note: mixsweepd exited with %d\n", code);
 
   std::vector<double> lease, complete;
-  Clock::time_point last = t0;
+  const Clock::time_point last = std::max(t0, shared.last_completion());
   for (const WorkerStats& w : stats) {
     lease.insert(lease.end(), w.lease_ms.begin(), w.lease_ms.end());
     complete.insert(complete.end(), w.complete_ms.begin(), w.complete_ms.end());
@@ -720,9 +749,8 @@ std::optional<RunResult> RunOnce(const Flags& flags, int workers, std::string* e
     result.early_leases += w.early_leases;
     result.errors += w.errors;
     if (!w.first_error.empty()) std::fprintf(stderr, "worker error: %s\n", w.first_error.c_str());
-    if (w.last_completion > last) last = w.last_completion;
   }
-  result.completed = shared.completed;
+  result.completed = shared.completed();
   result.finished = result.completed >= result.jobs;
   result.seconds = std::chrono::duration<double>(last - t0).count();
   result.jobs_per_s = result.seconds > 0 ? result.completed / result.seconds : 0;

@@ -216,6 +216,9 @@ std::vector<RunRecord> ReadRuns(pqxx::work& tx, int64_t sweep_id) {
   return runs;
 }
 
+// Columns of MIXSWEEP_JOB_COLUMNS; kSelectJob adds the subset after them.
+constexpr int kJobColumns = 33;
+
 JobRecord ReadJob(const pqxx::row& row) {
   JobRecord job;
   job.id = row[0].as<int64_t>();
@@ -245,6 +248,12 @@ JobRecord ReadJob(const pqxx::row& row) {
   job.created_at = MicrosToTime(row[24]);
   job.started_at = OptionalTime(row[25]);
   job.finished_at = OptionalTime(row[26]);
+  job.failure_kind = row[27].as<std::string>();
+  job.failure_exit_code = row[28].as<int>();
+  job.failure_signal = row[29].as<int>();
+  job.not_before = OptionalTime(row[30]);
+  job.progress_json = row[31].as<std::string>();
+  job.provenance_json = row[32].as<std::string>();
   return job;
 }
 
@@ -487,7 +496,7 @@ absl::StatusOr<JobRecord> LoadJob(pqxx::work& tx, int64_t job_id) {
   const pqxx::result rows = tx.exec_params(sql::kSelectJob, job_id);
   if (rows.empty()) return absl::NotFoundError(absl::StrCat("no job ", job_id));
   JobRecord job = ReadJob(rows[0]);
-  job.subset_episodes = ParseIdList(rows[0][27].as<std::string>());
+  job.subset_episodes = ParseIdList(rows[0][kJobColumns].as<std::string>());
   for (const auto& row : tx.exec_params(sql::kSelectRunIdsOfJob, job_id)) {
     job.run_ids.push_back(row[0].as<int64_t>());
   }

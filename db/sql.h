@@ -194,7 +194,11 @@ SELECT state, kind, count(*) FROM jobs WHERE sweep_id = $1 GROUP BY state, kind)
   "coalesce(j.checkpoint_uri, ''), coalesce(j.failure->>'message', ''), "      \
   "j.gpu_seconds, (extract(epoch FROM j.created_at) * 1000000)::bigint, "      \
   "(extract(epoch FROM j.started_at) * 1000000)::bigint, "                     \
-  "(extract(epoch FROM j.finished_at) * 1000000)::bigint"
+  "(extract(epoch FROM j.finished_at) * 1000000)::bigint, "                    \
+  "coalesce(j.failure->>'kind', ''), coalesce((j.failure->>'exit_code')::int, 0), "   \
+  "coalesce((j.failure->>'signal')::int, 0), "                                   \
+  "(extract(epoch FROM j.not_before) * 1000000)::bigint, "                       \
+  "coalesce(j.progress::text, ''), coalesce(j.provenance::text, '')"
 
 inline constexpr const char* kSelectJobs =
     "SELECT " MIXSWEEP_JOB_COLUMNS " FROM jobs j WHERE j.sweep_id = $1 ORDER BY j.id";

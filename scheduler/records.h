@@ -107,7 +107,15 @@ struct JobRecord {
   bool cancel_requested = false;
   std::string output_uri;
   std::string checkpoint_uri;
+  // Why the last attempt failed (empty kind: it did not).
+  std::string failure_kind;  // exit_code, signal, checkpoint_missing, lease_expired, ...
   std::string failure_message;
+  int failure_exit_code = 0;
+  int failure_signal = 0;
+  std::optional<absl::Time> not_before;  // retry backoff
+  // As the worker reported them (mixsweep.v1.JobProgress / Provenance JSON).
+  std::string progress_json;
+  std::string provenance_json;
   double gpu_seconds = 0;
   absl::Time created_at;
   std::optional<absl::Time> started_at;

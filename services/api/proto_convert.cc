@@ -1,5 +1,7 @@
 #include "services/api/proto_convert.h"
 
+#include <google/protobuf/util/json_util.h>
+
 namespace mixsweep::api {
 namespace v1 = mixsweep::v1;
 
@@ -67,6 +69,18 @@ v1::JobKind ToProto(plan::JobKind kind) {
 }
 
 namespace {
+
+v1::JobFailure::Kind FailureKindFromName(const std::string& kind) {
+  if (kind == "exit_code") return v1::JobFailure::KIND_EXIT_CODE;
+  if (kind == "signal") return v1::JobFailure::KIND_SIGNAL;
+  if (kind == "checkpoint_missing") return v1::JobFailure::KIND_CHECKPOINT_MISSING;
+  if (kind == "deadline_exceeded") return v1::JobFailure::KIND_DEADLINE_EXCEEDED;
+  if (kind == "lease_expired") return v1::JobFailure::KIND_LEASE_EXPIRED;
+  if (kind == "dependency_failed") return v1::JobFailure::KIND_DEPENDENCY_FAILED;
+  if (kind == "start_failed") return v1::JobFailure::KIND_START_FAILED;
+  if (kind == "bad_result") return v1::JobFailure::KIND_BAD_RESULT;
+  return v1::JobFailure::KIND_UNSPECIFIED;
+}
 
 void ToProto(const spec::Dataset& dataset, v1::DatasetRef* out) {
   out->set_uri(dataset.uri);
@@ -195,7 +209,29 @@ void ToProto(const scheduler::JobRecord& job, v1::Job* out) {
   out->set_cancel_requested(job.cancel_requested);
   out->set_output_uri(job.output_uri);
   out->set_checkpoint_uri(job.checkpoint_uri);
-  if (!job.failure_message.empty()) out->mutable_failure()->set_message(job.failure_message);
+  // A hand-back is recorded where failures are (to recognise a repeated
+  // report) but it is not a failure.
+  if ((!job.failure_kind.empty() || !job.failure_message.empty()) &&
+      job.failure_kind != "handed_back") {
+    v1::JobFailure* failure = out->mutable_failure();
+    failure->set_kind(FailureKindFromName(job.failure_kind));
+    failure->set_message(job.failure_message);
+    failure->set_exit_code(job.failure_exit_code);
+    failure->set_signal(job.failure_signal);
+  }
+  if (job.not_before) ToProto(*job.not_before, out->mutable_not_before());
+  // Stored as the worker sent them; a row that no longer parses is shown
+  // without them rather than failing the whole read.
+  google::protobuf::util::JsonParseOptions lenient;
+  lenient.ignore_unknown_fields = true;
+  if (!job.progress_json.empty()) {
+    (void)google::protobuf::util::JsonStringToMessage(job.progress_json,
+                                                      out->mutable_progress(), lenient);
+  }
+  if (!job.provenance_json.empty()) {
+    (void)google::protobuf::util::JsonStringToMessage(job.provenance_json,
+                                                      out->mutable_provenance(), lenient);
+  }
   out->set_gpu_seconds(job.gpu_seconds);
   ToProto(job.created_at, out->mutable_created_at());
   if (job.started_at) ToProto(*job.started_at, out->mutable_started_at());

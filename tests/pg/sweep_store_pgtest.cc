@@ -32,6 +32,7 @@
 #include "scheduler/spec/spec_parser.h"
 #include "scheduler/sweep_service.h"
 #include "tests/support/pg_harness.h"
+#include "tests/support/example_specs.h"
 
 namespace mixsweep {
 namespace {
@@ -44,80 +45,8 @@ using scheduler::RunState;
 using scheduler::SweepState;
 using scheduler::WriteContext;
 
-// docs/examples/pick_dual_bottles.yaml, verbatim.
-constexpr char kPickDualBottles[] = R"yaml(# Pick Dual Bottles on Aloha-Agilex-2.0, Diffusion Policy: teleop vs simulation.
-# Seed 000 (data utilization law), Table 1 and Figures 4-5: N_tele {50, 100, 200},
-# 1000 RoboTwin 2.0 simulation demos for pretraining, 3 seeds.
-# 3 N_tele x (baseline + sim 1000) x 3 seeds = 18 runs: 9 train, 3 shared
-# pretrain and 9 finetune jobs.
-version: 1
-name: pick-dual-bottles-sim
-task:
-  name: pick_dual_bottles
-  rubric:
-    milestones:                      # the score of the last stage reached
-      - {name: first_bottle_grasped, score: 0.5}
-      - {name: both_bottles_lifted, score: 1.0}
-policy: diffusion_policy
-code_version: git:4f1c2e9
-teleop:
-  dataset:
-    uri: file:///data/aloha-agilex/pick_dual_bottles/teleop
-    content_hash: sha256:9b2f0c7e5d41a8f3c6e2b7d9a0f1e4c38b5a6d7e9f0a1b2c3d4e5f60718293a4
-    episodes: 200
-  cost_per_demo_hours: 0.02          # 200 demos in 4 hours (Table 3)
-  n_tele: [50, 100, 200]
-sources:
-  - name: sim
-    kind: simulation
-    dataset:
-      uri: file:///data/robotwin2/pick_dual_bottles/sim
-      content_hash: sha256:2d7c1a9e8f6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d
-      episodes: 1000
-    cost_per_demo_hours: 0.000625    # 32 sim demos per teleop demo's time
-    n_nt: [0, 1000]                  # 0: the teleop-only baseline
-seeds: [0, 1, 2]
-protocol:                            # Diffusion Policy, Table 6
-  total_steps: 13000
-  pretrain_steps: 10000
-  finetune_steps: 3000
-evaluation:
-  trials_per_scenario: 10
-  scenarios: [in_domain, unseen_background, unseen_position]
-templates:
-  train:
-    argv: [python, train.py, --config-name=train_diffusion_unet_real_image_workspace,
-           "task.dataset_path={dataset}", "+task.dataset.episode_manifest={subset_manifest}",
-           "training.max_train_steps={steps}",
-           "training.seed={seed}", "hydra.run.dir={output_dir}", "logging.name={job_id}"]
-    env: {WANDB_MODE: offline, HYDRA_FULL_ERROR: "1"}
-    checkpoint: "{output_dir}/checkpoints/latest.ckpt"
-    no_retry_exit_codes: [2]
-  pretrain:
-    argv: [python, train.py, --config-name=train_diffusion_unet_real_image_workspace,
-           "task.dataset_path={dataset}", "+task.dataset.episode_manifest={subset_manifest}",
-           "training.max_train_steps={steps}",
-           "training.seed={seed}", "hydra.run.dir={output_dir}", "logging.name={job_id}"]
-    env: {WANDB_MODE: offline, HYDRA_FULL_ERROR: "1"}
-    checkpoint: "{output_dir}/checkpoints/latest.ckpt"
-    no_retry_exit_codes: [2]
-  finetune:
-    argv: [python, train.py, --config-name=train_diffusion_unet_real_image_workspace,
-           "task.dataset_path={dataset}", "+task.dataset.episode_manifest={subset_manifest}",
-           "training.max_train_steps={steps}", "+training.init_checkpoint={init_checkpoint}",
-           "training.seed={seed}", "hydra.run.dir={output_dir}", "logging.name={job_id}"]
-    env: {WANDB_MODE: offline, HYDRA_FULL_ERROR: "1"}
-    checkpoint: "{output_dir}/checkpoints/latest.ckpt"
-    no_retry_exit_codes: [2]
-resources:
-  gpus: 1
-costs:
-  gpu_hour_price: 2.5
-  collection_hour_price: 40
-  currency: USD
-priority: 0
-max_attempts: 3
-)yaml";
+// docs/examples/pick_dual_bottles.yaml (embedded at build time).
+constexpr const char* kPickDualBottles = mixsweep::testing::kPickDualBottlesYaml;
 
 // `text` with the one occurrence of `from` replaced by `to` (fails the test
 // if `from` is not there exactly once).
