@@ -490,6 +490,39 @@ class WaitSampler {
   std::thread thread_;  // last: starts after the members it uses
 };
 
+// WAL position and transaction counters of the database, to turn into
+// per-job figures. pg_stat_database lags by up to a second (backends flush
+// their counters when idle), so the after-snapshot waits for that.
+struct DbCounters {
+  bool ok = false;
+  std::string lsn;
+  int64_t commits = 0, rollbacks = 0;
+  double wal_bytes_since = 0;
+};
+
+DbCounters ReadDbCounters(const std::string& dsn, const std::string& since_lsn = "") {
+  DbCounters c;
+  try {
+    pqxx::connection conn(dsn);
+    pqxx::nontransaction tx(conn);
+    const pqxx::row r = tx.exec1(
+        "SELECT pg_current_wal_lsn()::text, xact_commit, xact_rollback FROM pg_stat_database "
+        "WHERE datname = current_database()");
+    c.lsn = r[0].as<std::string>();
+    c.commits = r[1].as<int64_t>();
+    c.rollbacks = r[2].as<int64_t>();
+    if (!since_lsn.empty()) {
+      c.wal_bytes_since =
+          tx.exec_params1("SELECT pg_wal_lsn_diff($1::pg_lsn, $2::pg_lsn)", c.lsn, since_lsn)[0]
+              .as<double>();
+    }
+    c.ok = true;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "database counters: %s\n", e.what());
+  }
+  return c;
+}
+
 // ---- Workers -----------------------------------------------------------------
 
 double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
@@ -639,6 +672,8 @@ struct RunResult {
   int64_t empty_leases = 0, early_leases = 0, errors = 0;
   long rss_kib = -1;
   double cpu_daemon = -1, cpu_pg = -1, cpu_driver = 0;
+  double wal_bytes = -1;
+  int64_t commits = -1, rollbacks = -1;
   std::map<std::string, int64_t> waits;
   int64_t wait_samples = 0;
 };
@@ -703,6 +738,7 @@ std::optional<RunResult> RunOnce(const Flags& flags, int workers, std::string* e
   if (flags.sample_ms > 0 && !sample_dsn.empty()) {
     sampler = std::make_unique<WaitSampler>(sample_dsn, std::chrono::milliseconds(flags.sample_ms));
   }
+  const DbCounters db0 = sample_dsn.empty() ? DbCounters{} : ReadDbCounters(sample_dsn);
   const double daemon_cpu0 = CpuSeconds(daemon->pid());
   const auto pg_cpu0 = local_pg ? TreeCpu(postmaster) : std::map<pid_t, double>{};
   const double self_cpu0 = SelfCpuSeconds();
@@ -737,6 +773,16 @@ std::optional<RunResult> RunOnce(const Flags& flags, int workers, std::string* e
   result.cpu_daemon = CpuSeconds(daemon->pid()) - daemon_cpu0;
   if (local_pg) result.cpu_pg = TreeCpuDelta(pg_cpu0, TreeCpu(postmaster));
   result.rss_kib = StatusKib(daemon->pid(), "VmHWM");
+  if (db0.ok) {
+    // Let the backends' statistics reach pg_stat_database (PGSTAT_IDLE_INTERVAL).
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    const DbCounters db1 = ReadDbCounters(sample_dsn, db0.lsn);
+    if (db1.ok) {
+      result.wal_bytes = db1.wal_bytes_since;
+      result.commits = db1.commits - db0.commits;
+      result.rollbacks = db1.rollbacks - db0.rollbacks;
+    }
+  }
   const int code = daemon->Stop();
   if (code != 0) std::fprintf(stderr, "note: mixsweepd exited with %d\n", code);
 
@@ -777,6 +823,14 @@ void PrintRun(const RunResult& r, int repeat) {
       r.lease_p99, r.lease_max, r.complete_p50, r.complete_p99,
       static_cast<long long>(r.empty_leases), static_cast<long long>(r.early_leases),
       static_cast<long long>(r.errors), r.rss_kib / 1024.0, r.cpu_daemon, r.cpu_pg, r.cpu_driver);
+  if (r.wal_bytes >= 0 && r.completed > 0) {
+    // The sampler's own queries are transactions too: left out.
+    std::printf("      database per job: %.0f WAL bytes, %.2f commits (empty lease polls "
+                "included), %.2f rollbacks\n",
+                r.wal_bytes / r.completed,
+                static_cast<double>(r.commits - r.wait_samples) / r.completed,
+                static_cast<double>(r.rollbacks) / r.completed);
+  }
   if (r.wait_samples > 0) {
     std::vector<std::pair<int64_t, std::string>> by_count;
     for (const auto& [k, v] : r.waits) by_count.push_back({v, k});
