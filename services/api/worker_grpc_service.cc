@@ -157,16 +157,10 @@ grpc::Status WorkerGrpcService::LeaseJob(grpc::ServerContext* context,
   auto leased = dispatch_.Lease(lease, FromProto(request->wait()),
                                 [context] { return context->IsCancelled(); });
   if (!leased.ok()) return ToGrpcStatus(leased.status());
+  // A worker that gave up waiting just as this grant committed asks again
+  // under the same idempotency key and gets this lease back (it changes its
+  // key only after an answer), so nothing is handed back here.
   if (!leased->has_value()) return grpc::Status::OK;
-  if (context->IsCancelled()) {
-    // The worker gave up waiting (it asks again with more free GPUs, or it
-    // is stopping) just as the grant committed: it will never see this
-    // lease, so give the job back now instead of after the lease TTL, and
-    // without using an attempt.
-    (void)dispatch_.HandBackJob({.lease = (*leased)->lease,
-                                 .reason = scheduler::HandBackReason::kShutdown});
-    return grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled");
-  }
   ToProto(**leased, response);
   return grpc::Status::OK;
 }

@@ -7,8 +7,8 @@
 //
 // Example:
 //   Daemon d = Daemon::Start({.database = dsn, .extra_args = {...}});
-//   WorkerProcess w = WorkerProcess::Start(d.address(), "w1", {"--synthetic", "--synthetic-gpus", "2"});
-//   WaitUntil([&] { return CountWhere(dsn, "jobs", "state = 'succeeded'") == 21; }, 120s);
+//   WorkerProcess w = WorkerProcess::Start(d.address(), "w1", {"--synthetic"});
+//   WaitUntil([&] { return QueryInt(dsn, "SELECT count(*) FROM jobs") == 21; }, 120s);
 //   w.Kill(SIGKILL);
 #pragma once
 
@@ -119,6 +119,29 @@ inline pqxx::result Query(const std::string& dsn, const std::string& query) {
   pqxx::connection conn(dsn);
   pqxx::nontransaction tx(conn);
   return tx.exec(query);
+}
+
+// Jobs whose failure record is a lease that expired, and how many of those
+// leases their worker never received (its log has no "leased job ID (token
+// T," line): leases lost on the way rather than workers that died.
+struct ExpiredLeases {
+  int recorded = 0;
+  int never_received = 0;
+};
+inline ExpiredLeases CountExpiredLeases(const std::string& dsn,
+                                        const std::vector<WorkerProcess>& workers) {
+  std::string logs;
+  for (const WorkerProcess& w : workers) logs += w.Log();
+  ExpiredLeases out;
+  for (const auto& row : Query(dsn,
+                               "SELECT id, failure->>'fencing_token' FROM jobs "
+                               "WHERE failure->>'kind' = 'lease_expired'")) {
+    ++out.recorded;
+    const std::string line = "leased job " + row[0].as<std::string>() + " (token " +
+                             row[1].as<std::string>() + ",";
+    if (logs.find(line) == std::string::npos) ++out.never_received;
+  }
+  return out;
 }
 
 }  // namespace mixsweep::testing

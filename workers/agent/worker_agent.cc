@@ -254,8 +254,12 @@ void WorkerAgent::MaybeLease() {
   request.set_worker_id(worker_id_);
   for (int index : slots_.FreeGpus()) request.add_free_gpu_indices(index);
   request.mutable_wait()->set_seconds(options_.lease_wait.count());
-  // A new key per lease attempt; the client reuses it for its own retries.
-  request.set_idempotency_key(NewIdempotencyKey());
+  // The key changes only after an answer: a call that ended without one
+  // (we cancelled it to ask with more GPUs, or the scheduler died mid-call)
+  // may have been granted, and asking again under the same key returns
+  // that lease instead of leaving it to expire and cost an attempt.
+  if (lease_key_.empty()) lease_key_ = NewIdempotencyKey();
+  request.set_idempotency_key(lease_key_);
   lease_in_flight_ = true;
   lease_free_gpus_ = request.free_gpu_indices_size();
   lease_canceller_ = std::make_shared<CallCanceller>();
@@ -274,6 +278,7 @@ void WorkerAgent::MaybeLease() {
 void WorkerAgent::OnLeased(const grpc::Status& status, const v1::LeaseJobResponse& response) {
   const bool restarting = lease_restart_;
   lease_restart_ = false;
+  if (status.ok()) lease_key_.clear();
   if (status.ok() && response.has_spec()) {
     if (shutdown_signals_ > 0) {
       // Granted just as we stopped leasing: give it straight back.

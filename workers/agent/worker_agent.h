@@ -131,6 +131,7 @@ class WorkerAgent {
   bool lease_in_flight_ = false;
   std::shared_ptr<CallCanceller> lease_canceller_;
   int lease_free_gpus_ = 0;     // free GPUs the outstanding long poll asked with
+  std::string lease_key_;       // idempotency key of LeaseJob until it is answered
   bool lease_restart_ = false;  // we cancelled it to ask again with more
   std::shared_ptr<CallCanceller> register_canceller_;
   bool heartbeat_in_flight_ = false;
