@@ -559,7 +559,8 @@ TEST(DispatchFaultE2E, AlwaysFailingJobGetsExactlyMaxAttemptsAndItsFinetuneFails
   EXPECT_EQ(Events(s.dsn, "job.succeeded"), 0);
   CommandResult show = s.daemon.Cli({"--json", "sweep", "show", "1"});
   ASSERT_EQ(show.exit_code, 0) << show.err;
-  for (const auto& run : json::parse(show.out)["runs"]) {
+  const json sweep = json::parse(show.out);
+  for (const auto& run : sweep["runs"]) {
     EXPECT_EQ(run["state"], "RUN_STATE_FAILED") << run.dump();
   }
 
