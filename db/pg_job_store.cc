@@ -33,6 +33,15 @@ absl::Time FromMicros(const pqxx::field& f) {
 // libpqxx 6 binds a null `const char*` as SQL NULL.
 const char* NullIfEmpty(const std::string& s) { return s.empty() ? nullptr : s.c_str(); }
 
+const char* HandBackReasonName(scheduler::HandBackReason reason) {
+  switch (reason) {
+    case scheduler::HandBackReason::kShutdown: return "shutdown";
+    case scheduler::HandBackReason::kPreempted: return "preempted";
+    case scheduler::HandBackReason::kCancelled: return "cancelled";
+  }
+  return "unknown";
+}
+
 std::string BigintArray(const std::vector<int64_t>& values) {
   return absl::StrCat("{", absl::StrJoin(values, ","), "}");
 }
@@ -383,7 +392,7 @@ absl::Status PgJobStore::HandBackJob(const scheduler::HandBack& hand_back, absl:
                                         NullIfEmpty(hand_back.resume_checkpoint_uri),
                                         hand_back.gpu_seconds, Timestamp(now));
     RecordJobEvent(tx, r[0].as<std::string>() == "cancelled" ? "job.cancelled" : "job.handed_back",
-                   lease.job_id, {{"reason", static_cast<int>(hand_back.reason)}});
+                   lease.job_id, {{"reason", HandBackReasonName(hand_back.reason)}});
     return absl::OkStatus();
   });
 }
