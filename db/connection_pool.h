@@ -27,6 +27,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -84,5 +85,19 @@ absl::Status StatusFromException(const std::exception& e);
 absl::Status RunTransaction(ConnectionPool& pool,
                             const std::function<absl::Status(pqxx::work&)>& body,
                             int attempts = 3);
+
+// RunTransaction for a body that computes a value: the value when the
+// transaction committed, else the status that stopped it.
+template <typename T>
+absl::StatusOr<T> Transact(ConnectionPool& pool,
+                           const std::function<absl::StatusOr<T>(pqxx::work&)>& body) {
+  std::optional<absl::StatusOr<T>> out;
+  absl::Status status = RunTransaction(pool, [&](pqxx::work& tx) -> absl::Status {
+    out = body(tx);
+    return out->status();
+  });
+  if (!status.ok()) return status;
+  return std::move(*out);
+}
 
 }  // namespace mixsweep::db

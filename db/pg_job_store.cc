@@ -154,17 +154,6 @@ absl::StatusOr<double> SmallestFreeGpuMemoryGib(const std::string& gpus_json,
   return static_cast<double>(smallest) / 1024.0;
 }
 
-template <typename T>
-absl::StatusOr<T> Transact(ConnectionPool& pool,
-                           const std::function<absl::StatusOr<T>(pqxx::work&)>& body) {
-  std::optional<absl::StatusOr<T>> out;
-  absl::Status status = RunTransaction(pool, [&](pqxx::work& tx) -> absl::Status {
-    out = body(tx);
-    return out->status();
-  });
-  if (!status.ok()) return status;
-  return std::move(*out);
-}
 
 }  // namespace
 

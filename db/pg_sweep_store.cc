@@ -273,18 +273,6 @@ scheduler::SweepCounts CountSweep(pqxx::work& tx, int64_t sweep_id,
   return counts;
 }
 
-// Runs `body` in a transaction, turning exceptions into statuses.
-template <typename T>
-absl::StatusOr<T> Transact(ConnectionPool& pool,
-                           const std::function<absl::StatusOr<T>(pqxx::work&)>& body) {
-  std::optional<absl::StatusOr<T>> out;
-  absl::Status status = RunTransaction(pool, [&](pqxx::work& tx) -> absl::Status {
-    out = body(tx);
-    return out->status();
-  });
-  if (!status.ok()) return status;
-  return std::move(*out);
-}
 
 }  // namespace
 

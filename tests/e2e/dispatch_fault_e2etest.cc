@@ -25,6 +25,7 @@
 #include "tests/support/daemon.h"
 #include "tests/support/example_specs.h"
 #include "tests/support/pg_harness.h"
+#include "tests/support/spec_files.h"
 #include "tests/support/worker_process.h"
 
 namespace mixsweep::testing {
@@ -34,23 +35,6 @@ using nlohmann::json;
 namespace fs = std::filesystem;
 namespace v1 = mixsweep::v1;
 using namespace std::chrono_literals;
-
-// docs/examples/pick_dual_bottles.yaml, embedded at build time.
-const std::string& PickDualBottles() {
-  static const std::string yaml = kPickDualBottlesYaml;
-  return yaml;
-}
-
-std::string WriteSpec(const std::string& text) {
-  const std::string path = MakeTempDir("spec") + "/spec.yaml";
-  std::ofstream(path) << text;
-  return path;
-}
-
-std::string Replace(std::string text, const std::string& from, const std::string& to) {
-  EXPECT_NE(text.find(from), std::string::npos) << "the example no longer contains: " << from;
-  return absl::StrReplaceAll(text, {{from, to}});
-}
 
 std::string PathOf(const std::string& uri) {
   return uri.starts_with("file://") ? uri.substr(7) : uri;

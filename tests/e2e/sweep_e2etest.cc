@@ -18,37 +18,13 @@
 #include "mixsweep/v1/sweep.grpc.pb.h"
 #include "tests/support/daemon.h"
 #include "tests/support/pg_harness.h"
+#include "tests/support/spec_files.h"
 
 namespace mixsweep::testing {
 namespace {
 
 using nlohmann::json;
 namespace v1 = mixsweep::v1;
-
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-const std::string& PickDualBottles() {
-  static const std::string yaml =
-      ReadText(std::string(MIXSWEEP_SOURCE_DIR) + "/docs/examples/pick_dual_bottles.yaml");
-  return yaml;
-}
-
-// Writes `text` to a file in a fresh temp dir; returns its path.
-std::string WriteSpec(const std::string& text) {
-  const std::string path = MakeTempDir("spec") + "/spec.yaml";
-  std::ofstream(path) << text;
-  return path;
-}
-
-std::string Replace(std::string text, const std::string& from, const std::string& to) {
-  EXPECT_NE(text.find(from), std::string::npos) << "the example no longer contains: " << from;
-  return absl::StrReplaceAll(text, {{from, to}});
-}
 
 json ShowJson(const Daemon& daemon, int64_t id) {
   CommandResult r = daemon.Cli({"--json", "sweep", "show", std::to_string(id)});
