@@ -161,6 +161,23 @@ RETURNING id)sql";
 inline constexpr const char* kSetRunCheckpoint = R"sql(
 UPDATE runs SET checkpoint_uri = $2 WHERE train_job_id = $1 OR finetune_job_id = $1)sql";
 
+// The run's checkpoint is ready: one evaluation request per scenario of its
+// sweep, each under a random opaque label (48 bits: collisions are
+// negligible, and the UNIQUE constraint turns one into a retried call).
+// $1 the train or finetune job that succeeded, $2 its checkpoint.
+inline constexpr const char* kQueueEvaluations = R"sql(
+INSERT INTO evaluation_requests (sweep_id, run_id, scenario, checkpoint_uri, trials_wanted,
+                                 platform, blind_label)
+SELECT r.sweep_id, r.id, s.name, $2, s.trials_wanted, s.platform,
+       'P-' || upper(substr(md5(gen_random_uuid()::text), 1, 12))
+FROM runs r
+JOIN sweep_scenarios s ON s.sweep_id = r.sweep_id
+JOIN sweeps w ON w.id = r.sweep_id AND w.state = 'active'
+WHERE r.train_job_id = $1 OR r.finetune_job_id = $1
+ORDER BY r.id, s.position
+ON CONFLICT (run_id, scenario, checkpoint_uri) DO NOTHING
+RETURNING id)sql";
+
 // $1 job, $2 failure json, $3 gpu seconds, $4 not_before.
 inline constexpr const char* kRequeueAfterFailure = R"sql(
 UPDATE jobs SET state = 'queued', failure = $2::jsonb, gpu_seconds = gpu_seconds + $3,

@@ -309,10 +309,13 @@ absl::StatusOr<scheduler::CompletionResult> PgJobStore::Complete(
       result.unblocked_job_ids.push_back(row[0].as<int64_t>());
     }
     tx.exec_params(sql::kSetRunCheckpoint, lease.job_id, completion.checkpoint_uri);
+    const pqxx::result queued =
+        tx.exec_params(sql::kQueueEvaluations, lease.job_id, completion.checkpoint_uri);
     RecordJobEvent(tx, "job.succeeded", lease.job_id,
                    {{"checkpoint_uri", completion.checkpoint_uri},
                     {"gpu_seconds", completion.gpu_seconds},
-                    {"unblocked", result.unblocked_job_ids}});
+                    {"unblocked", result.unblocked_job_ids},
+                    {"evaluations_queued", queued.size()}});
     return result;
   });
 }

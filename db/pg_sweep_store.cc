@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "db/idempotency.h"
 #include "db/sql.h"
 
 namespace mixsweep::db {
@@ -29,45 +30,19 @@ constexpr const char* kSubmitMethod = "SubmitSweep";
 constexpr const char* kExtendMethod = "ExtendSweep";
 constexpr const char* kCancelMethod = "CancelSweep";
 
-// ---- Idempotency -------------------------------------------------------------
-
-// The stored result of an earlier request with the same key, if any.
-// INVALID_ARGUMENT when the key was used for a different request.
-absl::StatusOr<std::optional<json>> FindReplay(pqxx::work& tx, const WriteContext& ctx,
-                                               const char* method,
-                                               const std::string& request_text) {
-  if (ctx.idempotency_key.empty()) return std::nullopt;
-  const pqxx::result rows = tx.exec_params(sql::kFindIdempotencyKey, ctx.principal,
-                                           method, ctx.idempotency_key, request_text);
-  if (rows.empty()) return std::nullopt;
-  if (!rows[0][1].as<bool>()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "idempotency_key: '", ctx.idempotency_key, "' was already used for a different ",
-        method, " request; use a new key for a new request"));
-  }
-  return json::parse(rows[0][0].as<std::string>());
-}
-
-void RememberResult(pqxx::work& tx, const WriteContext& ctx, const char* method,
-                    const std::string& request_text, const json& result) {
-  if (ctx.idempotency_key.empty()) return;
-  tx.exec_params(sql::kInsertIdempotencyKey, ctx.principal, method,
-                 ctx.idempotency_key, request_text, result.dump());
-}
-
-// Two requests with one key race: the loser's insert of the key fails with a
-// unique violation and rolls back; running it again replays the winner's.
-template <typename Fn>
-auto RetryOnIdempotencyRace(const WriteContext& ctx, Fn fn) -> decltype(fn()) {
-  auto result = fn();
-  if (!result.ok() && absl::IsAlreadyExists(result.status()) &&
-      !ctx.idempotency_key.empty()) {
-    result = fn();
-  }
-  return result;
-}
-
 // ---- Encoding plans as JSON for jsonb_to_recordset ---------------------------
+
+json ScenariosJson(const spec::SweepSpec& spec) {
+  json out = json::array();
+  int position = 0;
+  for (const spec::Scenario& s : spec.evaluation.scenarios) {
+    out.push_back({{"name", s.name},
+                   {"position", position++},
+                   {"trials_wanted", s.trials},
+                   {"platform", s.platform}});
+  }
+  return out;
+}
 
 json CommandJson(const spec::CommandTemplate& command) {
   return json{{"argv", command.argv},
@@ -149,6 +124,7 @@ void InsertPlan(pqxx::work& tx, int64_t sweep_id, int revision,
   tx.exec_params(sql::kInsertJobs, sweep_id, JobsJson(spec, plan).dump());
   tx.exec_params(sql::kLinkDependencies, sweep_id, DependenciesJson(plan).dump());
   tx.exec_params(sql::kInsertRuns, sweep_id, RunsJson(spec, plan).dump(), revision);
+  tx.exec_params(sql::kInsertScenarios, sweep_id, ScenariosJson(spec).dump());
 }
 
 // ---- Reading rows -------------------------------------------------------------

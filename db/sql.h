@@ -167,6 +167,15 @@ LEFT JOIN jobs t ON t.sweep_id = $1 AND t.key = r.train_job
 LEFT JOIN jobs p ON p.sweep_id = $1 AND p.key = r.pretrain_job
 LEFT JOIN jobs f ON f.sweep_id = $1 AND f.key = r.finetune_job)sql";
 
+// $1 sweep_id, $2 scenarios json [{name, position, trials_wanted, platform}].
+// An extension repeats them: they cannot change, so existing rows stay.
+inline constexpr const char* kInsertScenarios = R"sql(
+INSERT INTO sweep_scenarios (sweep_id, name, position, trials_wanted, platform)
+SELECT $1, s.name, s.position, s.trials_wanted, s.platform
+FROM jsonb_to_recordset($2::jsonb) AS s(name text, position integer, trials_wanted integer,
+                                         platform text)
+ON CONFLICT (sweep_id, name) DO NOTHING)sql";
+
 // Runs with the states of their jobs, for run states and counts.
 inline constexpr const char* kSelectRuns = R"sql(
 SELECT r.id, r.sweep_id, r.key, r.n_tele, r.source, r.source_kind, r.n_nt, r.seed,

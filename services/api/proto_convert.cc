@@ -116,6 +116,16 @@ void ToProto(const scheduler::SweepCounts& counts, v1::SweepCounts* out) {
 
 }  // namespace
 
+void ToProto(const spec::Rubric& rubric, v1::Rubric* out) {
+  out->set_kind(rubric.kind == spec::RubricKind::kItems ? v1::RUBRIC_KIND_ITEMS
+                                                        : v1::RUBRIC_KIND_MILESTONES);
+  for (const spec::RubricEntry& entry : rubric.entries) {
+    v1::RubricEntry* e = out->add_entries();
+    e->set_name(entry.name);
+    e->set_value(entry.value);
+  }
+}
+
 void ToProto(const scheduler::SweepRecord& record, const spec::SweepSpec& spec,
              v1::Sweep* out) {
   out->set_id(record.id);
@@ -152,15 +162,7 @@ void ToProto(const scheduler::SweepRecord& record, const spec::SweepSpec& spec,
     s->set_platform(scenario.platform);
     s->set_evaluator(v1::Scenario::EVALUATOR_ROBOT);
   }
-  v1::Rubric* rubric = out->mutable_rubric();
-  rubric->set_kind(spec.task.rubric.kind == spec::RubricKind::kItems
-                       ? v1::RUBRIC_KIND_ITEMS
-                       : v1::RUBRIC_KIND_MILESTONES);
-  for (const spec::RubricEntry& entry : spec.task.rubric.entries) {
-    v1::RubricEntry* e = rubric->add_entries();
-    e->set_name(entry.name);
-    e->set_value(entry.value);
-  }
+  ToProto(spec.task.rubric, out->mutable_rubric());
   out->set_max_attempts(spec.max_attempts);
   out->set_baseline_from_sweep(spec.baseline_from_sweep.value_or(0));
   out->set_spec_yaml(record.spec_yaml);

@@ -18,6 +18,7 @@ mixsweep::v1::JobKind ToProto(plan::JobKind kind);
 scheduler::SweepState FromProto(mixsweep::v1::SweepState state);
 
 // The stored record plus the summary of its spec.
+void ToProto(const spec::Rubric& rubric, mixsweep::v1::Rubric* out);
 void ToProto(const scheduler::SweepRecord& record, const spec::SweepSpec& spec,
              mixsweep::v1::Sweep* out);
 void ToProto(const scheduler::RunRecord& run, mixsweep::v1::Run* out);

@@ -6,34 +6,19 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "services/api/proto_convert.h"
+#include "services/api/request_context.h"
 #include "services/api/status_convert.h"
 
 namespace mixsweep::api {
 namespace v1 = mixsweep::v1;
 namespace {
 
-constexpr size_t kMaxIdempotencyKeyBytes = 128;
 constexpr size_t kMaxReasonBytes = 4096;
-
-std::string PrincipalOf(const grpc::ServerContext* context) {
-  const auto& metadata = context->client_metadata();
-  auto it = metadata.find("x-mixsweep-user");
-  if (it == metadata.end() || it->second.empty()) return "anonymous";
-  return std::string(it->second.data(), std::min<size_t>(it->second.size(), 128));
-}
 
 absl::Status CheckSweepId(int64_t id) {
   if (id <= 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("sweep_id: ", id, " is not a sweep id (ids are positive)"));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status CheckIdempotencyKey(const std::string& key) {
-  if (key.size() > kMaxIdempotencyKeyBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "idempotency_key: ", key.size(), " bytes; at most ", kMaxIdempotencyKeyBytes));
   }
   return absl::OkStatus();
 }
@@ -45,11 +30,6 @@ absl::Status CheckSpecText(const std::string& yaml, size_t max_bytes) {
         "spec_yaml: ", yaml.size(), " bytes; at most ", max_bytes));
   }
   return absl::OkStatus();
-}
-
-scheduler::WriteContext WriteContextOf(const grpc::ServerContext* context,
-                                       const std::string& idempotency_key) {
-  return {.principal = PrincipalOf(context), .idempotency_key = idempotency_key};
 }
 
 // Runs the checks in order and returns the first failure.

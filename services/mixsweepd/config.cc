@@ -65,6 +65,17 @@ std::optional<Config> ParseConfig(int argc, char** argv, int* exit_code) {
   app.add_option("--retry-cap-seconds", config.retry_cap_seconds, "longest backoff")
       ->check(CLI::Range(0.0, 86400.0))
       ->capture_default_str();
+  app.add_option("--estimate-resamples", config.estimate_resamples,
+                 "bootstrap resamples of every stored estimate")
+      ->check(CLI::Range(0, 100000))
+      ->capture_default_str();
+  app.add_option("--estimate-level", config.estimate_level, "level of every stored interval")
+      ->check(CLI::Range(0.5, 0.999))
+      ->capture_default_str();
+  app.add_option("--recompute-interval-seconds", config.recompute_interval_seconds,
+                 "how often stale estimates are looked for without a wake-up")
+      ->check(CLI::Range(0.05, 3600.0))
+      ->capture_default_str();
   app.add_option("--port-file", config.port_file, "write the bound port here once listening");
   app.add_option("--log-level", config.log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))

@@ -39,6 +39,12 @@ struct Config {
   double expiry_interval_seconds = 5;
   double retry_base_seconds = 10;
   double retry_cap_seconds = 600;
+  // Bootstrap resamples of every stored estimate (and the default level).
+  int estimate_resamples = 2000;
+  double estimate_level = 0.95;
+  // How often stale estimates are looked for when no trial woke the
+  // recomputer (trials committed through another replica, or before a crash).
+  double recompute_interval_seconds = 2;
   // Written with the bound port once the server listens (for --listen :0).
   std::string port_file;
   std::string log_level = "info";

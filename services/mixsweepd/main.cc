@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -22,12 +23,20 @@
 #include "db/connection_pool.h"
 #include "db/local_cluster.h"
 #include "db/migrations.h"
+#include "db/pg_estimate_store.h"
+#include "db/pg_evaluation_store.h"
 #include "db/pg_job_store.h"
 #include "db/pg_sweep_store.h"
+#include "scheduler/change_signal.h"
 #include "scheduler/clock.h"
 #include "scheduler/dispatch/dispatch_service.h"
+#include "scheduler/evaluation/evaluation_service.h"
+#include "scheduler/evaluation/recomputer.h"
+#include "scheduler/evaluation/utilization_service.h"
 #include "scheduler/sweep_service.h"
+#include "services/api/evaluation_grpc_service.h"
 #include "services/api/sweep_grpc_service.h"
+#include "services/api/utilization_grpc_service.h"
 #include "services/api/worker_grpc_service.h"
 #include "services/mixsweepd/config.h"
 
@@ -125,6 +134,33 @@ class PeriodicLoop {
   std::thread thread_;  // last: starts after the members it uses
 };
 
+// Runs `tick` whenever `wake` changes, and at least every `interval`: the
+// recomputation of estimates, woken by each trial commit of this process and
+// looking on its own for marks left by other replicas or before a crash.
+// Wake-ups during a tick are coalesced into the next one.
+class WakeableLoop {
+ public:
+  WakeableLoop(scheduler::ChangeSignal& wake, std::chrono::milliseconds interval,
+               std::function<void()> tick)
+      : wake_(wake), thread_([this, interval, tick = std::move(tick)] {
+          uint64_t seen = wake_.generation();
+          while (!stopped_.load()) {
+            tick();
+            seen = wake_.WaitForChange(seen, absl::FromChrono(interval));
+          }
+        }) {}
+  ~WakeableLoop() {
+    stopped_.store(true);
+    wake_.Notify();
+    thread_.join();
+  }
+
+ private:
+  scheduler::ChangeSignal& wake_;
+  std::atomic<bool> stopped_{false};
+  std::thread thread_;  // last: starts after the members it uses
+};
+
 scheduler::DispatchOptions DispatchOptionsOf(const Config& config) {
   scheduler::DispatchOptions options;
   options.lease_ttl = absl::Seconds(config.lease_ttl_seconds);
@@ -145,6 +181,31 @@ int Serve(const Config& config, const std::string& dsn, const sigset_t& stop_sig
   scheduler::DispatchService dispatch(job_store, clock, DispatchOptionsOf(config));
   api::SweepGrpcService sweep_api(sweeps, api::SweepGrpcOptions{}, &dispatch);
   api::WorkerGrpcService worker_api(dispatch);
+
+  db::PgEvaluationStore evaluation_store(pool);
+  db::PgEstimateStore estimate_store(pool);
+  evaluation::SpecCache specs(sweep_store);
+  scheduler::ChangeSignal trials_changed;     // wakes the recomputer
+  scheduler::ChangeSignal estimates_changed;  // wakes the watch streams
+  const utilization::EstimateParams estimate_params{.resamples = config.estimate_resamples,
+                                                    .level = config.estimate_level};
+  evaluation::EvaluationService evaluation(evaluation_store, estimate_store, specs,
+                                           trials_changed);
+  evaluation::UtilizationService utilization(estimate_store, specs, estimate_params);
+  api::EvaluationGrpcService evaluation_api(evaluation);
+  api::UtilizationGrpcService utilization_api(utilization, estimate_store, estimates_changed);
+  evaluation::EstimateRecomputer recomputer(
+      estimate_store, estimate_params,
+      [&estimates_changed](const std::vector<evaluation::StoredEstimate>&) {
+        estimates_changed.Notify();
+      });
+  WakeableLoop recompute(
+      trials_changed,
+      std::chrono::milliseconds(static_cast<int64_t>(config.recompute_interval_seconds * 1000)),
+      [&recomputer] {
+        auto stored = recomputer.RunOnce();
+        if (!stored.ok()) spdlog::warn("recomputing estimates: {}", stored.status().ToString());
+      });
 
   PeriodicLoop expiry(
       std::chrono::milliseconds(static_cast<int64_t>(config.expiry_interval_seconds * 1000)),
@@ -169,6 +230,8 @@ int Serve(const Config& config, const std::string& dsn, const sigset_t& stop_sig
   builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(), &bound_port);
   builder.RegisterService(&sweep_api);
   builder.RegisterService(&worker_api);
+  builder.RegisterService(&evaluation_api);
+  builder.RegisterService(&utilization_api);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || bound_port == 0) {
     spdlog::error("cannot listen on {}", config.listen);
@@ -177,6 +240,8 @@ int Serve(const Config& config, const std::string& dsn, const sigset_t& stop_sig
   server->GetHealthCheckService()->SetServingStatus("", true);
   server->GetHealthCheckService()->SetServingStatus("mixsweep.v1.SweepService", true);
   server->GetHealthCheckService()->SetServingStatus("mixsweep.v1.WorkerService", true);
+  server->GetHealthCheckService()->SetServingStatus("mixsweep.v1.EvaluationService", true);
+  server->GetHealthCheckService()->SetServingStatus("mixsweep.v1.UtilizationService", true);
   spdlog::info("mixsweepd serving on port {} (listen {})", bound_port, config.listen);
   if (!config.port_file.empty()) {
     // Write then rename, so a reader never sees a half-written file.

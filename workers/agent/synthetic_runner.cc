@@ -120,10 +120,17 @@ class SyntheticRunner : public JobRunner, public std::enable_shared_from_this<Sy
   std::string WriteCheckpoint() {
     std::string path = LocalPathOf(prepared_.command.checkpoint);
     if (path.empty()) return "checkpoint " + prepared_.command.checkpoint + " is not a local path";
+    // kind, source, n_demos and seed let a synthetic lab's "robot" tell which
+    // policy it runs (services/lab); the operator still sees only a label.
+    const v1::Job& job = launch_.spec.job();
     nlohmann::json checkpoint = {{"synthetic", true},
-                                 {"job_id", launch_.spec.job().id()},
+                                 {"job_id", job.id()},
                                  {"steps", step_},
-                                 {"init_checkpoint", launch_.spec.init_checkpoint_uri()}};
+                                 {"init_checkpoint", launch_.spec.init_checkpoint_uri()},
+                                 {"kind", v1::JobKind_Name(job.kind())},
+                                 {"source", job.source()},
+                                 {"n_demos", job.n_demos()},
+                                 {"seed", job.seed()}};
     std::error_code error;
     std::filesystem::create_directories(std::filesystem::path(path).parent_path(), error);
     if (error) return "creating the checkpoint's directory: " + error.message();
