@@ -1,0 +1,247 @@
+// The whole loop with the real binaries as separate processes: mixsweepd on
+// the test's PostgreSQL, two synthetic workers train the Pick Dual Bottles
+// sweep, the synthetic lab evaluates every checkpoint through the
+// EvaluationService, and the estimates served over gRPC are checked against
+// the engine's computation from scratch on the stored trials. A watch stream
+// opened before the first trial must deliver every stored version.
+#include <signal.h>
+
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <google/protobuf/util/message_differencer.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include "mixsweep/v1/evaluation.grpc.pb.h"
+#include "mixsweep/v1/utilization.grpc.pb.h"
+#include "scheduler/evaluation/recomputer.h"
+#include "services/api/evaluation_convert.h"
+#include "tests/support/daemon.h"
+#include "tests/support/pg_harness.h"
+#include "tests/support/spec_files.h"
+#include "tests/support/worker_process.h"
+
+#ifndef MIXSWEEP_LAB_BIN
+#error "MIXSWEEP_LAB_BIN must name the mixsweep-lab binary"
+#endif
+
+namespace mixsweep::testing {
+namespace {
+
+namespace v1 = mixsweep::v1;
+using namespace std::chrono_literals;
+
+// Every update of a WatchEstimates stream, read on its own thread.
+class EstimateWatch {
+ public:
+  EstimateWatch(const std::string& address, int64_t sweep_id)
+      : stub_(v1::UtilizationService::NewStub(
+            grpc::CreateChannel(address, grpc::InsecureChannelCredentials()))) {
+    v1::WatchEstimatesRequest request;
+    request.set_sweep_id(sweep_id);
+    reader_ = stub_->WatchEstimates(&context_, request);
+    thread_ = std::thread([this] {
+      v1::EstimateUpdate update;
+      while (reader_->Read(&update)) {
+        std::lock_guard<std::mutex> lock(mu_);
+        updates_.push_back(update);
+      }
+    });
+  }
+  ~EstimateWatch() {
+    context_.TryCancel();
+    thread_.join();
+    (void)reader_->Finish();
+  }
+
+  std::vector<v1::EstimateUpdate> updates() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return updates_;
+  }
+
+ private:
+  std::unique_ptr<v1::UtilizationService::Stub> stub_;
+  grpc::ClientContext context_;
+  std::unique_ptr<grpc::ClientReader<v1::EstimateUpdate>> reader_;
+  std::mutex mu_;
+  std::vector<v1::EstimateUpdate> updates_;
+  std::thread thread_;
+};
+
+std::string TruthFile() {
+  return std::string(MIXSWEEP_SOURCE_DIR) + "/docs/examples/pick_dual_bottles.truth.yaml";
+}
+
+// The scenario's inputs rebuilt from what ListResults serves: the runs and
+// their current trials.
+evaluation::ScenarioInputs InputsFromResults(const v1::ListResultsResponse& results,
+                                             int64_t sweep_id, const std::string& scenario) {
+  evaluation::ScenarioInputs in{.sweep_id = sweep_id, .scenario = scenario};
+  std::set<std::string> sources;
+  std::set<int64_t> runs;
+  for (const v1::ScenarioResult& r : results.results()) {
+    if (!r.source().empty()) sources.insert(r.source());
+    if (runs.insert(r.run_id()).second) {
+      in.runs.push_back({.run_id = r.run_id(),
+                         .n_tele = r.n_tele(),
+                         .source = r.source(),
+                         .n_nt = r.n_nt(),
+                         .seed = r.seed()});
+    }
+    if (r.scenario() != scenario) continue;
+    for (const v1::Trial& t : r.trials()) {
+      in.trials.push_back({.trial_id = t.id(),
+                           .run_id = t.run_id(),
+                           .request_id = t.request_id(),
+                           .score = t.score()});
+      in.last_trial_id = std::max(in.last_trial_id, t.id());
+    }
+  }
+  in.sources.assign(sources.begin(), sources.end());
+  std::sort(in.trials.begin(), in.trials.end(),
+            [](const auto& a, const auto& b) { return a.trial_id < b.trial_id; });
+  return in;
+}
+
+TEST(EvaluationE2E, SyntheticLabEvaluatesAndServedEstimatesEqualARecomputationFromScratch) {
+  const std::string dsn = CreateTestDatabase();
+  const std::string artifacts = MakeTempDir("artifacts");
+  Daemon daemon = Daemon::Start(
+      {.database = dsn,
+       .extra_args = {"--artifact-root", "file://" + artifacts, "--estimate-resamples", "300",
+                      "--recompute-interval-seconds", "0.5"}});
+  CommandResult submitted = daemon.Cli({"sweep", "submit", WriteSpec(PickDualBottles())});
+  ASSERT_EQ(submitted.exit_code, 0) << submitted.out << submitted.err;
+  const int64_t sweep_id = 1;
+
+  // Subscribed before any trial exists: it must see every version.
+  EstimateWatch watch(daemon.address(), sweep_id);
+
+  std::vector<WorkerProcess> workers;
+  for (const char* name : {"w1", "w2"}) {
+    workers.push_back(WorkerProcess::Start(
+        daemon.address(), name,
+        {"--synthetic", "--synthetic-gpus", "1", "--synthetic-steps-per-second", "50000"}));
+  }
+  const std::string lab_log = MakeTempDir("lab") + "/lab.log";
+  Process lab = Process::Start({MIXSWEEP_LAB_BIN, "--server", daemon.address(), "--robot",
+                                "aloha-1", "--truth", TruthFile(), "--seed", "7",
+                                "--exit-when-idle", "4", "--poll-ms", "100"},
+                               lab_log);
+
+  // 18 runs x 3 scenarios x 10 trials, every request complete.
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        return QueryInt(dsn, "SELECT count(*) FROM evaluation_requests WHERE state = 'complete'") ==
+               54;
+      },
+      240s))
+      << "lab log:\n" << FileTail(lab_log) << "\ndaemon log:\n" << daemon.LogTail();
+  EXPECT_EQ(lab.Wait(), 0) << FileTail(lab_log);
+  EXPECT_EQ(QueryInt(dsn, "SELECT count(*) FROM trials"), 540);
+  // The recomputer catches up: no stale mark left.
+  ASSERT_TRUE(WaitUntil([&] { return QueryInt(dsn, "SELECT count(*) FROM stale_estimates") == 0; },
+                        60s));
+
+  auto channel = grpc::CreateChannel(daemon.address(), grpc::InsecureChannelCredentials());
+  auto evaluation = v1::EvaluationService::NewStub(channel);
+  auto utilization = v1::UtilizationService::NewStub(channel);
+
+  v1::ListResultsResponse results;
+  {
+    grpc::ClientContext context;
+    v1::ListResultsRequest request;
+    request.set_sweep_id(sweep_id);
+    request.set_include_trials(true);
+    grpc::Status status = evaluation->ListResults(&context, request, &results);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+  ASSERT_EQ(results.results_size(), 54);
+
+  v1::GetEstimatesResponse served;
+  {
+    grpc::ClientContext context;
+    v1::GetEstimatesRequest request;
+    request.set_sweep_id(sweep_id);
+    grpc::Status status = utilization->GetEstimates(&context, request, &served);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+  ASSERT_EQ(served.estimates_size(), 3) << "one per scenario of the one source";
+
+  for (const v1::Estimate& estimate : served.estimates()) {
+    SCOPED_TRACE(estimate.scenario());
+    EXPECT_EQ(estimate.trial_count(), 180) << "18 runs x 10 trials, teleop-only and sim";
+    const utilization::EstimateParams params{.n_t_star = 0,
+                                             .resamples = estimate.parameters().resamples(),
+                                             .level = estimate.parameters().level()};
+    EXPECT_EQ(params.resamples, 300);
+    std::vector<evaluation::StoredEstimate> scratch = evaluation::ComputeScenarioEstimates(
+        InputsFromResults(results, sweep_id, estimate.scenario()), params);
+    ASSERT_EQ(scratch.size(), 1u);
+    v1::Estimate expected;
+    api::ToProto(scratch.front().estimate, &expected);
+    expected.set_trials_digest(scratch.front().trials_digest);
+
+    // Storage adds its own metadata; everything computed must be equal, to
+    // the last bit of every double.
+    v1::Estimate actual = estimate;
+    for (v1::Estimate* e : {&actual, &expected}) {
+      e->clear_computed_at();
+      e->clear_version();
+      e->clear_task();
+      e->clear_parameters();
+    }
+    std::string differences;
+    google::protobuf::util::MessageDifferencer differ;
+    differ.ReportDifferencesToString(&differences);
+    EXPECT_TRUE(differ.Compare(expected, actual)) << differences;
+    EXPECT_TRUE(estimate.fit().defined());
+    ASSERT_EQ(estimate.global_size(), 3) << "one per mixed point (3 N_tele x N_nt 1000)";
+    ASSERT_EQ(estimate.local_size(), 1);
+    EXPECT_TRUE(estimate.local(0).has_interval());
+  }
+
+  // The watch stream delivered every stored version of every estimate, in
+  // order, once.
+  std::map<std::string, int64_t> latest_version;
+  for (const v1::Estimate& e : served.estimates()) latest_version[e.scenario()] = e.version();
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        std::map<std::string, int64_t> seen;
+        for (const auto& u : watch.updates()) seen[u.estimate().scenario()] = u.estimate().version();
+        return seen == latest_version;
+      },
+      30s));
+  std::map<std::string, int64_t> next_version;
+  for (const v1::EstimateUpdate& update : watch.updates()) {
+    int64_t& next = next_version[update.estimate().scenario()];
+    EXPECT_EQ(update.estimate().version(), ++next) << update.estimate().scenario();
+    EXPECT_GT(update.trigger_trial_id(), 0);
+  }
+  EXPECT_EQ(static_cast<int64_t>(watch.updates().size()),
+            QueryInt(dsn, "SELECT count(*) FROM utilization_estimates"));
+
+  // The recommendation for seed 000's section 5.2 budget (4 hours) stays
+  // within it and predicts from the fitted law.
+  {
+    grpc::ClientContext context;
+    v1::RecommendMixRequest request;
+    request.set_sweep_id(sweep_id);
+    request.set_scenario("in_domain");
+    request.set_source("sim");
+    request.set_budget_hours(4);
+    v1::Recommendation recommendation;
+    grpc::Status status = utilization->RecommendMix(&context, request, &recommendation);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_LE(recommendation.spent_hours(), 4.0 * (1 + 1e-9));
+    EXPECT_GT(recommendation.predicted_s(), 0.0);
+    EXPECT_GE(recommendation.n_tele(), 50) << "the teleop core: the sweep's smallest N_tele";
+  }
+  for (WorkerProcess& w : workers) w.Kill(SIGKILL);
+}
+
+}  // namespace
+}  // namespace mixsweep::testing
