@@ -178,6 +178,13 @@ void MarkStale(pqxx::work& tx, const RequestRecord& request, int64_t trigger_tri
   tx.exec_params(sql::kMarkStale, request.sweep_id, request.scenario, trigger_trial_id);
 }
 
+// After a request completed: the sweep completes if nothing is left to do.
+void CompleteSweepIfDone(pqxx::work& tx, int64_t sweep_id) {
+  if (!tx.exec_params(sql::kCompleteSweepIfDone, sweep_id).empty()) {
+    tx.exec_params(sql::kInsertSweepEvent, "sweep.completed", sweep_id, "", "{}");
+  }
+}
+
 absl::StatusOr<RequestRecord> SelectRequest(pqxx::work& tx, int64_t request_id) {
   const pqxx::result rows = tx.exec_params(sql::kSelectRequest, request_id);
   if (rows.empty()) {
@@ -363,6 +370,7 @@ absl::StatusOr<RecordTrialsResult> PgEvaluationStore::RecordTrials(
           if (!request.ok()) return request.status();
           MarkStale(tx, *request, ids.empty() ? 0 : ids.back());
           const bool complete = !tx.exec_params(sql::kCompleteRequestIfDone, request_id).empty();
+          if (complete) CompleteSweepIfDone(tx, request->sweep_id);
           tx.exec_params(sql::kInsertRunEvent, "trials.recorded", request->sweep_id,
                          request->run_id, ctx.principal,
                          json{{"request_id", request_id},

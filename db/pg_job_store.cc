@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "db/dispatch_sql.h"
+#include "db/sql.h"
 #include "db/pg_sweep_store.h"
 
 namespace mixsweep::db {
@@ -100,6 +101,14 @@ void RecordJobEvent(pqxx::work& tx, const char* kind, int64_t job_id, const json
 }
 
 // A job failed for good takes the jobs that need it down with it.
+// After a job ended: the sweep completes if nothing is left to do.
+void CompleteSweepIfDone(pqxx::work& tx, int64_t ended_job_id) {
+  for (const auto& row : tx.exec_params(sql::kCompleteSweepOfJobIfDone, ended_job_id)) {
+    tx.exec_params(sql::kInsertSweepEvent, "sweep.completed", row[0].as<int64_t>(), "",
+                   json{{"after_job", ended_job_id}}.dump());
+  }
+}
+
 void FailDependents(pqxx::work& tx, int64_t job_id, absl::Time now) {
   for (const auto& row : tx.exec_params(sql::kFailDependents, job_id, Timestamp(now))) {
     RecordJobEvent(tx, "job.failed", row[0].as<int64_t>(),
@@ -316,6 +325,7 @@ absl::StatusOr<scheduler::CompletionResult> PgJobStore::Complete(
                     {"gpu_seconds", completion.gpu_seconds},
                     {"unblocked", result.unblocked_job_ids},
                     {"evaluations_queued", queued.size()}});
+    CompleteSweepIfDone(tx, lease.job_id);
     return result;
   });
 }
@@ -345,6 +355,7 @@ absl::StatusOr<scheduler::FailureResult> PgJobStore::Fail(const scheduler::Failu
       tx.exec_params(sql::kEndJob, lease.job_id, failure_json, failure.gpu_seconds,
                      Timestamp(now), "cancelled");
       RecordJobEvent(tx, "job.cancelled", lease.job_id, json::object());
+      CompleteSweepIfDone(tx, lease.job_id);
       return Result{};
     }
     const scheduler::RetryDecision decision = policy.Decide(
@@ -365,6 +376,7 @@ absl::StatusOr<scheduler::FailureResult> PgJobStore::Fail(const scheduler::Failu
                    {{"kind", failure.kind}, {"attempts", job->attempts},
                     {"retryable", failure.retryable}});
     FailDependents(tx, lease.job_id, now);
+    CompleteSweepIfDone(tx, lease.job_id);
     return Result{};
   });
 }
@@ -405,6 +417,7 @@ absl::StatusOr<scheduler::ExpiryResult> PgJobStore::ExpireLeases(
                      0.0, Timestamp(now), "failed");
       RecordJobEvent(tx, "job.failed", id, {{"kind", "deadline_exceeded"}});
       FailDependents(tx, id, now);
+      CompleteSweepIfDone(tx, id);
       ++result.failed;
     }
     for (const auto& row : tx.exec_params(sql::kSelectExpiredLeases, Timestamp(now))) {
@@ -418,6 +431,7 @@ absl::StatusOr<scheduler::ExpiryResult> PgJobStore::ExpireLeases(
       if (cancel_requested) {
         tx.exec_params(sql::kEndJob, id, failure, 0.0, Timestamp(now), "cancelled");
         RecordJobEvent(tx, "job.cancelled", id, json::object());
+        CompleteSweepIfDone(tx, id);
         ++result.cancelled;
         continue;
       }
@@ -434,6 +448,7 @@ absl::StatusOr<scheduler::ExpiryResult> PgJobStore::ExpireLeases(
         tx.exec_params(sql::kEndJob, id, failure, 0.0, Timestamp(now), "failed");
         RecordJobEvent(tx, "job.failed", id, {{"kind", "lease_expired"}});
         FailDependents(tx, id, now);
+        CompleteSweepIfDone(tx, id);
         ++result.failed;
       }
     }

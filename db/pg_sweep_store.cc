@@ -382,6 +382,7 @@ absl::StatusOr<scheduler::CancelSweepResult> PgSweepStore::CancelSweep(
         result.jobs_stopping = static_cast<int>(
             tx.exec_params(sql::kRequestStopOfRunningJobs, sweep_id).affected_rows());
         tx.exec_params(sql::kMarkSweepCancelled, sweep_id, reason);
+        tx.exec_params(sql::kCancelOpenEvaluations, sweep_id);
         const json detail = {{"reason", reason},
                              {"jobs_cancelled", result.jobs_cancelled},
                              {"jobs_stopping", result.jobs_stopping}};

@@ -71,8 +71,28 @@ SELECT s.revision, s.state, r.spec_yaml
 FROM sweeps s JOIN sweep_revisions r ON r.sweep_id = s.id AND r.revision = s.revision
 WHERE s.id = $1)sql";
 
+// An extension gives a completed sweep new work: it is active again.
 inline constexpr const char* kBumpSweepRevision =
-    "UPDATE sweeps SET revision = $2, updated_at = now() WHERE id = $1";
+    "UPDATE sweeps SET revision = $2, updated_at = now(), "
+    "state = CASE WHEN state = 'completed' THEN 'active' ELSE state END WHERE id = $1";
+
+// A sweep completes when nothing is left to do: every job ended and every
+// evaluation request complete. Returns the id when it completed now.
+#define MIXSWEEP_SWEEP_DONE(SWEEP)                                                    \
+  "UPDATE sweeps s SET state = 'completed', updated_at = now() "                      \
+  "WHERE s.id = " SWEEP " AND s.state = 'active' "                                    \
+  "AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.sweep_id = s.id "                     \
+  "  AND j.state NOT IN ('succeeded', 'failed', 'cancelled')) "                       \
+  "AND NOT EXISTS (SELECT 1 FROM evaluation_requests q WHERE q.sweep_id = s.id "      \
+  "  AND q.state = 'open') "                                                          \
+  "RETURNING s.id"
+// $1 sweep.
+inline constexpr const char* kCompleteSweepIfDone = MIXSWEEP_SWEEP_DONE("$1");
+// $1 a job of the sweep that just ended.
+inline constexpr const char* kCompleteSweepOfJobIfDone =
+    MIXSWEEP_SWEEP_DONE("(SELECT sweep_id FROM jobs WHERE id = $1)");
+#undef MIXSWEEP_SWEEP_DONE
+
 
 // Columns of a sweep as read back; times as Unix microseconds.
 #define MIXSWEEP_SWEEP_COLUMNS                                              \
@@ -166,6 +186,10 @@ FROM jsonb_to_recordset($2::jsonb) AS r(
 LEFT JOIN jobs t ON t.sweep_id = $1 AND t.key = r.train_job
 LEFT JOIN jobs p ON p.sweep_id = $1 AND p.key = r.pretrain_job
 LEFT JOIN jobs f ON f.sweep_id = $1 AND f.key = r.finetune_job)sql";
+
+// A cancelled sweep asks no operator for more trials. $1 sweep_id.
+inline constexpr const char* kCancelOpenEvaluations =
+    "UPDATE evaluation_requests SET state = 'cancelled' WHERE sweep_id = $1 AND state = 'open'";
 
 // $1 sweep_id, $2 scenarios json [{name, position, trials_wanted, platform}].
 // An extension repeats them: they cannot change, so existing rows stay.

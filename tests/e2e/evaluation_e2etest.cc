@@ -142,6 +142,9 @@ TEST(EvaluationE2E, SyntheticLabEvaluatesAndServedEstimatesEqualARecomputationFr
       << "lab log:\n" << FileTail(lab_log) << "\ndaemon log:\n" << daemon.LogTail();
   EXPECT_EQ(lab.Wait(), 0) << FileTail(lab_log);
   EXPECT_EQ(QueryInt(dsn, "SELECT count(*) FROM trials"), 540);
+  // Trained and evaluated: nothing is left to do, so the sweep completed.
+  EXPECT_EQ(QueryInt(dsn, "SELECT count(*) FROM sweeps WHERE state = 'completed'"), 1);
+  EXPECT_EQ(QueryInt(dsn, "SELECT count(*) FROM events WHERE kind = 'sweep.completed'"), 1);
   // The recomputer catches up: no stale mark left.
   ASSERT_TRUE(WaitUntil([&] { return QueryInt(dsn, "SELECT count(*) FROM stale_estimates") == 0; },
                         60s));
