@@ -28,13 +28,8 @@
 // the wake-up of waiting LeaseJob calls). Every run is bounded by
 // --time-limit-seconds; the driver exits non-zero if a run did not finish.
 #include <dirent.h>
-#include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -58,6 +53,7 @@
 #include <grpcpp/grpcpp.h>
 #include <pqxx/pqxx>
 
+#include "bench/bench_daemon.h"
 #include "mixsweep/v1/sweep.grpc.pb.h"
 #include "mixsweep/v1/worker.grpc.pb.h"
 
@@ -303,146 +299,19 @@ double SelfCpuSeconds() {
          u.ru_stime.tv_usec / 1e6;
 }
 
-int RemoveEntry(const char* path, const struct stat*, int, struct FTW*) {
-  return ::remove(path);
-}
-
 // ---- mixsweepd ----------------------------------------------------------------
 
-class Daemon {
- public:
-  // Starts mixsweepd listening on 127.0.0.1 only and waits for its port file.
-  static std::unique_ptr<Daemon> Start(const Flags& flags, std::string* error) {
-    auto d = std::unique_ptr<Daemon>(new Daemon());
-    char tmpl[] = "/tmp/dispatch_bench.XXXXXX";
-    if (::mkdtemp(tmpl) == nullptr) {
-      *error = std::string("mkdtemp: ") + std::strerror(errno);
-      return nullptr;
-    }
-    d->dir_ = tmpl;
-    d->keep_ = flags.keep;
-    // As root, PostgreSQL runs as another user that must traverse this.
-    ::chmod(d->dir_.c_str(), 0755);
-    const std::string port_file = d->dir_ + "/port";
-    std::vector<std::string> args = {flags.mixsweepd, "--listen", "127.0.0.1:0",
-                                     "--port-file", port_file, "--log-level", flags.log_level};
-    if (flags.database.empty()) {
-      d->data_dir_ = d->dir_ + "/data";
-      args.insert(args.end(), {"--data-dir", d->data_dir_});
-    } else {
-      args.insert(args.end(), {"--database", flags.database});
-    }
-    if (flags.db_pool_size > 0) {
-      args.insert(args.end(), {"--db-pool-size", std::to_string(flags.db_pool_size)});
-    }
-    args.insert(args.end(), flags.daemon_args.begin(), flags.daemon_args.end());
+using mixsweep::bench::Daemon;
 
-    const std::string log = d->dir_ + "/mixsweepd.log";
-    d->log_ = log;
-    const pid_t parent = getpid();
-    const pid_t pid = fork();
-    if (pid < 0) {
-      *error = std::string("fork: ") + std::strerror(errno);
-      return nullptr;
-    }
-    if (pid == 0) {
-      // Dies with the driver, whatever kills it.
-      prctl(PR_SET_PDEATHSIG, SIGTERM);
-      if (getppid() != parent) _exit(127);
-      const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      if (fd >= 0) {
-        dup2(fd, 1);
-        dup2(fd, 2);
-        ::close(fd);
-      }
-      std::vector<char*> cargs;
-      for (auto& a : args) cargs.push_back(a.data());
-      cargs.push_back(nullptr);
-      execv(cargs[0], cargs.data());
-      _exit(127);
-    }
-    d->pid_ = pid;
-    const auto deadline = Clock::now() + std::chrono::seconds(120);
-    while (Clock::now() < deadline) {
-      std::ifstream in(port_file);
-      if (in >> d->port_ && d->port_ > 0) return d;
-      int status = 0;
-      if (waitpid(pid, &status, WNOHANG) == pid) {
-        d->pid_ = 0;
-        *error = "mixsweepd exited during start-up; log " + log + ":\n" + d->LogTail();
-        d->keep_ = true;
-        return nullptr;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    *error = "mixsweepd did not write its port file within 120 s; log " + log;
-    d->keep_ = true;
-    return nullptr;
-  }
-
-  ~Daemon() {
-    Stop();
-    if (!keep_ && !dir_.empty()) nftw(dir_.c_str(), RemoveEntry, 16, FTW_DEPTH | FTW_PHYS);
-  }
-
-  // SIGTERM, then SIGKILL after 30 s. Returns the exit status (-1 if killed).
-  int Stop() {
-    if (pid_ <= 0) return exit_code_;
-    kill(pid_, SIGTERM);
-    const auto deadline = Clock::now() + std::chrono::seconds(30);
-    int status = 0;
-    while (true) {
-      const pid_t r = waitpid(pid_, &status, WNOHANG);
-      if (r == pid_) break;
-      if (Clock::now() >= deadline) {
-        kill(pid_, SIGKILL);
-        waitpid(pid_, &status, 0);
-        status = -1;
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    pid_ = 0;
-    exit_code_ = status == -1 ? -1 : (WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
-    return exit_code_;
-  }
-
-  // The local cluster's postmaster pid and a DSN for it, from its
-  // postmaster.pid (pid, data dir, start, port, socket dir).
-  bool LocalPostgres(pid_t* postmaster, std::string* dsn) const {
-    if (data_dir_.empty()) return false;
-    std::ifstream in(data_dir_ + "/pgdata/postmaster.pid");
-    std::vector<std::string> lines;
-    for (std::string l; std::getline(in, l);) lines.push_back(l);
-    if (lines.size() < 5) return false;
-    *postmaster = std::atoi(lines[0].c_str());
-    *dsn = "host=" + lines[4] + " port=" + lines[3] + " user=mixsweep dbname=mixsweep";
-    return true;
-  }
-
-  std::string LogTail() const {
-    std::ifstream in(log_);
-    std::vector<std::string> lines;
-    for (std::string l; std::getline(in, l);) lines.push_back(l);
-    std::string out;
-    for (size_t i = lines.size() > 20 ? lines.size() - 20 : 0; i < lines.size(); ++i) {
-      out += lines[i] + "\n";
-    }
-    return out;
-  }
-
-  pid_t pid() const { return pid_; }
-  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
-  const std::string& dir() const { return dir_; }
-
- private:
-  Daemon() = default;
-  std::string dir_, data_dir_, log_;
-  pid_t pid_ = 0;
-  int port_ = 0;
-  int exit_code_ = 0;
-  bool keep_ = false;
-};
+mixsweep::bench::DaemonOptions DaemonOptionsOf(const Flags& flags) {
+  return {.mixsweepd = flags.mixsweepd,
+          .database = flags.database,
+          .db_pool_size = flags.db_pool_size,
+          .log_level = flags.log_level,
+          .keep = flags.keep,
+          .daemon_args = flags.daemon_args,
+          .temp_prefix = "dispatch_bench"};
+}
 
 // ---- pg_stat_activity sampler -----------------------------------------------
 
@@ -679,7 +548,7 @@ struct RunResult {
 };
 
 std::optional<RunResult> RunOnce(const Flags& flags, int workers, std::string* error) {
-  auto daemon = Daemon::Start(flags, error);
+  auto daemon = Daemon::Start(DaemonOptionsOf(flags), error);
   if (!daemon) return std::nullopt;
   RunResult result;
   result.workers = workers;

@@ -1,5 +1,6 @@
 #include "db/pg_estimate_store.h"
 
+#include <algorithm>
 #include <string>
 #include <utility>
 
@@ -127,16 +128,21 @@ absl::StatusOr<std::vector<StoredEstimate>> PgEstimateStore::SaveEstimates(
         if (latest[0][1].as<int64_t>() >= e.estimate.last_trial_id) continue;
         version = latest[0][0].as<int64_t>() + 1;
       }
+      // The newest trial the estimate includes: trials that committed after
+      // the mark was read are in it too, and a later pass over the same set
+      // stores nothing, so the mark's own trigger could be older than what a
+      // client waits for.
+      const int64_t trigger = std::max(mark.trigger_trial_id, e.estimate.last_trial_id);
       const pqxx::row row = tx.exec_params1(
           sql::kInsertEstimate, key.sweep_id, key.scenario, key.source, version,
           utilization::EstimateToJson(e.estimate), e.estimate.trial_count,
-          e.estimate.last_trial_id, e.task, mark.trigger_trial_id, e.trials_digest,
+          e.estimate.last_trial_id, e.task, trigger, e.trials_digest,
           ParamsJson(e.params).dump());
       StoredEstimate out = e;
       out.row_id = row[0].as<int64_t>();
       out.version = version;
       out.computed_at = absl::FromUnixMicros(row[1].as<int64_t>());
-      out.trigger_trial_id = mark.trigger_trial_id;
+      out.trigger_trial_id = trigger;
       saved.push_back(std::move(out));
     }
     tx.exec_params(sql::kClearStale, mark.sweep_id, mark.scenario, mark.mark);
