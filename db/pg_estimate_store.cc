@@ -126,6 +126,9 @@ absl::StatusOr<std::vector<StoredEstimate>> PgEstimateStore::SaveEstimates(
         // A slower recomputation of an older trial set must not follow a
         // newer one; the same set computed again adds nothing.
         if (latest[0][1].as<int64_t>() >= e.estimate.last_trial_id) continue;
+        // Trials of another source (or of a baseline sweep's mixed runs)
+        // moved the scenario's last trial id but not this estimate's set.
+        if (latest[0][2].as<std::string>() == e.trials_digest) continue;
         version = latest[0][0].as<int64_t>() + 1;
       }
       // The newest trial the estimate includes: trials that committed after

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The main job: installs what is missing, builds, starts mixsweepd on its own
-# local PostgreSQL (in .mixsweep/ here) and two synthetic GPU workers, submits
-# the Pick Dual Bottles sweep of seed 000, follows it until every job has
-# trained, and shows it. Then stops everything (the data stays for next time).
+# local PostgreSQL (in .mixsweep/ here), two synthetic GPU workers and the
+# synthetic lab (a robot operator drawing trial outcomes from a ground truth),
+# submits the Pick Dual Bottles sweep of seed 000, follows it until every run
+# is trained and evaluated, and prints the eta table with its intervals beside
+# the ground truth. Then stops everything (the data stays for next time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
@@ -46,22 +48,39 @@ for i in 1 2; do
 done
 echo "== started 2 synthetic workers (logs: $data/worker-*.log)"
 
+# The synthetic lab: one robot, an operator who evaluates each checkpoint as
+# it lands, blind (labels only), through the real evaluation API.
+truth=docs/examples/pick_dual_bottles.truth.yaml
+build/services/lab/mixsweep-lab --robot demo-aloha-1 --truth "$truth" --seed 1 \
+  --poll-ms 200 > "$data/lab.log" 2>&1 &
+pids+=($!)
+echo "== started the synthetic lab (ground truth: $truth; log: $data/lab.log)"
+
 echo "== submitting docs/examples/pick_dual_bottles.yaml"
 out=$($cli sweep submit docs/examples/pick_dual_bottles.yaml)
 echo "$out"
 id=$(echo "$out" | sed -n 's/^submitted sweep \([0-9]*\):.*/\1/p')
 
-echo "== training (mixsweep sweep show $id, every 2 s)"
+echo "== training and evaluating (mixsweep sweep show $id, every 2 s)"
 while :; do
   shown=$($cli sweep show "$id")
   echo "$shown" | grep -m1 '^\['          # the progress bar
-  # Done when no job is queued, blocked, leased or running.
-  echo "$shown" | grep -m1 '^jobs ' | grep -Eq 'queued|blocked|leased|running' || break
+  # Done when the sweep completed: every job ended, every evaluation recorded.
+  echo "$shown" | grep -m1 '^Sweep ' | grep -q '\[completed\]' && break
+  echo "$shown" | grep -m1 '^Sweep ' | grep -q '\[cancelled\]' && exit 1
   sleep 2
 done
+# The last trials' estimates are recomputed within moments of their commit.
+sleep 2
 echo
 echo "== mixsweep workers"
 $cli workers 2>/dev/null || true
 echo
-echo "== mixsweep sweep show $id --jobs"
-$cli sweep show "$id" --jobs
+echo "== mixsweep sweep show $id"
+$cli sweep show "$id"
+echo
+echo "== mixsweep util show $id --truth $truth"
+$cli util show "$id" --truth "$truth"
+echo
+echo "== mixsweep util recommend $id --scenario in_domain --source sim --budget 4"
+$cli util recommend "$id" --scenario in_domain --source sim --budget 4

@@ -81,6 +81,13 @@ absl::StatusOr<std::vector<BatchCandidate>> EvaluationService::RankFor(
 absl::StatusOr<OperatorBatch> EvaluationService::WithRubric(BatchRecord batch) {
   absl::StatusOr<std::shared_ptr<const spec::SweepSpec>> spec = specs_.Get(batch.sweep_id);
   if (!spec.ok()) return spec.status();
+  // The operator evaluates blind: whatever serves the batch gets no mixture.
+  for (RequestRecord& r : batch.requests) {
+    r.n_tele = 0;
+    r.source.clear();
+    r.n_nt = 0;
+    r.seed = 0;
+  }
   return OperatorBatch{.batch = std::move(batch),
                    .task = (*spec)->task.name,
                    .rubric = (*spec)->task.rubric};
