@@ -147,8 +147,9 @@ absl::StatusOr<double> ScoreAchieved(const spec::Rubric& rubric,
   if (achieved.empty()) return 0.0;
   if (milestones) return FindEntry(rubric, achieved.back())->value;
   // Summed in rubric order, so the score does not depend on the order the
-  // operator ticked the items; the cap only absorbs rounding (weights of
-  // 1/3 sum to 1 + 2^-53 in some orders).
+  // operator ticked the items; the cap only absorbs rounding (0.2 + 0.4 +
+  // 0.3 + 0.1 is 1.0000000000000002) and the spec's 1e-6 tolerance on the
+  // sum of the weights.
   double sum = 0.0;
   for (const spec::RubricEntry& entry : rubric.entries) {
     if (seen.contains(entry.name)) sum += entry.value;
