@@ -22,6 +22,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "scheduler/utilization/cost.h"
 #include "scheduler/utilization/estimate.h"
 
 namespace mixsweep::evaluation {
@@ -70,6 +71,10 @@ struct StoredEstimate {
   int64_t trigger_trial_id = 0;
   std::string trials_digest;
   utilization::EstimateParams params;
+  // Cost of each point of its curve (teleop-only points under source ""),
+  // computed when read (UtilizationService::GetEstimates), never stored:
+  // GPU-hours keep arriving as jobs run.
+  std::vector<utilization::PointCost> point_costs;
 };
 
 struct EstimateFilter {

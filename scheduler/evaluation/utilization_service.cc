@@ -24,12 +24,62 @@ absl::StatusOr<utilization::EstimateParams> UtilizationService::Resolve(
   return params;
 }
 
+absl::Status UtilizationService::AttachCosts(int64_t sweep_id, const spec::SweepSpec& spec,
+                                            std::vector<StoredEstimate>& estimates) {
+  if (estimates.empty()) return absl::OkStatus();
+  absl::StatusOr<std::vector<scheduler::RunRecord>> runs = sweeps_.ListRuns(sweep_id);
+  if (!runs.ok()) return runs.status();
+  absl::StatusOr<std::vector<scheduler::JobRecord>> jobs = sweeps_.ListJobs(sweep_id);
+  if (!jobs.ok()) return jobs.status();
+
+  std::vector<utilization::RunJobs> run_jobs;
+  for (const scheduler::RunRecord& r : *runs) {
+    utilization::RunJobs rj{.run_id = r.id,
+                            .source = r.run.source,
+                            .key = {.n_tele = r.run.n_tele, .n_nt = r.run.n_nt, .seed = r.run.seed}};
+    for (int64_t job : {r.train_job_id, r.pretrain_job_id, r.finetune_job_id}) {
+      if (job != 0) rj.job_ids.push_back(job);
+    }
+    run_jobs.push_back(std::move(rj));
+  }
+  // Only jobs that ran have measured hours; the others leave their runs'
+  // GPU-hours marked incomplete.
+  std::vector<utilization::JobHours> hours;
+  for (const scheduler::JobRecord& j : *jobs) {
+    if (j.state == scheduler::JobState::kSucceeded || j.gpu_seconds > 0) {
+      hours.push_back({.job_id = j.id, .gpu_hours = j.gpu_seconds / 3600.0});
+    }
+  }
+  utilization::CostRates rates{.tele_hours_per_demo = spec.teleop.cost_per_demo_hours,
+                               .collection_hour_price = spec.costs.collection_hour_price,
+                               .gpu_hour_price = spec.costs.gpu_hour_price};
+  for (const spec::Source& source : spec.sources) {
+    rates.nt_by_source[source.name] = {.spec_hours_per_demo = source.cost_per_demo_hours};
+  }
+  absl::StatusOr<std::vector<utilization::RunCost>> costs =
+      utilization::ComputeRunCosts(run_jobs, hours, rates);
+  if (!costs.ok()) return costs.status();
+  const std::vector<utilization::PointCost> points = utilization::ComputePointCosts(*costs);
+  for (StoredEstimate& e : estimates) {
+    e.point_costs.clear();
+    for (const utilization::PointCost& p : points) {
+      if (p.source.empty() || p.source == e.estimate.key.source) e.point_costs.push_back(p);
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<StoredEstimate>> UtilizationService::GetEstimates(
     const EstimateFilter& filter, std::optional<utilization::EstimateParams> params) {
   if (filter.sweep_id <= 0) return absl::InvalidArgumentError("sweep_id: required");
   absl::StatusOr<std::shared_ptr<const spec::SweepSpec>> spec = specs_.Get(filter.sweep_id);
   if (!spec.ok()) return spec.status();
-  if (!params) return estimates_.LatestEstimates(filter);
+  if (!params) {
+    absl::StatusOr<std::vector<StoredEstimate>> stored = estimates_.LatestEstimates(filter);
+    if (!stored.ok()) return stored.status();
+    if (absl::Status s = AttachCosts(filter.sweep_id, **spec, *stored); !s.ok()) return s;
+    return stored;
+  }
 
   absl::StatusOr<utilization::EstimateParams> resolved = Resolve(*params);
   if (!resolved.ok()) return resolved.status();
@@ -44,6 +94,7 @@ absl::StatusOr<std::vector<StoredEstimate>> UtilizationService::GetEstimates(
       out.push_back(std::move(e));
     }
   }
+  if (absl::Status s = AttachCosts(filter.sweep_id, **spec, out); !s.ok()) return s;
   return out;
 }
 

@@ -43,12 +43,13 @@ struct RecommendAnswer {
 
 class UtilizationService {
  public:
-  UtilizationService(EstimateStore& estimates, SpecCache& specs,
+  UtilizationService(EstimateStore& estimates, scheduler::SweepStore& sweeps, SpecCache& specs,
                      utilization::EstimateParams defaults)
-      : estimates_(estimates), specs_(specs), defaults_(defaults) {}
+      : estimates_(estimates), sweeps_(sweeps), specs_(specs), defaults_(defaults) {}
 
   // Without `params`: the stored estimates. With: computed now from the
-  // stored trials (zeros in params take the defaults), not stored.
+  // stored trials (zeros in params take the defaults), not stored. Either
+  // way with the cost of every curve point as of now.
   absl::StatusOr<std::vector<StoredEstimate>> GetEstimates(
       const EstimateFilter& filter, std::optional<utilization::EstimateParams> params);
 
@@ -58,8 +59,12 @@ class UtilizationService {
 
  private:
   absl::StatusOr<utilization::EstimateParams> Resolve(utilization::EstimateParams params) const;
+  // Collection hours, GPU-hours (shared pretrains split) and money per point.
+  absl::Status AttachCosts(int64_t sweep_id, const spec::SweepSpec& spec,
+                           std::vector<StoredEstimate>& estimates);
 
   EstimateStore& estimates_;
+  scheduler::SweepStore& sweeps_;
   SpecCache& specs_;
   const utilization::EstimateParams defaults_;
 };

@@ -239,6 +239,17 @@ void ToProto(const utilization::Estimate& e, v1::Estimate* out) {
 
 void ToProto(const evaluation::StoredEstimate& stored, v1::Estimate* out) {
   ToProto(stored.estimate, out);
+  // Costs of the points, matched by (n_tele, n_nt); teleop-only points are
+  // listed under source "".
+  for (const utilization::PointCost& cost : stored.point_costs) {
+    auto* points = cost.source.empty() ? out->mutable_teleop_curve() : out->mutable_mixed_curve();
+    for (v1::CurvePoint& point : *points) {
+      if (point.n_tele() != cost.point.n_tele || point.n_nt() != cost.point.n_nt) continue;
+      point.set_cost_collection_hours(cost.collection_hours);
+      point.set_cost_gpu_hours(cost.gpu_hours);
+      point.set_cost_money(cost.money);
+    }
+  }
   out->set_task(stored.task);
   out->set_version(stored.version);
   if (stored.computed_at != absl::Time()) ToProto(stored.computed_at, out->mutable_computed_at());

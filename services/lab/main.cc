@@ -153,16 +153,19 @@ bool Transient(const grpc::Status& status) {
   switch (status.error_code()) {
     case grpc::StatusCode::UNAVAILABLE:
     case grpc::StatusCode::DEADLINE_EXCEEDED:
-    case grpc::StatusCode::ABORTED:
-    case grpc::StatusCode::RESOURCE_EXHAUSTED:
       return true;
     default:
       return false;
   }
 }
 
+absl::StatusCode CodeOf(const grpc::Status& status) {
+  // gRPC's and absl's canonical codes share their numbers.
+  return static_cast<absl::StatusCode>(status.error_code());
+}
+
 std::string Describe(const grpc::Status& status) {
-  return absl::StrCat("code ", static_cast<int>(status.error_code()), ": ", status.error_message());
+  return absl::StrCat(absl::StatusCodeToString(CodeOf(status)), ": ", status.error_message());
 }
 
 // ---------------------------------------------------------------------------
@@ -177,7 +180,7 @@ class Lab {
             grpc::CreateChannel(flags.server, grpc::InsecureChannelCredentials()))) {}
 
   int Run() {
-    if (absl::Status robot = EnsureRobot(); !robot.ok()) return Fail(robot);
+    if (absl::Status robot = EnsureRobot(); !robot.ok()) return Stopping() ? Stopped() : Fail(robot);
     auto idle_since = Clock::now();
     while (!Stopping()) {
       absl::StatusOr<v1::EvaluationBatch> batch = NextBatch();
@@ -235,8 +238,8 @@ class Lab {
   }
 
   absl::Status Refused(absl::string_view what, const grpc::Status& status) const {
-    return absl::UnavailableError(absl::StrCat(what, " failed (", flags_.server, "): ",
-                                               Describe(status)));
+    return absl::Status(CodeOf(status),
+                        absl::StrCat(what, " failed (", flags_.server, "): ", Describe(status)));
   }
 
   // Registers the robot unless the server knows it already.
@@ -283,6 +286,11 @@ class Lab {
     spdlog::info("batch {} (sweep {}): {} on {}, {} policies; {}", batch.batch_id(),
                  batch.sweep_id(), batch.task(), batch.scenario(), batch.policies_size(),
                  batch.reason());
+    // The task and scenario first: a wrong truth file is no one policy's fault.
+    if (absl::Status covered = CheckCovers(truth_, batch.task(), batch.scenario(), TrainedOn{});
+        !covered.ok()) {
+      return covered;
+    }
     absl::StatusOr<spec::Rubric> rubric = RubricOf(batch.rubric());
     if (!rubric.ok()) return rubric.status();
     for (const v1::BlindPolicy& policy : batch.policies()) {
@@ -343,8 +351,7 @@ class Lab {
     grpc::Status status =
         Call(&v1::EvaluationService::Stub::RecordTrials, request, &response, "RecordTrials");
     if (!status.ok()) {
-      return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                          absl::StrCat("RecordTrials refused: ", Describe(status)));
+      return absl::Status(CodeOf(status), absl::StrCat("RecordTrials refused: ", Describe(status)));
     }
     return response.replayed();
   }

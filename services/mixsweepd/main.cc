@@ -191,7 +191,7 @@ int Serve(const Config& config, const std::string& dsn, const sigset_t& stop_sig
                                                     .level = config.estimate_level};
   evaluation::EvaluationService evaluation(evaluation_store, estimate_store, specs,
                                            trials_changed);
-  evaluation::UtilizationService utilization(estimate_store, specs, estimate_params);
+  evaluation::UtilizationService utilization(estimate_store, sweep_store, specs, estimate_params);
   api::EvaluationGrpcService evaluation_api(evaluation);
   api::UtilizationGrpcService utilization_api(utilization, estimate_store, estimates_changed);
   evaluation::EstimateRecomputer recomputer(

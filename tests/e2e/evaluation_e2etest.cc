@@ -188,9 +188,23 @@ TEST(EvaluationE2E, SyntheticLabEvaluatesAndServedEstimatesEqualARecomputationFr
     api::ToProto(scratch.front().estimate, &expected);
     expected.set_trials_digest(scratch.front().trials_digest);
 
+    // Costs come from the sweep's jobs as they are now, not from trials:
+    // collection hours by the spec (0.02 h per teleop demo, 0.000625 per
+    // sim demo), GPU-hours as the synthetic workers measured them.
+    v1::Estimate actual = estimate;
+    for (v1::CurvePoint& p : *actual.mutable_teleop_curve()) {
+      EXPECT_DOUBLE_EQ(p.cost_collection_hours(), 0.02 * p.n_tele());
+      EXPECT_GT(p.cost_gpu_hours(), 0.0);
+      EXPECT_GT(p.cost_money(), 0.0) << "prices are given: 40 per collection hour, 2.5 per GPU-hour";
+      p.clear_cost_collection_hours(), p.clear_cost_gpu_hours(), p.clear_cost_money();
+    }
+    for (v1::CurvePoint& p : *actual.mutable_mixed_curve()) {
+      EXPECT_DOUBLE_EQ(p.cost_collection_hours(), 0.02 * p.n_tele() + 0.000625 * p.n_nt());
+      EXPECT_GT(p.cost_gpu_hours(), 0.0);
+      p.clear_cost_collection_hours(), p.clear_cost_gpu_hours(), p.clear_cost_money();
+    }
     // Storage adds its own metadata; everything computed must be equal, to
     // the last bit of every double.
-    v1::Estimate actual = estimate;
     for (v1::Estimate* e : {&actual, &expected}) {
       e->clear_computed_at();
       e->clear_version();

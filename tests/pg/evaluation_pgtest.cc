@@ -159,7 +159,8 @@ class EvaluationPgTest : public ::testing::Test {
     service_ = std::make_unique<evaluation::EvaluationService>(*store_, *estimates_, *specs_,
                                                                trials_changed_);
     utilization_ =
-        std::make_unique<evaluation::UtilizationService>(*estimates_, *specs_, kParams);
+        std::make_unique<evaluation::UtilizationService>(*estimates_, *sweep_store_, *specs_,
+                                                          kParams);
   }
 
   // ---- SQL -----------------------------------------------------------------

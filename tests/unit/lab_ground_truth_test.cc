@@ -132,7 +132,7 @@ TEST_P(LabGroundTruthParseErrors, NamesTheField) {
 constexpr char kOne[] = "  - {name: a, alpha: 0.1, beta: 0.5, eta: {sim: 4}}\n";
 
 INSTANTIATE_TEST_SUITE_P(
-    Cases, LabGroundTruthParseErrors,
+    LabCases, LabGroundTruthParseErrors,
     ::testing::Values(
         ParseErrorCase{"NoVersion", std::string("scenarios:\n") + kOne, "version: required"},
         ParseErrorCase{"Version2", std::string("version: 2\nscenarios:\n") + kOne, "version: must be 1"},
@@ -482,8 +482,9 @@ TEST(LabDrawTrials, AnotherSeedDrawsOtherTrials) {
 }
 
 TEST(LabDrawTrials, ScoresAndDurationsArePlausible) {
-  for (const DrawnTrial& trial :
-       DrawTrials(PickDualBottlesRubric(), 0.6, 3, 5, 0, 200).value()) {
+  const std::vector<DrawnTrial> trials = DrawTrials(PickDualBottlesRubric(), 0.6, 3, 5, 0, 200).value();
+  ASSERT_EQ(trials.size(), 200u);
+  for (const DrawnTrial& trial : trials) {
     EXPECT_EQ(trial.score, ScoreAchieved(PickDualBottlesRubric(), trial.achieved).value());
     EXPECT_GE(trial.duration_ms, 20000);
     EXPECT_LE(trial.duration_ms, 90000);
@@ -631,7 +632,7 @@ TEST_P(LabExampleTruths, CoverTheirSweepWithSWellInsideTheUnitInterval) {
 }
 
 INSTANTIATE_TEST_SUITE_P(
-    Examples, LabExampleTruths,
+    LabExamples, LabExampleTruths,
     ::testing::Values(ExamplePair{mixsweep::testing::kPickDualBottlesYaml,
                                   "pick_dual_bottles.truth.yaml"},
                       ExamplePair{mixsweep::testing::kRankRgbBlocksYaml,
