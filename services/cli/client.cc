@@ -39,8 +39,7 @@ std::string CodeName(grpc::StatusCode code) {
 }  // namespace
 
 int Fail(const grpc::Status& status) {
-  std::cerr << "error: " << CodeName(status.error_code()) << ": " << status.error_message()
-            << "\n";
+  std::cerr << "error: " << CodeName(status.error_code()) << ": " << status.error_message() << "\n";
   return ExitCodeFor(status);
 }
 

@@ -6,10 +6,9 @@
 namespace mixsweep::cli {
 
 std::string CsvField(absl::string_view value) {
-  const bool needs_quotes =
-      value.find_first_of(",\"\r\n") != absl::string_view::npos ||
-      (!value.empty() && (value.front() == ' ' || value.front() == '\t' || value.back() == ' ' ||
-                          value.back() == '\t'));
+  const bool needs_quotes = value.find_first_of(",\"\r\n") != absl::string_view::npos ||
+                            (!value.empty() && (value.front() == ' ' || value.front() == '\t' ||
+                                                value.back() == ' ' || value.back() == '\t'));
   if (!needs_quotes) return std::string(value);
   std::string out = "\"";
   for (char c : value) {

@@ -1,6 +1,5 @@
 // mixsweep robot ..., eval ...: robots, the operator's blind batches,
 // recording and correcting trials, results and the evaluation plan.
-#include <algorithm>
 #include <iostream>
 #include <optional>
 #include <set>
@@ -12,8 +11,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "services/cli/client.h"
-#include "services/cli/csv.h"
-#include "services/cli/render.h"
 #include "services/cli/render_eval.h"
 #include "services/cli/trial_input.h"
 
@@ -155,8 +152,7 @@ int Results(const Globals& g, const EvalOptions& o) {
 // --- eval record -------------------------------------------------------------------------
 
 // Where the server names "trials[i]" of a file's trials, which line that is.
-void NameLinesOfTrials(const std::string& message, const TrialFile& file,
-                       const std::string& path) {
+void NameLinesOfTrials(const std::string& message, const TrialFile& file, const std::string& path) {
   std::set<size_t> named;
   for (size_t at = message.find("trials["); at != std::string::npos;
        at = message.find("trials[", at + 1)) {
@@ -170,8 +166,7 @@ void NameLinesOfTrials(const std::string& message, const TrialFile& file,
     }
     if (digits && p < message.size() && message[p] == ']' && i < file.lines.size() &&
         named.insert(i).second) {
-      std::cerr << "note: trials[" << i << "] is line " << file.lines[i] << " of " << path
-                << "\n";
+      std::cerr << "note: trials[" << i << "] is line " << file.lines[i] << " of " << path << "\n";
     }
   }
 }
@@ -227,8 +222,8 @@ int RecordFromFile(const Globals& g, const EvalOptions& o) {
     scores.push_back(absl::StrCat(t.input().trial_index(), ":", FormatValue(t.score())));
   }
   std::cout << (response.replayed() ? "already recorded (same key): " : "recorded ")
-            << response.trials_size() << " trials of " << TargetName(o) << " from "
-            << o.csv_file << " (index:score " << absl::StrJoin(scores, " ") << ")\n";
+            << response.trials_size() << " trials of " << TargetName(o) << " from " << o.csv_file
+            << " (index:score " << absl::StrJoin(scores, " ") << ")\n";
   if (response.request_complete()) std::cout << "every trial of " << TargetName(o) << " is in.\n";
   return kOk;
 }
@@ -292,14 +287,12 @@ int RecordInteractively(const Globals& g, const EvalOptions& o) {
     }
   }
   if (policy == nullptr) {
-    std::cerr << "error: " << TargetName(o) << " is not in robot " << o.robot
-              << "'s open batch " << batch.batch_id() << " (its policies: "
-              << absl::StrJoin(labels, ", ") << ")\n";
+    std::cerr << "error: " << TargetName(o) << " is not in robot " << o.robot << "'s open batch "
+              << batch.batch_id() << " (its policies: " << absl::StrJoin(labels, ", ") << ")\n";
     return kNotFound;
   }
-  if (batch.rubric().entries_size() == 0 ||
-      (batch.rubric().kind() != v1::RUBRIC_KIND_MILESTONES &&
-       batch.rubric().kind() != v1::RUBRIC_KIND_ITEMS)) {
+  if (batch.rubric().entries_size() == 0 || (batch.rubric().kind() != v1::RUBRIC_KIND_MILESTONES &&
+                                             batch.rubric().kind() != v1::RUBRIC_KIND_ITEMS)) {
     std::cerr << "error: the batch carries no rubric this CLI knows; record with --csv FILE\n";
     return kError;
   }
@@ -375,85 +368,105 @@ bool BoolOption(const std::string& name, const std::string& value, std::optional
   if (value.empty()) return true;
   *out = ParseBool(value);
   if (!out->has_value()) {
-    std::cerr << "error: " << name << " takes true/false, 1/0 or yes/no, not \"" << value
-              << "\"\n";
+    std::cerr << "error: " << name << " takes true/false, 1/0 or yes/no, not \"" << value << "\"\n";
     return false;
   }
   return true;
 }
 
+// The trial as stored now, with its sweep: in --sweep, else in every sweep,
+// newest first (there is no GetTrial; corrections are rare).
+grpc::Status FindTrial(Client& client, int64_t sweep_id, int64_t trial_id,
+                       std::optional<v1::Trial>* found) {
+  std::vector<int64_t> sweeps;
+  if (sweep_id != 0) {
+    sweeps.push_back(sweep_id);
+  } else {
+    v1::ListSweepsRequest list;
+    do {
+      v1::ListSweepsResponse page;
+      grpc::Status status = client.Call(&v1::SweepService::Stub::ListSweeps, list, &page);
+      if (!status.ok()) return status;
+      for (const v1::Sweep& sweep : page.sweeps()) sweeps.push_back(sweep.id());
+      list.mutable_page()->set_page_token(page.next_page_token());
+    } while (!list.page().page_token().empty());
+  }
+  for (int64_t id : sweeps) {
+    v1::ListResultsRequest request;
+    request.set_sweep_id(id);
+    request.set_include_trials(true);
+    request.set_include_superseded(true);  // the server then says which trial replaced it
+    v1::ListResultsResponse results;
+    if (grpc::Status status = AllResults(client, request, &results); !status.ok()) return status;
+    for (const v1::ScenarioResult& r : results.results()) {
+      for (const v1::Trial& t : r.trials()) {
+        if (t.id() == trial_id) {
+          *found = t;
+          return grpc::Status::OK;
+        }
+      }
+    }
+  }
+  return grpc::Status::OK;
+}
+
+// The server replaces the trial's whole record and keeps its index: the
+// correction starts from the stored record and changes what the options say.
 int Correct(const Globals& g, const EvalOptions& o) {
-  std::optional<bool> success, intervention, safety_stop;
-  if (!BoolOption("--success", o.success, &success) ||
-      !BoolOption("--intervention", o.intervention, &intervention) ||
-      !BoolOption("--safety-stop", o.safety_stop, &safety_stop)) {
+  TrialCorrection change;
+  change.achieved = SplitList(o.achieved, ',');
+  if (!BoolOption("--success", o.success, &change.success) ||
+      !BoolOption("--intervention", o.intervention, &change.intervention) ||
+      !BoolOption("--safety-stop", o.safety_stop, &change.safety_stop)) {
     return kUsage;
   }
-  std::optional<double> seconds;
   if (!o.duration.empty()) {
     absl::StatusOr<double> parsed = ParseSeconds(o.duration);
     if (!parsed.ok()) {
       std::cerr << "error: --duration: " << parsed.status().message() << "\n";
       return kUsage;
     }
-    seconds = *parsed;
+    change.duration_s = *parsed;
   }
-  Client client(g);
-  // The record it replaces, when --sweep lets us find it: what the options
-  // do not change is carried over.
-  v1::TrialInput corrected;
-  if (o.sweep_id != 0) {
-    v1::ListResultsRequest list;
-    list.set_sweep_id(o.sweep_id);
-    list.set_include_trials(true);
-    v1::ListResultsResponse results;
-    if (grpc::Status status = AllResults(client, list, &results); !status.ok()) {
-      return Fail(status);
-    }
-    bool found = false;
-    for (const v1::ScenarioResult& r : results.results()) {
-      for (const v1::Trial& t : r.trials()) {
-        if (t.id() == o.trial_id) {
-          corrected = t.input();
-          found = true;
-        }
-      }
-    }
-    if (!found) {
-      std::cerr << "error: sweep " << o.sweep_id << " has no current trial #" << o.trial_id
-                << "\n";
-      return kNotFound;
-    }
-  }
-  corrected.clear_achieved();
-  for (const std::string& name : SplitList(o.achieved, ',')) corrected.add_achieved(name);
-  if (success) corrected.set_success(*success);
-  if (intervention) corrected.set_intervention(*intervention);
-  if (safety_stop) corrected.set_safety_stop(*safety_stop);
-  if (seconds) SetDuration(*seconds, corrected.mutable_duration());
-  if (o.notes_given) corrected.set_notes(o.notes);
-  if (!o.operator_name.empty() || corrected.operator_().empty()) {
-    corrected.set_operator_(OperatorOf(g, o));
-  }
-  if (!o.robot.empty()) corrected.set_robot_id(o.robot);
+  if (o.notes_given) change.notes = o.notes;
+  if (!o.operator_name.empty()) change.operator_name = o.operator_name;
+  if (!o.robot.empty()) change.robot_id = o.robot;
 
+  Client client(g);
+  std::optional<v1::Trial> stored;
+  if (grpc::Status status = FindTrial(client, o.sweep_id, o.trial_id, &stored); !status.ok()) {
+    return Fail(status);
+  }
+  if (!stored.has_value()) {
+    std::cerr << "error: no trial #" << o.trial_id
+              << (o.sweep_id != 0 ? absl::StrCat(" in sweep ", o.sweep_id) : std::string()) << "\n";
+    return kNotFound;
+  }
+  if (!change.operator_name.has_value() && stored->input().operator_().empty()) {
+    change.operator_name = g.user;
+  }
   v1::CorrectTrialRequest request;
   request.set_trial_id(o.trial_id);
-  *request.mutable_corrected() = corrected;
+  *request.mutable_corrected() = CorrectedInput(stored->input(), change);
   request.set_reason(o.reason);
   request.set_idempotency_key(IdempotencyKey(g));
   v1::Trial trial;
-  if (grpc::Status status = client.Call(&EvalStub::CorrectTrial, request, &trial);
-      !status.ok()) {
+  if (grpc::Status status = client.Call(&EvalStub::CorrectTrial, request, &trial); !status.ok()) {
     return Fail(status);
   }
   if (g.json) {
     PrintJson(trial);
-  } else {
-    std::cout << "trial #" << trial.id() << " corrects #"
-              << (trial.supersedes_trial_id() != 0 ? trial.supersedes_trial_id() : o.trial_id)
-              << ": score " << FormatValue(trial.score()) << ", success "
-              << (trial.input().success() ? "yes" : "no") << " (" << o.reason << ")\n";
+    return kOk;
+  }
+  std::cout << "trial #" << trial.id() << " corrects #" << o.trial_id << " (index "
+            << trial.input().trial_index() << "): score " << FormatValue(stored->score()) << " -> "
+            << FormatValue(trial.score()) << ", success "
+            << (trial.input().success() ? "yes" : "no") << "\n";
+  // Success was carried over; say so when it no longer matches the score.
+  if (!change.success.has_value() && trial.input().success() != (trial.score() >= 1.0 - 1e-9)) {
+    std::cout << "note: success stays " << (trial.input().success() ? "yes" : "no")
+              << " from trial #" << o.trial_id << " while the score is now "
+              << FormatValue(trial.score()) << "; give --success to change it\n";
   }
   return kOk;
 }
@@ -495,13 +508,13 @@ void AddEvalCommands(CLI::App& app, Globals& globals, Action& action) {
   OnRun(plan, globals, action, [](const Globals& g) { return Plan(g, Options()); });
 
   CLI::App* record = eval->add_subcommand(
-      "record",
-      "record trials of a policy: prompts that follow the rubric, or a CSV file (--csv)");
+      "record", "record trials of a policy: prompts that follow the rubric, or a CSV file (--csv)");
   record->add_option("LABEL", o.label, "the policy's blind label, e.g. P-7K2Q");
   record->add_option("--request", o.request_id, "the evaluation request id, instead of LABEL");
-  record->add_option("--csv", o.csv_file,
-                     "a trial file: header trial_index,achieved,success,duration_s,"
-                     "intervention,safety_stop,notes,video_uris; sent in one call")
+  record
+      ->add_option("--csv", o.csv_file,
+                   "a trial file: header trial_index,achieved,success,duration_s,"
+                   "intervention,safety_stop,notes,video_uris; sent in one call")
       ->check(CLI::ExistingFile);
   record->add_option("--operator", o.operator_name, "who ran the trials (default: --user)");
   record->add_option("--robot", o.robot, "the robot (needed to prompt: it finds the batch)");
@@ -519,12 +532,13 @@ void AddEvalCommands(CLI::App& app, Globals& globals, Action& action) {
   correct->add_option("--duration", o.duration, "seconds");
   correct->add_option("--intervention", o.intervention, "yes/no");
   correct->add_option("--safety-stop", o.safety_stop, "yes/no");
-  correct->add_option("--notes", o.notes, "replaces the notes")
-      ->each([](const std::string&) { Options().notes_given = true; });
+  correct->add_option("--notes", o.notes, "replaces the notes")->each([](const std::string&) {
+    Options().notes_given = true;
+  });
   correct->add_option("--operator", o.operator_name, "who corrects (default: --user)");
   correct->add_option("--robot", o.robot, "the robot the trial ran on");
   correct->add_option("--sweep", o.sweep_id,
-                      "the trial's sweep: what the options do not change is carried over");
+                      "the trial's sweep (default: looked up in every sweep)");
   correct->add_option("--reason", o.reason, "why, kept with the record")->required();
   OnRun(correct, globals, action, [](const Globals& g) { return Correct(g, Options()); });
 

@@ -67,6 +67,8 @@ int Main(int argc, char** argv) {
         return key.size() > 112 ? std::string("at most 112 bytes") : std::string();
       });
   app.require_subcommand(1);
+  // Global options may also follow the command: `mixsweep eval results 1 --json`.
+  app.fallthrough();
 
   Action action;
   AddSweepCommands(app, globals, action);

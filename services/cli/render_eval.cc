@@ -39,6 +39,23 @@ std::string Indent(const std::string& text, int spaces) {
   return out;
 }
 
+// Free text as one table cell: line breaks (and tabs) would break the
+// table's lines, so each run of them becomes " / ".
+std::string OneLine(const std::string& text) {
+  std::string out;
+  bool in_break = false;
+  for (char c : text) {
+    if (c == '\n' || c == '\r' || c == '\t') {
+      if (!in_break) out += " / ";
+      in_break = true;
+      continue;
+    }
+    in_break = false;
+    out += c;
+  }
+  return out;
+}
+
 std::string Bool(bool value) { return value ? "true" : "false"; }
 
 std::string SourceCell(const std::string& source) { return source.empty() ? "-" : source; }
@@ -112,16 +129,14 @@ std::string FormatEtaInterval(const v1::EtaInterval& interval) {
       return absl::StrCat("[", FormatValue(interval.eta().lower()), ", ",
                           FormatValue(interval.eta().upper()), "]");
     case v1::EtaInterval::SHAPE_SPLIT:
-      return absl::StrCat("<= ", FormatValue(interval.split_at_or_below()), " or >= ",
-                          FormatValue(interval.split_at_or_above()));
+      return absl::StrCat("<= ", FormatValue(interval.split_at_or_below()),
+                          " or >= ", FormatValue(interval.split_at_or_above()));
     case v1::EtaInterval::SHAPE_AT_OR_ABOVE:
       return absl::StrCat(">= ", FormatValue(interval.split_at_or_above()));
     case v1::EtaInterval::SHAPE_AT_OR_BELOW:
       return absl::StrCat("<= ", FormatValue(interval.split_at_or_below()));
-    case v1::EtaInterval::SHAPE_INFINITE_ONLY:
-      return "inf only";
-    default:
-      return "-";
+    case v1::EtaInterval::SHAPE_INFINITE_ONLY: return "inf only";
+    default: return "-";
   }
 }
 
@@ -189,17 +204,16 @@ std::string RenderRubric(const v1::Rubric& rubric) {
 
 std::string RenderBatch(const v1::EvaluationBatch& batch) {
   if (batch.batch_id().empty()) {
-    std::string out = absl::StrCat("Nothing to evaluate now",
-                                   batch.robot_id().empty() ? "" : " on robot ", batch.robot_id(),
-                                   ".\n");
+    std::string out =
+        absl::StrCat("Nothing to evaluate now", batch.robot_id().empty() ? "" : " on robot ",
+                     batch.robot_id(), ".\n");
     if (!batch.reason().empty()) absl::StrAppend(&out, "why: ", batch.reason(), "\n");
     return out;
   }
-  std::string out = absl::StrCat("Batch ", batch.batch_id(), " · robot ", batch.robot_id(),
-                                 batch.sweep_id() != 0 ? absl::StrCat(" · sweep ", batch.sweep_id())
-                                                       : "",
-                                 "\n", "scenario ", batch.scenario(), " · task ", batch.task(),
-                                 "\n");
+  std::string out =
+      absl::StrCat("Batch ", batch.batch_id(), " · robot ", batch.robot_id(),
+                   batch.sweep_id() != 0 ? absl::StrCat(" · sweep ", batch.sweep_id()) : "", "\n",
+                   "scenario ", batch.scenario(), " · task ", batch.task(), "\n");
   out += RenderRubric(batch.rubric());
   int trials_left = 0;
   std::vector<std::vector<std::string>> rows;
@@ -207,18 +221,18 @@ std::string RenderBatch(const v1::EvaluationBatch& batch) {
     const v1::BlindPolicy& p = batch.policies(i);
     trials_left += std::max(0, p.trials_wanted() - p.trials_recorded());
     rows.push_back({absl::StrCat(i + 1), p.label(),
-                    absl::StrCat(p.trials_recorded(), "/", p.trials_wanted()),
-                    p.trials_recorded() >= p.trials_wanted() ? "done" : "",
+                    absl::StrCat(p.trials_recorded(), "/", p.trials_wanted(),
+                                 p.trials_recorded() >= p.trials_wanted() ? " done" : ""),
                     p.checkpoint_uri()});
   }
   absl::StrAppend(&out, "policies, in this order (", batch.policies_size(), ", ", trials_left,
                   trials_left == 1 ? " trial" : " trials", " to go):\n");
-  out += Indent(RenderTable({"#", "LABEL", "TRIALS", "", "CHECKPOINT"}, rows), 2);
+  out += Indent(RenderTable({"#", "LABEL", "TRIALS", "CHECKPOINT"}, rows), 2);
   if (!batch.reason().empty()) absl::StrAppend(&out, "why this scenario: ", batch.reason(), "\n");
   for (const v1::BlindPolicy& p : batch.policies()) {
     if (p.trials_recorded() < p.trials_wanted()) {
-      absl::StrAppend(&out, "next: mixsweep eval record ", p.label(), " --robot ",
-                      batch.robot_id(), "\n");
+      absl::StrAppend(&out, "next: mixsweep eval record ", p.label(), " --robot ", batch.robot_id(),
+                      "\n");
       break;
     }
   }
@@ -242,11 +256,11 @@ std::string RenderPlan(const v1::PlanEvaluationsResponse& plan) {
     rows.push_back({absl::StrCat(i + 1), absl::StrCat(b.sweep_id()), b.scenario(),
                     absl::StrCat(b.open_requests()), b.platform().empty() ? "any" : b.platform(),
                     WidthCell(b.widest_inverse_width()),
-                    b.widest_estimate().empty() ? "-" : b.widest_estimate(), b.reason()});
+                    b.widest_estimate().empty() ? "-" : OneLine(b.widest_estimate()),
+                    OneLine(b.reason())});
   }
-  return RenderTable({"#", "SWEEP", "SCENARIO", "OPEN", "PLATFORM", "WIDEST 1/ETA", "ESTIMATE",
-                      "REASON"},
-                     rows);
+  return RenderTable(
+      {"#", "SWEEP", "SCENARIO", "OPEN", "PLATFORM", "WIDEST 1/ETA", "ESTIMATE", "REASON"}, rows);
 }
 
 std::string RenderPlanCsv(const v1::PlanEvaluationsResponse& plan) {
@@ -278,27 +292,33 @@ std::string TrialNote(const v1::Trial& t) {
   if (t.supersedes_trial_id() != 0) {
     parts.push_back(absl::StrCat("corrects #", t.supersedes_trial_id(),
                                  t.correction_reason().empty() ? "" : ": ",
-                                 t.correction_reason()));
+                                 OneLine(t.correction_reason())));
   }
   if (t.simulated()) parts.push_back("simulated");
-  if (!t.input().notes().empty()) parts.push_back(t.input().notes());
+  if (!t.input().notes().empty()) parts.push_back(OneLine(t.input().notes()));
   return absl::StrJoin(parts, " · ");
 }
 
 std::vector<std::string> ResultCsvCells(const v1::ScenarioResult& r) {
-  return {absl::StrCat(r.run_id()),       absl::StrCat(r.request_id()),
-          absl::StrCat(r.n_tele()),       r.source(),
-          absl::StrCat(r.n_nt()),         absl::StrCat(r.seed()),
-          r.scenario(),                   r.blind_label(),
-          r.state(),                      absl::StrCat(r.trials_recorded()),
-          absl::StrCat(r.trials_wanted()), r.trials_recorded() == 0 ? "" : ExactValue(r.s()),
+  return {absl::StrCat(r.run_id()),
+          absl::StrCat(r.request_id()),
+          absl::StrCat(r.n_tele()),
+          r.source(),
+          absl::StrCat(r.n_nt()),
+          absl::StrCat(r.seed()),
+          r.scenario(),
+          r.blind_label(),
+          r.state(),
+          absl::StrCat(r.trials_recorded()),
+          absl::StrCat(r.trials_wanted()),
+          r.trials_recorded() == 0 ? "" : ExactValue(r.s()),
           r.checkpoint_uri()};
 }
 
 const std::vector<std::string>& ResultCsvHeader() {
   static const std::vector<std::string> kHeader = {
-      "run_id",   "request_id",      "n_tele",        "source", "n_nt",
-      "seed",     "scenario",        "blind_label",   "state",  "trials_recorded",
+      "run_id",        "request_id", "n_tele",        "source", "n_nt",
+      "seed",          "scenario",   "blind_label",   "state",  "trials_recorded",
       "trials_wanted", "s",          "checkpoint_uri"};
   return kHeader;
 }
@@ -315,9 +335,9 @@ std::string RenderResults(const std::vector<v1::ScenarioResult>& results, bool t
                     absl::StrCat(r.trials_recorded(), "/", r.trials_wanted()), SCell(r),
                     r.state().empty() ? "-" : r.state()});
   }
-  std::string out = RenderTable({"RUN", "N_TELE", "SOURCE", "N_NT", "SEED", "SCENARIO", "LABEL",
-                                 "TRIALS", "S", "STATE"},
-                                rows);
+  std::string out = RenderTable(
+      {"RUN", "N_TELE", "SOURCE", "N_NT", "SEED", "SCENARIO", "LABEL", "TRIALS", "S", "STATE"},
+      rows);
   if (!trials) return out;
   std::vector<std::vector<std::string>> trial_rows;
   for (const v1::ScenarioResult& r : results) {
@@ -329,8 +349,8 @@ std::string RenderResults(const std::vector<v1::ScenarioResult>& results, bool t
       trial_rows.push_back(
           {absl::StrCat("#", t.id()), absl::StrCat(t.run_id()), t.scenario(),
            absl::StrCat(in.trial_index()),
-           in.achieved().empty() ? "-" : absl::StrJoin(in.achieved(), ";"),
-           FormatValue(t.score()), in.success() ? "yes" : "no",
+           in.achieved().empty() ? "-" : absl::StrJoin(in.achieved(), ";"), FormatValue(t.score()),
+           in.success() ? "yes" : "no",
            in.has_duration() ? absl::StrCat(FormatValue(Seconds(in.duration())), "s") : "-",
            flags.empty() ? "-" : absl::StrJoin(flags, ","),
            in.operator_().empty() ? "-" : in.operator_(),
@@ -363,11 +383,11 @@ std::string RenderResultsCsv(const std::vector<v1::ScenarioResult>& results, boo
       std::vector<std::string> row = ResultCsvCells(r);
       const v1::TrialInput& in = t.input();
       for (std::string cell :
-           {absl::StrCat(t.id()), absl::StrCat(in.trial_index()),
-            absl::StrJoin(in.achieved(), ";"), ExactValue(t.score()), Bool(in.success()),
-            in.has_duration() ? ExactValue(Seconds(in.duration())) : "",
-            Bool(in.intervention()), Bool(in.safety_stop()), in.operator_(), in.robot_id(),
-            in.notes(), absl::StrJoin(in.video_uris(), ";"), FormatTimestamp(t.recorded_at()),
+           {absl::StrCat(t.id()), absl::StrCat(in.trial_index()), absl::StrJoin(in.achieved(), ";"),
+            ExactValue(t.score()), Bool(in.success()),
+            in.has_duration() ? ExactValue(Seconds(in.duration())) : "", Bool(in.intervention()),
+            Bool(in.safety_stop()), in.operator_(), in.robot_id(), in.notes(),
+            absl::StrJoin(in.video_uris(), ";"), FormatTimestamp(t.recorded_at()),
             t.supersedes_trial_id() == 0 ? "" : absl::StrCat(t.supersedes_trial_id()),
             t.superseded_by_trial_id() == 0 ? "" : absl::StrCat(t.superseded_by_trial_id()),
             t.correction_reason(), Bool(t.simulated())}) {
@@ -401,10 +421,8 @@ std::string NeqCell(const v1::GlobalEta& g) {
   switch (g.eta().status()) {
     case v1::Eta::STATUS_DEFINED:
     case v1::Eta::STATUS_N_EQ_EQUALS_N_TELE:
-    case v1::Eta::STATUS_NO_MEASURABLE_EFFECT:
-      return FormatValue(g.n_eq());
-    default:
-      return "-";
+    case v1::Eta::STATUS_NO_MEASURABLE_EFFECT: return FormatValue(g.n_eq());
+    default: return "-";
   }
 }
 
@@ -414,9 +432,14 @@ std::string FitLine(const v1::PowerLawFit& fit) {
                           ? std::string("no fit")
                           : EtaStatusShortName(fit.undefined_reason());
     std::string out = absl::StrCat("fit: undefined (", why, ")");
-    if (fit.n_used_size() > 0 || fit.beta() != 0) {
+    if (fit.alpha() != 0 || fit.beta() != 0) {  // fitted, but no positive scaling
       absl::StrAppend(&out, " · alpha ", FormatValue(fit.alpha()), " · beta ",
                       FormatValue(fit.beta()));
+    }
+    if (fit.n_used_size() > 0) {
+      std::vector<std::string> used;
+      for (int64_t n : fit.n_used()) used.push_back(absl::StrCat(n));
+      absl::StrAppend(&out, " · N used ", absl::StrJoin(used, ","));
     }
     if (fit.points_excluded_zero() > 0) {
       absl::StrAppend(&out, " · ", fit.points_excluded_zero(),
@@ -453,8 +476,8 @@ std::string CurveTable(const v1::Estimate& e) {
   if (money) header.push_back("COST");
   std::vector<std::vector<std::string>> rows;
   for (const v1::CurvePoint* p : points) {
-    std::vector<std::string> row = {absl::StrCat(p->n_tele()), absl::StrCat(p->n_nt()),
-                                    FormatValue(p->mean_s()), FormatValue(p->std_s()),
+    std::vector<std::string> row = {absl::StrCat(p->n_tele()),  absl::StrCat(p->n_nt()),
+                                    FormatValue(p->mean_s()),   FormatValue(p->std_s()),
                                     absl::StrCat(p->n_seeds()), absl::StrCat(p->trials())};
     if (collection) row.push_back(FormatValue(p->cost_collection_hours()));
     if (gpu) row.push_back(FormatValue(p->cost_gpu_hours()));
@@ -497,28 +520,30 @@ std::string RenderEstimates(const std::vector<v1::Estimate>& estimates,
     if (i > 0) out += "\n";
     const std::string kind = SourceKindName(e.source_kind());
     absl::StrAppend(&out, e.scenario(), " · ", e.source(), kind.empty() ? "" : " (", kind,
-                    kind.empty() ? "" : ")", " · task ", e.task(), " · sweep ", e.sweep_id(),
-                    "\n");
-    absl::StrAppend(&out, "  version ", e.version(), " · ", e.trial_count(), " trials",
-                    e.last_trial_id() != 0 ? absl::StrCat(" (last #", e.last_trial_id(), ")") : "",
-                    e.from_given_s() ? " · S given directly" : "",
-                    e.aggregation().empty() ? "" : absl::StrCat(" · checkpoints: ", e.aggregation()),
-                    " · computed ", FormatTimestamp(e.computed_at()), "\n");
+                    kind.empty() ? "" : ")", " · task ", e.task(), " · sweep ", e.sweep_id(), "\n");
+    absl::StrAppend(
+        &out, "  version ", e.version(), " · ", e.trial_count(), " trials",
+        e.last_trial_id() != 0 ? absl::StrCat(" (last #", e.last_trial_id(), ")") : "",
+        e.from_given_s() ? " · S given directly" : "",
+        e.aggregation().empty() ? "" : absl::StrCat(" · checkpoints: ", e.aggregation()),
+        e.has_computed_at() ? absl::StrCat(" · computed ", FormatTimestamp(e.computed_at())) : "",
+        "\n");
     std::string body = FitLine(e.fit());
     absl::StrAppend(&body, IntervalsLine(e));
     body += CurveTable(e);
 
     // Local eta at N_t*.
     std::optional<double> true_global;
-    if (truth != nullptr && truth->global_eta) true_global = truth->global_eta(e.scenario(), e.source());
+    if (truth != nullptr && truth->global_eta)
+      true_global = truth->global_eta(e.scenario(), e.source());
     if (e.local_size() > 0) {
       std::vector<std::string> header = {"N_NT", "S_T", "S_MIX", "ETA", "INTERVAL", "SIGN"};
       const bool expected = truth != nullptr && static_cast<bool>(truth->expected_local_eta);
       if (expected) header.push_back("EXPECTED LOCAL");
       std::vector<std::vector<std::string>> rows;
       for (const v1::LocalEta& l : e.local()) {
-        std::vector<std::string> row = {absl::StrCat(l.n_nt()), FormatValue(l.s_t()),
-                                        FormatValue(l.s_mix()), FormatEta(l.eta()),
+        std::vector<std::string> row = {absl::StrCat(l.n_nt()),     FormatValue(l.s_t()),
+                                        FormatValue(l.s_mix()),     FormatEta(l.eta()),
                                         IntervalCell(l.interval()), FormatSign(l.interval())};
         if (expected) {
           row.push_back(TruthCell(
@@ -528,13 +553,15 @@ std::string RenderEstimates(const std::vector<v1::Estimate>& estimates,
       }
       absl::StrAppend(&body, "local eta at N_t* = ", e.n_t_star(), ":\n");
       body += Indent(RenderTable(header, rows), 2);
-    } else {
+    } else if (e.n_t_star() > 0) {
       absl::StrAppend(&body, "local eta at N_t* = ", e.n_t_star(), ": none yet\n");
+    } else {
+      body += "local eta: none yet (no operating point N_t* with a baseline and a mixed result)\n";
     }
 
     // Global eta per mixed point.
     if (e.global_size() > 0) {
-      std::vector<std::string> header = {"N_TELE", "N_NT", "S_MIX", "N_EQ",
+      std::vector<std::string> header = {"N_TELE", "N_NT",     "S_MIX", "N_EQ",
                                          "ETA",    "INTERVAL", "SIGN"};
       const bool show_truth = truth != nullptr && static_cast<bool>(truth->global_eta);
       if (show_truth) header.push_back("TRUE ETA");
@@ -559,22 +586,52 @@ std::string RenderEstimates(const std::vector<v1::Estimate>& estimates,
 
 std::string RenderEstimatesCsv(const std::vector<v1::Estimate>& estimates,
                                const EstimateTruth* truth) {
-  std::vector<std::string> header = {
-      "sweep_id",      "task",          "scenario",       "source",           "version",
-      "trial_count",   "last_trial_id", "n_t_star",       "fit_defined",      "alpha",
-      "beta",          "r_squared",     "points_excluded_zero", "kind",       "n_tele",
-      "n_nt",          "s_t",           "s_mix",          "n_eq",             "eta_status",
-      "eta",           "interval_shape", "eta_lower",     "eta_upper",        "split_at_or_below",
-      "split_at_or_above", "inverse_lower", "inverse_upper", "sign_established", "level",
-      "resamples",     "resamples_undefined"};
+  std::vector<std::string> header = {"sweep_id",
+                                     "task",
+                                     "scenario",
+                                     "source",
+                                     "version",
+                                     "trial_count",
+                                     "last_trial_id",
+                                     "n_t_star",
+                                     "fit_defined",
+                                     "alpha",
+                                     "beta",
+                                     "r_squared",
+                                     "points_excluded_zero",
+                                     "kind",
+                                     "n_tele",
+                                     "n_nt",
+                                     "s_t",
+                                     "s_mix",
+                                     "n_eq",
+                                     "eta_status",
+                                     "eta",
+                                     "interval_shape",
+                                     "eta_lower",
+                                     "eta_upper",
+                                     "split_at_or_below",
+                                     "split_at_or_above",
+                                     "inverse_lower",
+                                     "inverse_upper",
+                                     "sign_established",
+                                     "level",
+                                     "resamples",
+                                     "resamples_undefined"};
   const bool with_truth = truth != nullptr;
   if (with_truth) header.push_back("truth");
   std::vector<std::vector<std::string>> rows;
   for (const v1::Estimate& e : estimates) {
     const std::vector<std::string> common = {
-        absl::StrCat(e.sweep_id()), e.task(), e.scenario(), e.source(),
-        absl::StrCat(e.version()), absl::StrCat(e.trial_count()),
-        absl::StrCat(e.last_trial_id()), absl::StrCat(e.n_t_star()), Bool(e.fit().defined()),
+        absl::StrCat(e.sweep_id()),
+        e.task(),
+        e.scenario(),
+        e.source(),
+        absl::StrCat(e.version()),
+        absl::StrCat(e.trial_count()),
+        absl::StrCat(e.last_trial_id()),
+        absl::StrCat(e.n_t_star()),
+        Bool(e.fit().defined()),
         e.fit().defined() ? ExactValue(e.fit().alpha()) : "",
         e.fit().defined() ? ExactValue(e.fit().beta()) : "",
         e.fit().defined() ? ExactValue(e.fit().r_squared()) : "",
@@ -583,10 +640,10 @@ std::string RenderEstimatesCsv(const std::vector<v1::Estimate>& estimates,
       const bool has = HasInterval(in);
       const v1::EtaInterval::Shape shape = ShapeOf(in);
       const bool bounded = shape == v1::EtaInterval::SHAPE_BOUNDED;
-      const bool below = shape == v1::EtaInterval::SHAPE_SPLIT ||
-                         shape == v1::EtaInterval::SHAPE_AT_OR_BELOW;
-      const bool above = shape == v1::EtaInterval::SHAPE_SPLIT ||
-                         shape == v1::EtaInterval::SHAPE_AT_OR_ABOVE;
+      const bool below =
+          shape == v1::EtaInterval::SHAPE_SPLIT || shape == v1::EtaInterval::SHAPE_AT_OR_BELOW;
+      const bool above =
+          shape == v1::EtaInterval::SHAPE_SPLIT || shape == v1::EtaInterval::SHAPE_AT_OR_ABOVE;
       std::string status = v1::Eta::Status_IsValid(eta.status())
                                ? v1::Eta::Status_Name(eta.status())
                                : "STATUS_UNSPECIFIED";
@@ -609,9 +666,9 @@ std::string RenderEstimatesCsv(const std::vector<v1::Estimate>& estimates,
     auto truth_cell = [](std::optional<double> v) { return v ? ExactValue(*v) : std::string(); };
     for (const v1::LocalEta& l : e.local()) {
       std::vector<std::string> row = common;
-      for (std::string cell : {std::string("local"), absl::StrCat(l.n_t_star()),
-                               absl::StrCat(l.n_nt()), ExactValue(l.s_t()), ExactValue(l.s_mix()),
-                               std::string()}) {
+      for (std::string cell :
+           {std::string("local"), absl::StrCat(l.n_t_star()), absl::StrCat(l.n_nt()),
+            ExactValue(l.s_t()), ExactValue(l.s_mix()), std::string()}) {
         row.push_back(std::move(cell));
       }
       for (std::string& cell : eta_cells(l.eta(), l.interval())) row.push_back(std::move(cell));
@@ -651,9 +708,10 @@ std::string RenderEstimateUpdateLine(const v1::EstimateUpdate& update) {
   }
   parts.push_back(trials);
   if (e.global_size() == 0) {
-    parts.push_back(e.fit().defined() || e.fit().undefined_reason() == v1::Eta::STATUS_UNSPECIFIED
-                        ? "no global eta yet"
-                        : absl::StrCat("global eta: ", EtaStatusShortName(e.fit().undefined_reason())));
+    parts.push_back(
+        e.fit().defined() || e.fit().undefined_reason() == v1::Eta::STATUS_UNSPECIFIED
+            ? "no global eta yet"
+            : absl::StrCat("global eta: ", EtaStatusShortName(e.fit().undefined_reason())));
   }
   for (const v1::GlobalEta& g : e.global()) {
     std::string part = absl::StrCat(g.n_tele(), "+", g.n_nt(), ": ", FormatEta(g.eta()));
@@ -677,15 +735,17 @@ std::string RenderRecommendation(const v1::RecommendMixRequest& request,
                     FormatValue(r.predicted_s_interval().upper()), "]");
   }
   out += predicted + "\n";
-  const double cost_tele = r.cost_tele_hours() > 0 ? r.cost_tele_hours() : request.cost_tele_hours();
+  const double cost_tele =
+      r.cost_tele_hours() > 0 ? r.cost_tele_hours() : request.cost_tele_hours();
   const double cost_nt = r.cost_nt_hours() > 0 ? r.cost_nt_hours() : request.cost_nt_hours();
   absl::StrAppend(&out, "  spent ", FormatValue(r.spent_hours()), " h of ",
                   FormatValue(r.budget_hours() > 0 ? r.budget_hours() : request.budget_hours()),
                   " h");
   if (cost_tele > 0 || cost_nt > 0) {
-    absl::StrAppend(&out, " (teleop ", r.n_tele(), " × ", FormatValue(cost_tele), " h = ",
-                    FormatValue(r.n_tele() * cost_tele), " h, ", request.source(), " ", r.n_nt(),
-                    " × ", FormatValue(cost_nt), " h = ", FormatValue(r.n_nt() * cost_nt), " h)");
+    absl::StrAppend(&out, " (teleop ", r.n_tele(), " × ", FormatValue(cost_tele),
+                    " h = ", FormatValue(r.n_tele() * cost_tele), " h, ", request.source(), " ",
+                    r.n_nt(), " × ", FormatValue(cost_nt), " h = ", FormatValue(r.n_nt() * cost_nt),
+                    " h)");
   }
   out += "\n";
   const int64_t core = r.teleop_core() > 0 ? r.teleop_core() : request.teleop_core();
@@ -698,10 +758,9 @@ std::string RenderRecommendation(const v1::RecommendMixRequest& request,
     const double ratio = cost_tele / cost_nt;
     const bool holds = ratio > r.eta_used() && r.eta_used() > 0;
     absl::StrAppend(&rule, "C_tele/C_nt = ", FormatValue(ratio), ", eta = ", eta, ": ",
-                    holds ? absl::StrCat(FormatValue(ratio), " > ", eta, " > 0")
-                    : r.eta_used() <= 0
-                        ? absl::StrCat("eta ", eta, " <= 0")
-                        : absl::StrCat(FormatValue(ratio), " <= ", eta));
+                    holds               ? absl::StrCat(FormatValue(ratio), " > ", eta, " > 0")
+                    : r.eta_used() <= 0 ? absl::StrCat("eta ", eta, " <= 0")
+                                        : absl::StrCat(FormatValue(ratio), " <= ", eta));
   } else {
     absl::StrAppend(&rule, "eta = ", eta, ", non-teleop collection cost 0");
   }

@@ -78,8 +78,7 @@ std::string RenderPlanCsv(const mixsweep::v1::PlanEvaluationsResponse& plan);
 std::string RenderResults(const std::vector<mixsweep::v1::ScenarioResult>& results, bool trials);
 // Without `trials` one CSV row per result; with, one row per trial (with
 // its result's columns).
-std::string RenderResultsCsv(const std::vector<mixsweep::v1::ScenarioResult>& results,
-                             bool trials);
+std::string RenderResultsCsv(const std::vector<mixsweep::v1::ScenarioResult>& results, bool trials);
 
 // --- Estimates -------------------------------------------------------------------------
 

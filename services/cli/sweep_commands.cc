@@ -26,15 +26,14 @@ int SubmitSweep(const Globals& globals, const std::string& file, bool validate_o
   }
   request.set_validate_only(validate_only);
   request.set_idempotency_key(IdempotencyKey(globals));
-  return CallAndPrint(globals, &v1::SweepService::Stub::SubmitSweep, request,
-                      [&](const v1::SubmitSweepResponse& response) {
-                        return validate_only
-                                   ? absl::StrCat(file, " is valid: ", response.runs(), " runs, ",
-                                                  response.jobs(), " jobs\n")
-                                   : absl::StrCat("submitted sweep ", response.sweep().id(), ": ",
-                                                  response.runs(), " runs, ", response.jobs(),
-                                                  " jobs\n");
-                      });
+  return CallAndPrint(
+      globals, &v1::SweepService::Stub::SubmitSweep, request,
+      [&](const v1::SubmitSweepResponse& response) {
+        return validate_only ? absl::StrCat(file, " is valid: ", response.runs(), " runs, ",
+                                            response.jobs(), " jobs\n")
+                             : absl::StrCat("submitted sweep ", response.sweep().id(), ": ",
+                                            response.runs(), " runs, ", response.jobs(), " jobs\n");
+      });
 }
 
 int ExtendSweep(const Globals& globals, int64_t id, const std::string& file, bool validate_only) {
@@ -100,9 +99,8 @@ int CancelSweep(const Globals& globals, int64_t id, const std::string& reason) {
   request.set_idempotency_key(IdempotencyKey(globals));
   return CallAndPrint(globals, &v1::SweepService::Stub::CancelSweep, request,
                       [&](const v1::CancelSweepResponse& response) {
-                        return absl::StrCat("sweep ", id, " cancelled: ",
-                                            response.jobs_cancelled(), " queued jobs stopped, ",
-                                            response.jobs_stopping(),
+                        return absl::StrCat("sweep ", id, " cancelled: ", response.jobs_cancelled(),
+                                            " queued jobs stopped, ", response.jobs_stopping(),
                                             " running jobs asked to stop\n");
                       });
 }
@@ -160,8 +158,7 @@ int JobLogs(const Globals& globals, int64_t id, bool follow, int64_t tail) {
   v1::GetJobRequest get;
   get.set_job_id(id);
   v1::Job job;
-  if (grpc::Status status = client.Call(&v1::SweepService::Stub::GetJob, get, &job);
-      !status.ok()) {
+  if (grpc::Status status = client.Call(&v1::SweepService::Stub::GetJob, get, &job); !status.ok()) {
     return Fail(status);
   }
   v1::ReadJobLogRequest request;
@@ -235,13 +232,15 @@ void AddSweepCommands(CLI::App& app, Globals& globals, Action& action) {
   CLI::App* submit = sweep->add_subcommand("submit", "submit a sweep spec (YAML)");
   submit->add_option("FILE", o.file, "the spec")->required();
   submit->add_flag("--validate-only", o.validate_only, "check and count, store nothing");
-  OnRun(submit, globals, action, [](const Globals& g) { return SubmitSweep(g, o.file, o.validate_only); });
+  OnRun(submit, globals, action,
+        [](const Globals& g) { return SubmitSweep(g, o.file, o.validate_only); });
 
   CLI::App* extend = sweep->add_subcommand("extend", "add N values, sources or seeds to a sweep");
   extend->add_option("ID", o.id, "sweep id")->required();
   extend->add_option("FILE", o.file, "the extended spec")->required();
   extend->add_flag("--validate-only", o.validate_only, "check and count, store nothing");
-  OnRun(extend, globals, action, [](const Globals& g) { return ExtendSweep(g, o.id, o.file, o.validate_only); });
+  OnRun(extend, globals, action,
+        [](const Globals& g) { return ExtendSweep(g, o.id, o.file, o.validate_only); });
 
   CLI::App* list = sweep->add_subcommand("list", "list sweeps, newest first");
   list->add_option("--owner", o.owner, "only this owner's");
@@ -272,7 +271,8 @@ void AddSweepCommands(CLI::App& app, Globals& globals, Action& action) {
   job_logs->add_flag("-f,--follow", o.follow, "keep printing new output until the job ends");
   job_logs->add_option("--tail", o.tail, "start this many bytes before the end")
       ->check(CLI::NonNegativeNumber);
-  OnRun(job_logs, globals, action, [](const Globals& g) { return JobLogs(g, o.id, o.follow, o.tail); });
+  OnRun(job_logs, globals, action,
+        [](const Globals& g) { return JobLogs(g, o.id, o.follow, o.tail); });
 
   CLI::App* workers = app.add_subcommand("workers", "list worker agents and their GPUs");
   workers->add_flag("--all", o.all_workers, "include workers that said goodbye");

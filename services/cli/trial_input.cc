@@ -47,8 +47,7 @@ absl::StatusOr<double> ParseSeconds(absl::string_view text) {
   // consume the whole word.
   const auto [end, error] = std::from_chars(word.data(), word.data() + word.size(), seconds);
   if (word.empty() || error != std::errc() || end != word.data() + word.size()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("\"", word, "\" is not a number of seconds"));
+    return absl::InvalidArgumentError(absl::StrCat("\"", word, "\" is not a number of seconds"));
   }
   if (!std::isfinite(seconds)) {
     return absl::InvalidArgumentError(absl::StrCat("\"", word, "\" is not a finite duration"));
@@ -90,8 +89,7 @@ double RubricScore(const v1::Rubric& rubric, const std::vector<std::string>& ach
     double score = 0;
     int last = -1;
     for (int i = 0; i < rubric.entries_size(); ++i) {
-      if (std::find(achieved.begin(), achieved.end(), rubric.entries(i).name()) !=
-              achieved.end() &&
+      if (std::find(achieved.begin(), achieved.end(), rubric.entries(i).name()) != achieved.end() &&
           i > last) {
         last = i;
         score = rubric.entries(i).value();
@@ -108,12 +106,28 @@ double RubricScore(const v1::Rubric& rubric, const std::vector<std::string>& ach
   return std::min(sum, 1.0);
 }
 
+// --- Corrections ---------------------------------------------------------------
+
+v1::TrialInput CorrectedInput(const v1::TrialInput& current, const TrialCorrection& change) {
+  v1::TrialInput out = current;
+  out.clear_achieved();
+  for (const std::string& name : change.achieved) out.add_achieved(name);
+  if (change.success) out.set_success(*change.success);
+  if (change.intervention) out.set_intervention(*change.intervention);
+  if (change.safety_stop) out.set_safety_stop(*change.safety_stop);
+  if (change.duration_s) SetDuration(*change.duration_s, out.mutable_duration());
+  if (change.notes) out.set_notes(*change.notes);
+  if (change.operator_name) out.set_operator_(*change.operator_name);
+  if (change.robot_id) out.set_robot_id(*change.robot_id);
+  return out;
+}
+
 // --- Trial files --------------------------------------------------------------
 
 const std::vector<std::string>& TrialFileColumns() {
-  static const std::vector<std::string> kColumns = {
-      "trial_index", "achieved", "success",     "duration_s",
-      "intervention", "safety_stop", "notes", "video_uris"};
+  static const std::vector<std::string> kColumns = {"trial_index", "achieved",     "success",
+                                                    "duration_s",  "intervention", "safety_stop",
+                                                    "notes",       "video_uris"};
   return kColumns;
 }
 
@@ -121,9 +135,9 @@ absl::StatusOr<TrialFile> ParseTrialFile(absl::string_view text) {
   absl::StatusOr<std::vector<CsvRecord>> records = ParseCsv(text);
   if (!records.ok()) return records.status();
   if (records->empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the file is empty; its first line names the columns: ",
-        absl::StrJoin(TrialFileColumns(), ",")));
+    return absl::InvalidArgumentError(
+        absl::StrCat("the file is empty; its first line names the columns: ",
+                     absl::StrJoin(TrialFileColumns(), ",")));
   }
   // The header: which field holds which column.
   const CsvRecord& header = records->front();
@@ -132,9 +146,9 @@ absl::StatusOr<TrialFile> ParseTrialFile(absl::string_view text) {
     const std::string name = absl::AsciiStrToLower(absl::StripAsciiWhitespace(header.fields[i]));
     const auto& known = TrialFileColumns();
     if (std::find(known.begin(), known.end(), name) == known.end()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "line ", header.line, ", column ", i + 1, ": unknown column \"", header.fields[i],
-          "\"; the columns are ", absl::StrJoin(known, ",")));
+      return absl::InvalidArgumentError(
+          absl::StrCat("line ", header.line, ", column ", i + 1, ": unknown column \"",
+                       header.fields[i], "\"; the columns are ", absl::StrJoin(known, ",")));
     }
     if (auto [it, inserted] = index_of.emplace(name, static_cast<int>(i)); !inserted) {
       return absl::InvalidArgumentError(absl::StrCat("line ", header.line, ", column ", i + 1,
@@ -163,9 +177,8 @@ absl::StatusOr<TrialFile> ParseTrialFile(absl::string_view text) {
       return record.fields[index_of.at(name)];
     };
     auto error = [&](const std::string& name, const std::string& message) {
-      return absl::InvalidArgumentError(absl::StrCat("line ", record.line, ", column ",
-                                                     index_of.at(name) + 1, " (", name,
-                                                     "): ", message));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "line ", record.line, ", column ", index_of.at(name) + 1, " (", name, "): ", message));
     };
     auto boolean = [&](const std::string& name, std::optional<bool> empty_means,
                        bool* out) -> absl::Status {
@@ -191,12 +204,11 @@ absl::StatusOr<TrialFile> ParseTrialFile(absl::string_view text) {
         !std::all_of(index_text.begin(), index_text.end(),
                      [](char c) { return absl::ascii_isdigit(static_cast<unsigned char>(c)); }) ||
         !absl::SimpleAtoi(index_text, &index)) {
-      return error("trial_index", absl::StrCat("\"", index_text,
-                                               "\" is not a trial index (0, 1, 2, ...)"));
+      return error("trial_index",
+                   absl::StrCat("\"", index_text, "\" is not a trial index (0, 1, 2, ...)"));
     }
     if (auto [it, inserted] = line_of_index.emplace(index, record.line); !inserted) {
-      return error("trial_index",
-                   absl::StrCat("trial ", index, " is also on line ", it->second));
+      return error("trial_index", absl::StrCat("trial ", index, " is also on line ", it->second));
     }
     trial.set_trial_index(index);
 
@@ -273,7 +285,7 @@ class Asker {
         *out = *fallback;
         return got;
       }
-      std::optional<bool> parsed = word == "y" ? std::optional<bool>(true)
+      std::optional<bool> parsed = word == "y"   ? std::optional<bool>(true)
                                    : word == "n" ? std::optional<bool>(false)
                                                  : ParseBool(word);
       if (parsed.has_value()) {
@@ -309,8 +321,7 @@ std::string DescribeTrial(const v1::Rubric& rubric, const v1::TrialInput& input,
   }
   parts.push_back(input.intervention() ? "intervention" : "no intervention");
   parts.push_back(input.safety_stop() ? "SAFETY STOP" : "no safety stop");
-  std::string out =
-      absl::StrCat("trial ", input.trial_index(), ": ", absl::StrJoin(parts, " · "));
+  std::string out = absl::StrCat("trial ", input.trial_index(), ": ", absl::StrJoin(parts, " · "));
   if (!input.notes().empty()) absl::StrAppend(&out, " · notes: ", input.notes());
   return out;
 }
@@ -343,8 +354,7 @@ PromptedTrial PromptTrial(const v1::Rubric& rubric, const TrialPrompt& prompt, s
       }
       while (true) {
         std::string answer;
-        const Got got =
-            asker.Ask(absl::StrCat("Stage [0-", rubric.entries_size(), "]: "), &answer);
+        const Got got = asker.Ask(absl::StrCat("Stage [0-", rubric.entries_size(), "]: "), &answer);
         if (got != Got::kAnswer) return stop(got);
         int stage = -1;
         if (absl::SimpleAtoi(absl::StripAsciiWhitespace(answer), &stage) && stage >= 0 &&
@@ -359,9 +369,9 @@ PromptedTrial PromptTrial(const v1::Rubric& rubric, const TrialPrompt& prompt, s
       out << "Items achieved:\n";
       for (const v1::RubricEntry& item : rubric.entries()) {
         bool yes = false;
-        const Got got = asker.AskYesNo(
-            absl::StrCat("  ", item.name(), " (weight ", Value(item.value()), ")?"), std::nullopt,
-            &yes);
+        const Got got =
+            asker.AskYesNo(absl::StrCat("  ", item.name(), " (weight ", Value(item.value()), ")?"),
+                           std::nullopt, &yes);
         if (got != Got::kAnswer) return stop(got);
         began = true;
         if (yes) achieved.push_back(item.name());

@@ -6,10 +6,10 @@
 #include <iosfwd>
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "mixsweep/v1/common.pb.h"
 #include "mixsweep/v1/evaluation.pb.h"
 
@@ -42,6 +42,25 @@ std::vector<std::string> SplitList(absl::string_view text, char separator);
 // prefix, in order); items, the sum of the achieved weights, at most 1.
 // Names not in the rubric count nothing (the server refuses them).
 double RubricScore(const mixsweep::v1::Rubric& rubric, const std::vector<std::string>& achieved);
+
+// --- Corrections ---------------------------------------------------------------
+
+// What `eval correct` changes in a trial; what is unset stays as stored.
+struct TrialCorrection {
+  std::vector<std::string> achieved;  // always replaced (empty: none)
+  std::optional<bool> success;
+  std::optional<bool> intervention;
+  std::optional<bool> safety_stop;
+  std::optional<double> duration_s;
+  std::optional<std::string> notes;
+  std::optional<std::string> operator_name;
+  std::optional<std::string> robot_id;
+};
+
+// The corrected record: `current` (its trial_index, which the server
+// requires unchanged, its videos and the rest) with `change` applied.
+mixsweep::v1::TrialInput CorrectedInput(const mixsweep::v1::TrialInput& current,
+                                        const TrialCorrection& change);
 
 // --- Trial files --------------------------------------------------------------
 
@@ -106,7 +125,7 @@ PromptedTrial PromptTrial(const mixsweep::v1::Rubric& rubric, const TrialPrompt&
 
 // One line for a trial: "trial 3: reached both_lifted · score 1 · success yes
 // · 42s · no intervention · no safety stop".
-std::string DescribeTrial(const mixsweep::v1::Rubric& rubric,
-                          const mixsweep::v1::TrialInput& input, double score);
+std::string DescribeTrial(const mixsweep::v1::Rubric& rubric, const mixsweep::v1::TrialInput& input,
+                          double score);
 
 }  // namespace mixsweep::cli

@@ -1,5 +1,7 @@
 // mixsweep util ...: the data utilization ratios (eta) of a sweep with their
 // intervals, their updates as trials arrive, and the mix to buy for a budget.
+#include <cmath>
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -85,14 +87,13 @@ int Show(const Globals& g, const UtilOptions& o) {
   request.set_sweep_id(o.sweep_id);
   request.set_scenario(o.scenario);
   request.set_source(o.source);
-  return CallAndPrint(g, &UtilStub::GetEstimates, request,
-                      [&](const v1::GetEstimatesResponse& response) {
-                        const std::vector<v1::Estimate> estimates(response.estimates().begin(),
-                                                                  response.estimates().end());
-                        const EstimateTruth* t = truth ? &*truth : nullptr;
-                        return o.csv ? RenderEstimatesCsv(estimates, t)
-                                     : RenderEstimates(estimates, t);
-                      });
+  return CallAndPrint(
+      g, &UtilStub::GetEstimates, request, [&](const v1::GetEstimatesResponse& response) {
+        const std::vector<v1::Estimate> estimates(response.estimates().begin(),
+                                                  response.estimates().end());
+        const EstimateTruth* t = truth ? &*truth : nullptr;
+        return o.csv ? RenderEstimatesCsv(estimates, t) : RenderEstimates(estimates, t);
+      });
 }
 
 int Recommend(const Globals& g, const UtilOptions& o) {
@@ -134,6 +135,24 @@ int Watch(const Globals& g, const UtilOptions& o) {
   return status.ok() ? kOk : Fail(status);
 }
 
+// Hours: a finite number, > 0 (or >= 0 with `zero_ok`); CLI11's own
+// range checks print the largest double.
+CLI::Validator Hours(bool zero_ok) {
+  return CLI::Validator(
+      [zero_ok](std::string& text) -> std::string {
+        char* end = nullptr;
+        const double value = std::strtod(text.c_str(), &end);
+        if (end == text.c_str() || *end != '\0' || !std::isfinite(value)) {
+          return absl::StrCat("\"", text, "\" is not a number of hours");
+        }
+        if (value < 0 || (!zero_ok && value == 0)) {
+          return zero_ok ? "must be >= 0" : "must be > 0";
+        }
+        return "";
+      },
+      zero_ok ? "HOURS >= 0" : "HOURS > 0");
+}
+
 }  // namespace
 
 void AddUtilCommands(CLI::App& app, Globals& globals, Action& action) {
@@ -160,20 +179,23 @@ void AddUtilCommands(CLI::App& app, Globals& globals, Action& action) {
   recommend->add_option("--source", o.source, "the non-teleop source")->required();
   recommend->add_option("--budget", o.budget_hours, "collection budget in hours")
       ->required()
-      ->check(CLI::PositiveNumber);
-  recommend->add_option("--cost-tele", o.cost_tele_hours,
-                        "hours per teleop demo (default: the spec's or measured)")
-      ->check(CLI::NonNegativeNumber);
-  recommend->add_option("--cost-nt", o.cost_nt_hours,
-                        "hours per non-teleop demo (default: the spec's or measured)")
-      ->check(CLI::NonNegativeNumber);
-  recommend->add_option("--core", o.teleop_core,
-                        "teleop demos to keep at least (default: the sweep's smallest N_tele)")
+      ->check(Hours(/*zero_ok=*/false));
+  recommend
+      ->add_option("--cost-tele", o.cost_tele_hours,
+                   "hours per teleop demo (default: the spec's or measured)")
+      ->check(Hours(/*zero_ok=*/true));
+  recommend
+      ->add_option("--cost-nt", o.cost_nt_hours,
+                   "hours per non-teleop demo (default: the spec's or measured)")
+      ->check(Hours(/*zero_ok=*/true));
+  recommend
+      ->add_option("--core", o.teleop_core,
+                   "teleop demos to keep at least (default: the sweep's smallest N_tele)")
       ->check(CLI::NonNegativeNumber);
   OnRun(recommend, globals, action, [](const Globals& g) { return Recommend(g, Options()); });
 
-  CLI::App* watch = util->add_subcommand(
-      "watch", "one line per new estimate as trials arrive (Ctrl-C ends it)");
+  CLI::App* watch =
+      util->add_subcommand("watch", "one line per new estimate as trials arrive (Ctrl-C ends it)");
   watch->add_option("SWEEP", o.sweep_id, "sweep id")->required();
   watch->add_flag("--skip-initial", o.skip_initial, "only updates after now, not the current ones");
   OnRun(watch, globals, action, [](const Globals& g) { return Watch(g, Options()); });

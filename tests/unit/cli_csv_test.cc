@@ -69,8 +69,8 @@ TEST(CliParseCsvTest, ATrailingCommaIsAnEmptyLastField) {
 }
 
 TEST(CliParseCsvTest, WhatRenderCsvWritesReadsBack) {
-  const std::vector<std::vector<std::string>> rows = {
-      {"1", "a,b", "say \"hi\"", "multi\r\nline"}, {"", " x ", "", "\""}};
+  const std::vector<std::vector<std::string>> rows = {{"1", "a,b", "say \"hi\"", "multi\r\nline"},
+                                                      {"", " x ", "", "\""}};
   auto records = ParseCsv(RenderCsv({"w", "x", "y", "z"}, rows));
   ASSERT_TRUE(records.ok()) << records.status();
   ASSERT_EQ(records->size(), 3u);

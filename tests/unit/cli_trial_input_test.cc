@@ -115,12 +115,57 @@ TEST(CliRubricScoreTest, ItemsAddTheirWeightsUpToOne) {
 }
 
 // ---------------------------------------------------------------------------
+// CorrectedInput
+
+TEST(CliCorrectionTest, ChangesWhatIsGivenAndKeepsTheRestAndTheIndex) {
+  v1::TrialInput stored;
+  stored.set_trial_index(6);
+  stored.add_achieved("first_bottle_grasped");
+  stored.set_success(false);
+  stored.mutable_duration()->set_seconds(41);
+  stored.set_operator_("ana");
+  stored.set_robot_id("aloha-1");
+  stored.set_notes("slipped");
+  stored.add_video_uris("file:///v/6.mp4");
+
+  TrialCorrection change;
+  change.achieved = {"both_lifted"};
+  change.success = true;
+  const v1::TrialInput corrected = CorrectedInput(stored, change);
+  EXPECT_EQ(corrected.trial_index(), 6);  // the server requires the same index
+  EXPECT_THAT(corrected.achieved(), ElementsAre("both_lifted"));
+  EXPECT_TRUE(corrected.success());
+  EXPECT_EQ(corrected.duration().seconds(), 41);
+  EXPECT_EQ(corrected.operator_(), "ana");
+  EXPECT_EQ(corrected.robot_id(), "aloha-1");
+  EXPECT_EQ(corrected.notes(), "slipped");
+  EXPECT_THAT(corrected.video_uris(), ElementsAre("file:///v/6.mp4"));
+
+  TrialCorrection more;  // achieved none; every other field changed
+  more.intervention = true;
+  more.safety_stop = true;
+  more.duration_s = 12.5;
+  more.notes = "";
+  more.operator_name = "ben";
+  more.robot_id = "aloha-2";
+  const v1::TrialInput all = CorrectedInput(stored, more);
+  EXPECT_THAT(all.achieved(), IsEmpty());
+  EXPECT_FALSE(all.success());  // not given: kept
+  EXPECT_TRUE(all.intervention());
+  EXPECT_TRUE(all.safety_stop());
+  EXPECT_EQ(all.duration().seconds(), 12);
+  EXPECT_EQ(all.duration().nanos(), 500000000);
+  EXPECT_EQ(all.notes(), "");
+  EXPECT_EQ(all.operator_(), "ben");
+  EXPECT_EQ(all.robot_id(), "aloha-2");
+}
+
+// ---------------------------------------------------------------------------
 // ParseTrialFile
 
 TEST(CliTrialFileTest, ReadsAGoodFile) {
   const std::string text = absl::StrCat(
-      kHeader,
-      "0,first_bottle_grasped,false,41.5,no,no,slipped,file:///v/0.mp4\n",
+      kHeader, "0,first_bottle_grasped,false,41.5,no,no,slipped,file:///v/0.mp4\n",
       "1,both_lifted,TRUE,30,0,1,\"fast, clean \"\"run\"\"\",file:///v/1a.mp4; file:///v/1b.mp4\n",
       "2,,no,,,,,\n");
   auto file = ParseTrialFile(text);
@@ -193,7 +238,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadFile{"header_only", kHeader, "line 1", "no trials"},
         BadFile{"unknown_column",
                 "trial_index,achieved,success,duration_s,intervention,safety_stop,notes,"
-                "video_uris,score\n" + kGood,
+                "video_uris,score\n" +
+                    kGood,
                 "line 1, column 9", "unknown column \"score\""},
         BadFile{"missing_column",
                 "trial_index,achieved,success,duration_s,intervention,safety_stop,notes\n",
@@ -338,8 +384,7 @@ TEST(CliPromptTest, QQuitsAtAnyQuestion) {
 
 TEST(CliPromptTest, InputEndingBeforeATrialQuitsButMidTrialIsReported) {
   EXPECT_EQ(Prompt(Milestones(), "").result.outcome, PromptedTrial::Outcome::kQuit);
-  EXPECT_EQ(Prompt(Milestones(), "2\n\n42\n").result.outcome,
-            PromptedTrial::Outcome::kInputEnded);
+  EXPECT_EQ(Prompt(Milestones(), "2\n\n42\n").result.outcome, PromptedTrial::Outcome::kInputEnded);
 }
 
 TEST(CliDescribeTrialTest, SaysWhatWasAchievedAndTheFlags) {

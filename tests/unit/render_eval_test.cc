@@ -158,8 +158,7 @@ v1::EtaInterval Interval(v1::EtaInterval::Shape shape, double a, double b) {
       in.set_split_at_or_below(a);
       in.mutable_inverse()->set_lower(1 / a);
       break;
-    default:
-      break;
+    default: break;
   }
   return in;
 }
@@ -277,17 +276,17 @@ TEST(RenderEvalBatchTest, ShowsScenarioTaskRubricPoliciesInOrderAndReason) {
             "  1)  first_bottle_grasped  0.5\n"
             "  2)  both_lifted           1\n"
             "policies, in this order (2, 6 trials to go):\n"
-            "  #  LABEL   TRIALS        CHECKPOINT\n"
-            "  1  P-7K2Q  10/10   done  artifacts/ckpt/9f3a2c\n"
-            "  2  P-3MZD  4/10          artifacts/ckpt/71c2e0\n"
+            "  #  LABEL   TRIALS      CHECKPOINT\n"
+            "  1  P-7K2Q  10/10 done  artifacts/ckpt/9f3a2c\n"
+            "  2  P-3MZD  4/10        artifacts/ckpt/71c2e0\n"
             "why this scenario: shrinks the widest 1/eta interval (width 0.31)\n"
             "next: mixsweep eval record P-3MZD --robot aloha-1\n");
 }
 
 TEST(RenderEvalBatchTest, NeverShowsAMixtureNorRequestIds) {
   const std::string text = absl::AsciiStrToLower(RenderBatch(Batch()));
-  for (const char* word : {"n_tele", "n_nt", "source", "mixture", "teleop", "sim", "seed",
-                           "812", "807"}) {
+  for (const char* word :
+       {"n_tele", "n_nt", "source", "mixture", "teleop", "sim", "seed", "812", "807"}) {
     EXPECT_THAT(text, Not(HasSubstr(word))) << word;
   }
   ExpectNoTrailingBlanks(RenderBatch(Batch()));
@@ -351,7 +350,7 @@ TEST(RenderEvalPlanTest, RankedWithWidestIntervalAndReason) {
             "1  3      in_domain        6     any               no interval yet  global eta, "
             "sim, N_tele=200 N_nt=1000  an estimate has no interval yet\n"
             "2  3      unseen_position  2     aloha-agilex-2.0  0.3125           local eta, "
-            "human_video, N_nt=500      widest 1/eta interval, width 0.3125\n");
+            "human_video, N_nt=500       widest 1/eta interval, width 0.3125\n");
   EXPECT_EQ(RenderPlan(v1::PlanEvaluationsResponse()),
             "Nothing to evaluate: no open requests outside a batch.\n");
 }
@@ -435,9 +434,10 @@ TEST(RenderEvalResultsTest, TrialsFollowWithCorrectionsAndFlags) {
   const auto lines = Lines(text);
   ASSERT_EQ(lines.size(), 7u) << text;
   EXPECT_THAT(lines[4], StartsWith("TRIAL  RUN  SCENARIO   INDEX  ACHIEVED"));
-  EXPECT_THAT(lines[5], AllOf(StartsWith("#900"), HasSubstr("first_bottle_grasped"),
-                              HasSubstr("0.5"), HasSubstr("41s"), HasSubstr("ana"),
-                              HasSubstr("aloha-1")));
+  EXPECT_THAT(lines[5],
+              AllOf(StartsWith("#900"), HasSubstr("first_bottle_grasped"), HasSubstr("0.5"),
+                    HasSubstr("41s"), HasSubstr("ana"), HasSubstr("aloha-1"),
+                    HasSubstr("slipped, then \"recovered\" / second line")));
   EXPECT_THAT(lines[6], AllOf(StartsWith("#905"), HasSubstr("both_lifted"),
                               HasSubstr("intervention"), HasSubstr("corrects #901: misclicked")));
 }
@@ -551,7 +551,7 @@ TEST(RenderEvalEstimatesTest, HeaderFitAndCurve) {
   const std::string text = RenderEstimates({EstimateWithEveryCase()});
   ExpectNoTrailingBlanks(text);
   EXPECT_THAT(text, StartsWith("in_domain · sim (simulation) · task pick_dual_bottles · sweep 3\n"
-                               "  version 7 · 240 trials (last #812) · checkpoints: last"));
+                               "  version 7 · 240 trials (last #812) · checkpoints: last\n"));
   EXPECT_THAT(text, HasSubstr("  fit: S = alpha N^beta · alpha 0.0297 · beta 0.5123 · R^2 0.987 "
                               "(log space) · N used 50,100,200 · 1 point with S = 0 left out\n"));
   EXPECT_THAT(text, HasSubstr("  intervals: 95% bootstrap percentile of 1/eta, 2000 resamples\n"));
@@ -565,26 +565,24 @@ TEST(RenderEvalEstimatesTest, HeaderFitAndCurve) {
 TEST(RenderEvalEstimatesTest, LocalEtaRowsWithStatusesAndShapes) {
   const std::string text = RenderEstimates({EstimateWithEveryCase()});
   EXPECT_THAT(text, HasSubstr("  local eta at N_t* = 200:\n"
-                              "    N_NT  S_T   S_MIX  ETA         INTERVAL       SIGN\n"
-                              "    1000  0.45  0.6    10          [6.25, 19.5]   yes\n"
-                              "    2000  0.45  0.6    no effect   inf only       no\n"
-                              "    3000  0.45  0.6    S_t=0       -              -\n"
-                              "    4000  0.45  0.6    no data     -              -\n"));
+                              "    N_NT  S_T   S_MIX  ETA        INTERVAL      SIGN\n"
+                              "    1000  0.45  0.6    10         [6.25, 19.5]  yes\n"
+                              "    2000  0.45  0.6    no effect  inf only      no\n"
+                              "    3000  0.45  0.6    S_t=0      -             -\n"
+                              "    4000  0.45  0.6    no data    -             -\n"));
 }
 
 TEST(RenderEvalEstimatesTest, GlobalEtaRowsWithStatusesAndShapes) {
   const std::string text = RenderEstimates({EstimateWithEveryCase()});
-  EXPECT_THAT(
-      text,
-      HasSubstr("  global eta per mixed point:\n"
-                "    N_TELE  N_NT  S_MIX  N_EQ  ETA            INTERVAL          SIGN\n"
-                "    200     1000  0.6    280   12.5           [8.125, 20.5]     yes\n"
-                "    100     1000  0.6    60    -25            <= -4 or >= 30    no\n"
-                "    50      1000  0.6    2000  0.5            >= 0.25           no\n"
-                "    50      500   0.6    0     -7             <= -3             no\n"
-                "    50      2000  0.6    -     S_mix=0        -                 -\n"
-                "    100     2000  0.6    100   N_eq=N_t       -                 -\n"
-                "    200     2000  0.6    -     N_eq overflow  -                 -\n"));
+  EXPECT_THAT(text, HasSubstr("  global eta per mixed point:\n"
+                              "    N_TELE  N_NT  S_MIX  N_EQ  ETA            INTERVAL        SIGN\n"
+                              "    200     1000  0.6    280   12.5           [8.125, 20.5]   yes\n"
+                              "    100     1000  0.6    60    -25            <= -4 or >= 30  no\n"
+                              "    50      1000  0.6    2000  0.5            >= 0.25         no\n"
+                              "    50      500   0.6    0     -7             <= -3           no\n"
+                              "    50      2000  0.6    -     S_mix=0        -               -\n"
+                              "    100     2000  0.6    100   N_eq=N_t       -               -\n"
+                              "    200     2000  0.6    -     N_eq overflow  -               -\n"));
   // An undefined eta never shows its (meaningless) value.
   EXPECT_THAT(text, Not(HasSubstr("12345")));
 }
@@ -607,6 +605,21 @@ TEST(RenderEvalEstimatesTest, UndefinedFitSaysWhyAndCostColumnsAppearWhenNonzero
   EXPECT_THAT(text, HasSubstr("  global eta: none yet\n"));
 }
 
+TEST(RenderEvalEstimatesTest, TooFewPointsAndNoOperatingPointYet) {
+  v1::Estimate e;
+  e.set_scenario("in_domain");
+  e.set_source("sim");
+  e.set_version(1);
+  e.set_trial_count(2);
+  e.mutable_fit()->set_undefined_reason(v1::Eta::STATUS_TOO_FEW_POINTS);
+  e.mutable_fit()->add_n_used(50);
+  const std::string text = RenderEstimates({e});
+  EXPECT_THAT(text, HasSubstr("  fit: undefined (too few points) · N used 50\n"));
+  EXPECT_THAT(text, Not(HasSubstr("alpha")));
+  EXPECT_THAT(text, HasSubstr("  local eta: none yet (no operating point"));
+  EXPECT_THAT(text, Not(HasSubstr("computed")));  // no computed_at
+}
+
 TEST(RenderEvalEstimatesTest, TruthColumnsBesideTheEstimates) {
   EstimateTruth truth;
   truth.global_eta = [](const std::string& scenario,
@@ -620,11 +633,11 @@ TEST(RenderEvalEstimatesTest, TruthColumnsBesideTheEstimates) {
     return std::nullopt;
   };
   const std::string text = RenderEstimates({EstimateWithEveryCase()}, &truth);
-  EXPECT_THAT(text, HasSubstr("ETA         INTERVAL       SIGN  EXPECTED LOCAL\n"));
-  EXPECT_THAT(text, HasSubstr("    1000  0.45  0.6    10          [6.25, 19.5]   yes   9.5\n"));
-  EXPECT_THAT(text, HasSubstr("    2000  0.45  0.6    no effect   inf only       no    -\n"));
+  EXPECT_THAT(text, HasSubstr("ETA        INTERVAL      SIGN  EXPECTED LOCAL\n"));
+  EXPECT_THAT(text, HasSubstr("    1000  0.45  0.6    10         [6.25, 19.5]  yes   9.5\n"));
+  EXPECT_THAT(text, HasSubstr("    2000  0.45  0.6    no effect  inf only      no    -\n"));
   EXPECT_THAT(text, HasSubstr("SIGN  TRUE ETA\n"));
-  EXPECT_THAT(text, HasSubstr("[8.125, 20.5]     yes   16\n"));
+  EXPECT_THAT(text, HasSubstr("[8.125, 20.5]   yes   16\n"));
 
   const auto csv = Csv(RenderEstimatesCsv({EstimateWithEveryCase()}, &truth));
   EXPECT_EQ(Cell(csv, 1, "truth"), "9.5");
@@ -737,8 +750,7 @@ TEST(RenderEvalRecommendationTest, RuleOfThumbSaysWhichSideFails) {
   r.set_eta_used(16);
   EXPECT_THAT(RenderRecommendation(request, r),
               AllOf(HasSubstr("C_tele/C_nt = 8, eta = 16: 8 <= 16\n"),
-                    HasSubstr("buy non-teleop data: no\n"),
-                    HasSubstr("spent 0 h of 10 h")));
+                    HasSubstr("buy non-teleop data: no\n"), HasSubstr("spent 0 h of 10 h")));
   r.set_eta_used(-2);
   EXPECT_THAT(RenderRecommendation(request, r), HasSubstr("eta -2 <= 0\n"));
 }
