@@ -22,6 +22,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "scheduler/spec/sweep_spec.h"
 #include "scheduler/utilization/cost.h"
 #include "scheduler/utilization/estimate.h"
 
@@ -75,6 +76,8 @@ struct StoredEstimate {
   // computed when read (UtilizationService::GetEstimates), never stored:
   // GPU-hours keep arriving as jobs run.
   std::vector<utilization::PointCost> point_costs;
+  // The source's kind from the spec, set when read like the costs.
+  std::optional<spec::SourceKind> source_kind;
 };
 
 struct EstimateFilter {

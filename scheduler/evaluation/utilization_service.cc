@@ -61,6 +61,9 @@ absl::Status UtilizationService::AttachCosts(int64_t sweep_id, const spec::Sweep
   if (!costs.ok()) return costs.status();
   const std::vector<utilization::PointCost> points = utilization::ComputePointCosts(*costs);
   for (StoredEstimate& e : estimates) {
+    for (const spec::Source& source : spec.sources) {
+      if (source.name == e.estimate.key.source) e.source_kind = source.kind;
+    }
     e.point_costs.clear();
     for (const utilization::PointCost& p : points) {
       if (p.source.empty() || p.source == e.estimate.key.source) e.point_costs.push_back(p);

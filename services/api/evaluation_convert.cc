@@ -239,6 +239,7 @@ void ToProto(const utilization::Estimate& e, v1::Estimate* out) {
 
 void ToProto(const evaluation::StoredEstimate& stored, v1::Estimate* out) {
   ToProto(stored.estimate, out);
+  if (stored.source_kind) out->set_source_kind(ToProto(*stored.source_kind));
   // Costs of the points, matched by (n_tele, n_nt); teleop-only points are
   // listed under source "".
   for (const utilization::PointCost& cost : stored.point_costs) {

@@ -68,6 +68,11 @@ v1::JobKind ToProto(plan::JobKind kind) {
   return v1::JOB_KIND_UNSPECIFIED;
 }
 
+v1::SourceKind ToProto(spec::SourceKind kind) {
+  return kind == spec::SourceKind::kHumanVideo ? v1::SOURCE_KIND_HUMAN_VIDEO
+                                               : v1::SOURCE_KIND_SIMULATION;
+}
+
 namespace {
 
 v1::JobFailure::Kind FailureKindFromName(const std::string& kind) {
@@ -86,11 +91,6 @@ void ToProto(const spec::Dataset& dataset, v1::DatasetRef* out) {
   out->set_uri(dataset.uri);
   out->set_content_hash(dataset.content_hash);
   out->set_episodes(dataset.episodes);
-}
-
-v1::SourceKind ToProto(spec::SourceKind kind) {
-  return kind == spec::SourceKind::kHumanVideo ? v1::SOURCE_KIND_HUMAN_VIDEO
-                                               : v1::SOURCE_KIND_SIMULATION;
 }
 
 v1::SourceKind SourceKindFromName(const std::string& name) {

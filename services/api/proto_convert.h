@@ -19,6 +19,7 @@ scheduler::SweepState FromProto(mixsweep::v1::SweepState state);
 
 // The stored record plus the summary of its spec.
 void ToProto(const spec::Rubric& rubric, mixsweep::v1::Rubric* out);
+mixsweep::v1::SourceKind ToProto(spec::SourceKind kind);
 void ToProto(const scheduler::SweepRecord& record, const spec::SweepSpec& spec,
              mixsweep::v1::Sweep* out);
 void ToProto(const scheduler::RunRecord& run, mixsweep::v1::Run* out);

@@ -192,6 +192,8 @@ TEST(EvaluationE2E, SyntheticLabEvaluatesAndServedEstimatesEqualARecomputationFr
     // collection hours by the spec (0.02 h per teleop demo, 0.000625 per
     // sim demo), GPU-hours as the synthetic workers measured them.
     v1::Estimate actual = estimate;
+    EXPECT_EQ(actual.source_kind(), v1::SOURCE_KIND_SIMULATION);
+    actual.clear_source_kind();
     for (v1::CurvePoint& p : *actual.mutable_teleop_curve()) {
       EXPECT_DOUBLE_EQ(p.cost_collection_hours(), 0.02 * p.n_tele());
       EXPECT_GT(p.cost_gpu_hours(), 0.0);
