@@ -51,7 +51,7 @@ echo "== started 2 synthetic workers (logs: $data/worker-*.log)"
 # The synthetic lab: one robot, an operator who evaluates each checkpoint as
 # it lands, blind (labels only), through the real evaluation API.
 truth=docs/examples/pick_dual_bottles.truth.yaml
-build/services/lab/mixsweep-lab --robot demo-aloha-1 --truth "$truth" --seed 1 \
+build/services/mixsweep-lab --robot demo-aloha-1 --truth "$truth" --seed 1 \
   --poll-ms 200 > "$data/lab.log" 2>&1 &
 pids+=($!)
 echo "== started the synthetic lab (ground truth: $truth; log: $data/lab.log)"
