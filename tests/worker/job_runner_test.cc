@@ -394,6 +394,10 @@ TEST_F(SyntheticRunnerTest, AdvancesStepsAndWritesAJsonCheckpoint) {
   Recorder events;
   JobLaunch launch = Launch("unused");
   launch.spec.set_init_checkpoint_uri("file://" + root_ + "/jobs/3/checkpoints/last.ckpt");
+  launch.spec.mutable_job()->set_kind(mixsweep::v1::JOB_KIND_FINETUNE);
+  launch.spec.mutable_job()->set_source("teleop");
+  launch.spec.mutable_job()->set_n_demos(200);
+  launch.spec.mutable_job()->set_seed(2);
   RunResult r = RunSynthetic(std::move(launch), events, {.steps_per_second = 100000});
   EXPECT_EQ(r.exit, RunResult::Exit::kExited);
   EXPECT_EQ(r.exit_code, 0);
@@ -404,6 +408,11 @@ TEST_F(SyntheticRunnerTest, AdvancesStepsAndWritesAJsonCheckpoint) {
   EXPECT_EQ(checkpoint["job_id"], 7);
   EXPECT_EQ(checkpoint["steps"], 2000);
   EXPECT_EQ(checkpoint["init_checkpoint"], "file://" + root_ + "/jobs/3/checkpoints/last.ckpt");
+  // What the synthetic lab's "robot" reads to know which policy it runs.
+  EXPECT_EQ(checkpoint["kind"], "JOB_KIND_FINETUNE");
+  EXPECT_EQ(checkpoint["source"], "teleop");
+  EXPECT_EQ(checkpoint["n_demos"], 200);
+  EXPECT_EQ(checkpoint["seed"], 2);
   ASSERT_TRUE(events.started.has_value());
   EXPECT_TRUE(events.started->synthetic());
   ASSERT_FALSE(events.samples.empty());

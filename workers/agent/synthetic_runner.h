@@ -1,7 +1,8 @@
 // SyntheticRunner: the synthetic executor (--synthetic). It runs no process:
 // an Asio timer advances the step count at a fixed rate, and at the end it
 // writes a small JSON checkpoint at the rendered checkpoint path
-//   {"synthetic": true, "job_id": 7, "steps": 13000, "init_checkpoint": "..."}
+//   {"synthetic": true, "job_id": 7, "steps": 13000, "init_checkpoint": "...",
+//    "kind": "JOB_KIND_FINETUNE", "source": "teleop", "n_demos": 200, "seed": 0}
 // so the whole loop (leases, progress, dependencies, checkpoints handed to
 // finetunes) runs at full speed without GPUs. The template is rendered and
 // the output directory prepared exactly as for a real job, so a bad
