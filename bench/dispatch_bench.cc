@@ -54,6 +54,7 @@
 #include <pqxx/pqxx>
 
 #include "bench/bench_daemon.h"
+#include "bench/bench_stats.h"
 #include "mixsweep/v1/sweep.grpc.pb.h"
 #include "mixsweep/v1/worker.grpc.pb.h"
 
@@ -64,6 +65,9 @@
 namespace {
 
 namespace v1 = mixsweep::v1;
+using mixsweep::bench::Percentile;
+using mixsweep::bench::ProcessCpuSeconds;
+using mixsweep::bench::StatusKib;
 using Clock = std::chrono::steady_clock;
 
 // ---- Flags --------------------------------------------------------------------
@@ -222,19 +226,6 @@ std::string SpecYaml(int jobs, bool mix, int64_t* expected_jobs) {
 // ---- /proc ------------------------------------------------------------------
 
 // utime + stime of a process, in seconds; -1 if it is gone.
-double CpuSeconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (!std::getline(in, line)) return -1;
-  const auto close = line.rfind(')');
-  if (close == std::string::npos) return -1;
-  std::istringstream fields(line.substr(close + 2));
-  std::vector<std::string> f;
-  for (std::string s; fields >> s;) f.push_back(s);
-  // After "pid (comm) ": field 3 (state) is f[0]; utime is field 14, stime 15.
-  if (f.size() < 13) return -1;
-  return (std::stod(f[11]) + std::stod(f[12])) / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
 
 pid_t ParentOf(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
@@ -267,7 +258,7 @@ std::map<pid_t, double> TreeCpu(pid_t root) {
     pid_t p = pid;
     for (int depth = 0; depth < 4 && p > 1; ++depth, p = parent.count(p) ? parent[p] : -1) {
       if (p == root) {
-        if (double c = CpuSeconds(pid); c >= 0) cpu[pid] = c;
+        if (double c = ProcessCpuSeconds(pid); c >= 0) cpu[pid] = c;
         break;
       }
     }
@@ -284,13 +275,6 @@ double TreeCpuDelta(const std::map<pid_t, double>& before, const std::map<pid_t,
   return sum;
 }
 
-long StatusKib(pid_t pid, const std::string& key) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind(key + ":", 0) == 0) return std::atol(line.c_str() + key.size() + 1);
-  }
-  return -1;
-}
 
 double SelfCpuSeconds() {
   rusage u{};
@@ -521,12 +505,6 @@ void RunWorker(v1::WorkerService::Stub* stub, int64_t worker_id, const Flags& fl
 
 // ---- One run -------------------------------------------------------------------
 
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return NAN;
-  std::sort(v.begin(), v.end());
-  const size_t rank = static_cast<size_t>(std::ceil(p * static_cast<double>(v.size())));
-  return v[std::min(v.size() - 1, rank == 0 ? 0 : rank - 1)];
-}
 
 struct RunResult {
   int workers = 0;
@@ -608,7 +586,7 @@ std::optional<RunResult> RunOnce(const Flags& flags, int workers, std::string* e
     sampler = std::make_unique<WaitSampler>(sample_dsn, std::chrono::milliseconds(flags.sample_ms));
   }
   const DbCounters db0 = sample_dsn.empty() ? DbCounters{} : ReadDbCounters(sample_dsn);
-  const double daemon_cpu0 = CpuSeconds(daemon->pid());
+  const double daemon_cpu0 = ProcessCpuSeconds(daemon->pid());
   const auto pg_cpu0 = local_pg ? TreeCpu(postmaster) : std::map<pid_t, double>{};
   const double self_cpu0 = SelfCpuSeconds();
 
@@ -639,7 +617,7 @@ std::optional<RunResult> RunOnce(const Flags& flags, int workers, std::string* e
   if (sampler) sampler->Finish();
 
   result.cpu_driver = SelfCpuSeconds() - self_cpu0;
-  result.cpu_daemon = CpuSeconds(daemon->pid()) - daemon_cpu0;
+  result.cpu_daemon = ProcessCpuSeconds(daemon->pid()) - daemon_cpu0;
   if (local_pg) result.cpu_pg = TreeCpuDelta(pg_cpu0, TreeCpu(postmaster));
   result.rss_kib = StatusKib(daemon->pid(), "VmHWM");
   if (db0.ok) {

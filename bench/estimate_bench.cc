@@ -77,6 +77,7 @@
 #include <pqxx/pqxx>
 
 #include "bench/bench_daemon.h"
+#include "bench/bench_stats.h"
 #include "db/dispatch_sql.h"
 #include "mixsweep/v1/evaluation.grpc.pb.h"
 #include "mixsweep/v1/sweep.grpc.pb.h"
@@ -89,6 +90,9 @@
 namespace {
 
 namespace v1 = mixsweep::v1;
+using mixsweep::bench::Percentile;
+using mixsweep::bench::ProcessCpuSeconds;
+using mixsweep::bench::StatusKib;
 using Clock = std::chrono::steady_clock;
 using SysClock = std::chrono::system_clock;
 
@@ -281,36 +285,17 @@ v1::TrialInput DrawTrial(int index, double p, std::mt19937_64& rng) {
 
 // ---- /proc and statistics --------------------------------------------------------
 
-double CpuSeconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (!std::getline(in, line)) return -1;
-  const auto close = line.rfind(')');
-  if (close == std::string::npos) return -1;
-  std::istringstream fields(line.substr(close + 2));
-  std::vector<std::string> f;
-  for (std::string s; fields >> s;) f.push_back(s);
-  if (f.size() < 13) return -1;
-  return (std::stod(f[11]) + std::stod(f[12])) / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
 
 // CPU seconds of the postmaster and its children (the backends, the
 // checkpointer, autovacuum...); a child that exited in between is left out.
 double PostgresCpuSeconds(pid_t postmaster) {
-  double sum = std::max(0.0, CpuSeconds(postmaster));
+  double sum = std::max(0.0, ProcessCpuSeconds(postmaster));
   std::ifstream children("/proc/" + std::to_string(postmaster) + "/task/" +
                          std::to_string(postmaster) + "/children");
-  for (pid_t child; children >> child;) sum += std::max(0.0, CpuSeconds(child));
+  for (pid_t child; children >> child;) sum += std::max(0.0, ProcessCpuSeconds(child));
   return sum;
 }
 
-long StatusKib(pid_t pid, const std::string& key) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind(key + ":", 0) == 0) return std::atol(line.c_str() + key.size() + 1);
-  }
-  return -1;
-}
 
 std::string CpuModel() {
   std::ifstream in("/proc/cpuinfo");
@@ -325,13 +310,6 @@ std::string CpuModel() {
 
 double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
-// Nearest rank.
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return NAN;
-  std::sort(v.begin(), v.end());
-  const size_t rank = static_cast<size_t>(std::ceil(p * static_cast<double>(v.size())));
-  return v[std::min(v.size() - 1, rank == 0 ? 0 : rank - 1)];
-}
 
 std::string Dist(const std::vector<double>& v) {
   if (v.empty()) return "(none)";
@@ -663,7 +641,7 @@ int Bench::Run() {
     for (Request* r : by_id) r->p = std::clamp(TrueS(r->n_tele, r->n_nt) + seed_noise(rng), 0.0, 1.0);
 
     std::vector<double> record_ms;
-    const double cpu0 = CpuSeconds(daemon->pid());
+    const double cpu0 = ProcessCpuSeconds(daemon->pid());
     const double pg_cpu0 = PostgresCpuSeconds(postmaster);
     const auto t0 = Clock::now();
     for (Request* r : by_id) {
@@ -679,7 +657,7 @@ int Bench::Run() {
                 "estimates caught up %.1f s after the last call; CPU: mixsweepd %.1f s, "
                 "PostgreSQL %.1f s\n",
                 by_id.size(), kTrials - 1, fill_s, by_id.size() / fill_s, Dist(record_ms).c_str(),
-                drain_s, CpuSeconds(daemon->pid()) - cpu0,
+                drain_s, ProcessCpuSeconds(daemon->pid()) - cpu0,
                 PostgresCpuSeconds(postmaster) - pg_cpu0);
 
     const v1::GetEstimatesResponse current = Get();
@@ -731,7 +709,7 @@ int Bench::Run() {
   if (flags.on_demand > 0) {
     v1::EstimateParameters params;
     params.set_resamples(flags.resamples);
-    const double cpu0 = CpuSeconds(daemon->pid());
+    const double cpu0 = ProcessCpuSeconds(daemon->pid());
     const double pg_cpu0 = PostgresCpuSeconds(postmaster);
     for (int i = 0; i < flags.on_demand; ++i) {
       const auto t0 = Clock::now();
@@ -739,7 +717,7 @@ int Bench::Run() {
       on_demand_ms.push_back(Ms(Clock::now() - t0));
       if (r.estimates_size() != 1) throw BenchError("GetEstimates(parameters): no estimate");
     }
-    cpu_per_computation = (CpuSeconds(daemon->pid()) - cpu0) / flags.on_demand;
+    cpu_per_computation = (ProcessCpuSeconds(daemon->pid()) - cpu0) / flags.on_demand;
     std::printf("[6] one computation (GetEstimates with parameters: load + %d-resample "
                 "bootstrap, not stored): %s; CPU each: mixsweepd %.0f ms, PostgreSQL %.0f ms\n",
                 flags.resamples, Dist(on_demand_ms).c_str(), cpu_per_computation * 1000,
@@ -757,7 +735,7 @@ int Bench::Run() {
   std::vector<double> latency_ms, record_ms, server_compute_ms, delivery_ms, send_to_update_ms;
   int missed = 0, stale_reads = 0, trigger_matched = 0, extra_updates = 0;
   size_t update_bytes = 0;
-  const double spaced_cpu0 = CpuSeconds(daemon->pid());
+  const double spaced_cpu0 = ProcessCpuSeconds(daemon->pid());
   const double spaced_pg_cpu0 = PostgresCpuSeconds(postmaster);
   for (size_t k = 0; k < measured_idx.size(); ++k) {
     const Request& r = requests[measured_idx[k]];
@@ -812,7 +790,7 @@ int Bench::Run() {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(flags.gap_ms));
   }
-  const double spaced_cpu = CpuSeconds(daemon->pid()) - spaced_cpu0;
+  const double spaced_cpu = ProcessCpuSeconds(daemon->pid()) - spaced_cpu0;
   const double spaced_pg_cpu = PostgresCpuSeconds(postmaster) - spaced_pg_cpu0;
   std::printf("[4] spaced, %zu single-trial RecordTrials calls, one at a time:\n"
               "    commit acknowledged -> update on the stream: %s\n"
@@ -841,7 +819,7 @@ int Bench::Run() {
     const size_t start = watcher->size();
     cursor = start;
     const int64_t version0 = Get().estimates(0).version();
-    const double cpu0 = CpuSeconds(daemon->pid());
+    const double cpu0 = ProcessCpuSeconds(daemon->pid());
     const double pg_cpu0 = PostgresCpuSeconds(postmaster);
     const auto first_sent = Clock::now();
     int64_t last_trial = 0;
@@ -868,7 +846,7 @@ int Bench::Run() {
       burst_from_first_ms = Ms(u->at - first_sent);
     }
     WaitDrained(conn, std::chrono::milliseconds(1000));
-    burst_cpu = CpuSeconds(daemon->pid()) - cpu0;
+    burst_cpu = ProcessCpuSeconds(daemon->pid()) - cpu0;
     const double burst_pg_cpu = PostgresCpuSeconds(postmaster) - pg_cpu0;
     const auto stored = Get();
     if (stored.estimates(0).last_trial_id() < last_trial) ++stale_reads;
