@@ -53,6 +53,8 @@
 #include <grpcpp/grpcpp.h>
 #include <pqxx/pqxx>
 
+#include <CLI/CLI.hpp>
+
 #include "bench/bench_daemon.h"
 #include "bench/bench_stats.h"
 #include "mixsweep/v1/sweep.grpc.pb.h"
@@ -89,90 +91,41 @@ struct Flags {
   std::string spec_file;  // submit this spec instead of the generated one
 };
 
-void Usage() {
-  std::fprintf(stderr,
-               "usage: dispatch_bench [--workers 1,8,32] [--jobs 1000] [--repeats 1] [--mix]\n"
-               "  [--database DSN] [--mixsweepd PATH] [--db-pool-size N] [--log-level L]\n"
-               "  [--lease-wait-seconds S] [--time-limit-seconds S] [--sample-ms MS (0: off)]\n"
-               "  [--daemon-arg ARG]... [--spec-file YAML (instead of the generated sweep)] [--keep]\n");
-}
-
-std::optional<Flags> ParseFlags(int argc, char** argv) {
+// Flags by CLI11 (`--name value` or `--name=value`); nullopt after --help
+// (printed) or a bad flag (explained). `exit_code` says which.
+std::optional<Flags> ParseFlags(int argc, char** argv, int* exit_code) {
   Flags f;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    std::string value;
-    bool has_value = false;
-    if (auto eq = arg.find('='); arg.rfind("--", 0) == 0 && eq != std::string::npos) {
-      value = arg.substr(eq + 1);
-      arg = arg.substr(0, eq);
-      has_value = true;
-    }
-    auto next = [&]() -> std::optional<std::string> {
-      if (has_value) return value;
-      if (i + 1 >= argc) return std::nullopt;
-      return std::string(argv[++i]);
-    };
-    try {
-      if (arg == "--mix") {
-        f.mix = true;
-      } else if (arg == "--keep") {
-        f.keep = true;
-      } else if (arg == "--help" || arg == "-h") {
-        Usage();
-        std::exit(0);
-      } else {
-        auto v = next();
-        if (!v) {
-          std::fprintf(stderr, "%s needs a value\n", arg.c_str());
-          return std::nullopt;
-        }
-        if (arg == "--workers") {
-          f.workers.clear();
-          std::stringstream in(*v);
-          for (std::string item; std::getline(in, item, ',');) f.workers.push_back(std::stoi(item));
-        } else if (arg == "--jobs") {
-          f.jobs = std::stoi(*v);
-        } else if (arg == "--repeats") {
-          f.repeats = std::stoi(*v);
-        } else if (arg == "--database") {
-          f.database = *v;
-        } else if (arg == "--mixsweepd") {
-          f.mixsweepd = *v;
-        } else if (arg == "--db-pool-size") {
-          f.db_pool_size = std::stoi(*v);
-        } else if (arg == "--log-level") {
-          f.log_level = *v;
-        } else if (arg == "--lease-wait-seconds") {
-          f.lease_wait_seconds = std::stod(*v);
-        } else if (arg == "--time-limit-seconds") {
-          f.time_limit_seconds = std::stod(*v);
-        } else if (arg == "--sample-ms") {
-          f.sample_ms = std::stoi(*v);
-        } else if (arg == "--spec-file") {
-          f.spec_file = *v;
-        } else if (arg == "--daemon-arg") {
-          f.daemon_args.push_back(*v);
-        } else {
-          std::fprintf(stderr, "unknown flag %s\n", arg.c_str());
-          return std::nullopt;
-        }
-      }
-    } catch (const std::exception&) {
-      std::fprintf(stderr, "bad value for %s\n", arg.c_str());
-      return std::nullopt;
-    }
-  }
-  if (f.workers.empty() || f.jobs < 1 || f.repeats < 1 || f.time_limit_seconds <= 0 ||
-      f.lease_wait_seconds <= 0) {
-    std::fprintf(stderr, "workers, jobs, repeats, time and wait limits must be positive\n");
+  CLI::App app{"dispatch_bench: synthetic workers lease and complete jobs against a real mixsweepd"};
+  app.add_option("--workers", f.workers, "worker counts to run, e.g. 1,8,32")
+      ->delimiter(',')
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  app.add_option("--jobs", f.jobs, "jobs per run")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--repeats", f.repeats, "runs per worker count")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_flag("--mix", f.mix, "pretrain/finetune pairs as well as train jobs");
+  app.add_option("--database", f.database, "an existing database (default: mixsweepd's own)");
+  app.add_option("--mixsweepd", f.mixsweepd, "the mixsweepd binary")->capture_default_str();
+  app.add_option("--db-pool-size", f.db_pool_size, "mixsweepd's pool (0: its default)");
+  app.add_option("--log-level", f.log_level, "mixsweepd's log level")->capture_default_str();
+  app.add_option("--lease-wait-seconds", f.lease_wait_seconds, "long-poll wait of LeaseJob")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--time-limit-seconds", f.time_limit_seconds, "limit of one run")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--sample-ms", f.sample_ms, "pg_stat_activity sampling period (0: off)")
+      ->capture_default_str();
+  app.add_option("--daemon-arg", f.daemon_args, "an extra mixsweepd argument (repeatable)")
+      ->allow_extra_args(false);
+  app.add_option("--spec-file", f.spec_file, "submit this spec instead of the generated sweep");
+  app.add_flag("--keep", f.keep, "leave the temp dir");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    *exit_code = app.exit(e);
     return std::nullopt;
-  }
-  for (int w : f.workers) {
-    if (w < 1 || w > 1024) {
-      std::fprintf(stderr, "--workers: each 1 to 1024\n");
-      return std::nullopt;
-    }
   }
   return f;
 }
@@ -724,11 +677,9 @@ std::string Cell(const std::vector<RunResult>& runs, double RunResult::*field, c
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::optional<Flags> flags = ParseFlags(argc, argv);
-  if (!flags) {
-    Usage();
-    return 2;
-  }
+  int exit_code = 0;
+  std::optional<Flags> flags = ParseFlags(argc, argv, &exit_code);
+  if (!flags) return exit_code;
   if (access(flags->mixsweepd.c_str(), X_OK) != 0) {
     std::fprintf(stderr, "mixsweepd not executable at %s (--mixsweepd PATH)\n",
                  flags->mixsweepd.c_str());

@@ -76,6 +76,8 @@
 #include <grpcpp/grpcpp.h>
 #include <pqxx/pqxx>
 
+#include <CLI/CLI.hpp>
+
 #include "bench/bench_daemon.h"
 #include "bench/bench_stats.h"
 #include "db/dispatch_sql.h"
@@ -120,92 +122,53 @@ struct Flags {
   std::vector<std::string> daemon_args;
 };
 
-void Usage() {
-  std::fprintf(
-      stderr,
-      "usage: estimate_bench [--estimate-resamples 2000] [--measured 50] [--burst 20]\n"
-      "  [--seeds 10 (100 runs each)] [--gap-ms 200] [--on-demand 5] [--rng-seed 42]\n"
-      "  [--update-timeout-seconds 60] [--drain-timeout-seconds 900]\n"
-      "  [--mixsweepd PATH] [--db-pool-size N] [--log-level L] [--daemon-arg ARG]...\n"
-      "  [--keep (leave the temp dir)] [--verbose (one line per measured call)]\n");
-}
-
-std::optional<Flags> ParseFlags(int argc, char** argv) {
+// Flags by CLI11 (`--name value` or `--name=value`); nullopt after --help
+// (printed) or a bad flag (explained). `exit_code` says which.
+std::optional<Flags> ParseFlags(int argc, char** argv, int* exit_code) {
   Flags f;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    std::string value;
-    bool has_value = false;
-    if (auto eq = arg.find('='); arg.rfind("--", 0) == 0 && eq != std::string::npos) {
-      value = arg.substr(eq + 1);
-      arg = arg.substr(0, eq);
-      has_value = true;
-    }
-    auto next = [&]() -> std::optional<std::string> {
-      if (has_value) return value;
-      if (i + 1 >= argc) return std::nullopt;
-      return std::string(argv[++i]);
-    };
-    try {
-      if (arg == "--keep") {
-        f.keep = true;
-      } else if (arg == "--verbose") {
-        f.verbose = true;
-      } else if (arg == "--help" || arg == "-h") {
-        Usage();
-        std::exit(0);
-      } else {
-        auto v = next();
-        if (!v) {
-          std::fprintf(stderr, "%s needs a value\n", arg.c_str());
-          return std::nullopt;
-        }
-        if (arg == "--estimate-resamples") {
-          f.resamples = std::stoi(*v);
-        } else if (arg == "--measured") {
-          f.measured = std::stoi(*v);
-        } else if (arg == "--burst") {
-          f.burst = std::stoi(*v);
-        } else if (arg == "--seeds") {
-          f.seeds = std::stoi(*v);
-        } else if (arg == "--gap-ms") {
-          f.gap_ms = std::stoi(*v);
-        } else if (arg == "--on-demand") {
-          f.on_demand = std::stoi(*v);
-        } else if (arg == "--rng-seed") {
-          f.rng_seed = std::stoull(*v);
-        } else if (arg == "--update-timeout-seconds") {
-          f.update_timeout_seconds = std::stod(*v);
-        } else if (arg == "--drain-timeout-seconds") {
-          f.drain_timeout_seconds = std::stod(*v);
-        } else if (arg == "--mixsweepd") {
-          f.mixsweepd = *v;
-        } else if (arg == "--db-pool-size") {
-          f.db_pool_size = std::stoi(*v);
-        } else if (arg == "--log-level") {
-          f.log_level = *v;
-        } else if (arg == "--daemon-arg") {
-          f.daemon_args.push_back(*v);
-        } else {
-          std::fprintf(stderr, "unknown flag %s\n", arg.c_str());
-          return std::nullopt;
-        }
-      }
-    } catch (const std::exception&) {
-      std::fprintf(stderr, "bad value for %s\n", arg.c_str());
-      return std::nullopt;
-    }
-  }
-  if (f.resamples < 0 || f.measured < 1 || f.burst < 0 || f.seeds < 1 || f.seeds > 100 ||
-      f.gap_ms < 0 || f.on_demand < 0 || f.update_timeout_seconds <= 0 ||
-      f.drain_timeout_seconds <= 0) {
-    std::fprintf(stderr,
-                 "--measured and --seeds (<= 100) must be positive; resamples, burst, gap and "
-                 "on-demand >= 0; timeouts > 0\n");
+  CLI::App app{"estimate_bench: time from a trial's commit to the updated estimate"};
+  app.add_option("--estimate-resamples", f.resamples, "bootstrap resamples of mixsweepd")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--measured", f.measured, "K: spaced single-trial calls")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--burst", f.burst, "B: back-to-back single-trial calls")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--seeds", f.seeds, "seeds (100 runs each)")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
+  app.add_option("--gap-ms", f.gap_ms, "pause after each spaced measurement")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--on-demand", f.on_demand, "timed GetEstimates computed on request")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--rng-seed", f.rng_seed, "seed of the trial draws")->capture_default_str();
+  app.add_option("--update-timeout-seconds", f.update_timeout_seconds, "wait for one update")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--drain-timeout-seconds", f.drain_timeout_seconds,
+                 "wait for the prefill's estimates")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--mixsweepd", f.mixsweepd, "the mixsweepd binary")->capture_default_str();
+  app.add_option("--db-pool-size", f.db_pool_size, "mixsweepd's pool (0: its default)");
+  app.add_option("--log-level", f.log_level, "mixsweepd's log level")->capture_default_str();
+  app.add_option("--daemon-arg", f.daemon_args, "an extra mixsweepd argument (repeatable)")
+      ->allow_extra_args(false);
+  app.add_flag("--keep", f.keep, "leave the temp dir");
+  app.add_flag("--verbose", f.verbose, "one line per measured call");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    *exit_code = app.exit(e);
     return std::nullopt;
   }
   if (f.measured + f.burst > 100 * f.seeds) {
     std::fprintf(stderr, "--measured + --burst must not exceed the %d requests\n", 100 * f.seeds);
+    *exit_code = 2;
     return std::nullopt;
   }
   return f;
@@ -905,11 +868,9 @@ int Bench::Run() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::optional<Flags> flags = ParseFlags(argc, argv);
-  if (!flags) {
-    Usage();
-    return 2;
-  }
+  int exit_code = 0;
+  std::optional<Flags> flags = ParseFlags(argc, argv, &exit_code);
+  if (!flags) return exit_code;
   if (access(flags->mixsweepd.c_str(), X_OK) != 0) {
     std::fprintf(stderr, "mixsweepd not executable at %s (--mixsweepd PATH)\n",
                  flags->mixsweepd.c_str());
