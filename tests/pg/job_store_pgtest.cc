@@ -142,24 +142,9 @@ class JobStoreTest : public ::testing::Test {
   }
 
   // ---- SQL -----------------------------------------------------------------
-  int64_t Count(const std::string& sql) {
-    pqxx::connection conn(dsn_);
-    pqxx::nontransaction tx(conn);
-    const pqxx::row row = tx.exec1(sql);
-    return row[0].is_null() ? -1 : row[0].as<int64_t>();
-  }
-  std::string Text(const std::string& sql) {
-    pqxx::connection conn(dsn_);
-    pqxx::nontransaction tx(conn);
-    const pqxx::row row = tx.exec1(sql);
-    return row[0].is_null() ? "<null>" : row[0].as<std::string>();
-  }
-  void Exec(const std::string& sql) {
-    pqxx::connection conn(dsn_);
-    pqxx::work tx(conn);
-    tx.exec(sql);
-    tx.commit();
-  }
+  int64_t Count(const std::string& sql) { return testing::SqlCount(dsn_, sql); }
+  std::string Text(const std::string& sql) { return testing::SqlText(dsn_, sql); }
+  void Exec(const std::string& sql) { testing::SqlExec(dsn_, sql); }
   std::string JobText(int64_t id, const std::string& expr) {
     return Text(absl::StrCat("SELECT (", expr, ")::text FROM jobs WHERE id = ", id));
   }

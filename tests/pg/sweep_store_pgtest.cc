@@ -106,23 +106,9 @@ class SweepStoreTest : public ::testing::Test {
         *store_, scheduler::SweepService::Options{});
   }
 
-  int64_t Count(const std::string& sql) {
-    pqxx::connection conn(dsn_);
-    pqxx::nontransaction tx(conn);
-    return tx.exec1(sql)[0].as<int64_t>();
-  }
-  std::string Text(const std::string& sql) {
-    pqxx::connection conn(dsn_);
-    pqxx::nontransaction tx(conn);
-    const pqxx::row row = tx.exec1(sql);
-    return row[0].is_null() ? "<null>" : row[0].as<std::string>();
-  }
-  void Exec(const std::string& sql) {
-    pqxx::connection conn(dsn_);
-    pqxx::work tx(conn);
-    tx.exec(sql);
-    tx.commit();
-  }
+  int64_t Count(const std::string& sql) { return testing::SqlCount(dsn_, sql); }
+  std::string Text(const std::string& sql) { return testing::SqlText(dsn_, sql); }
+  void Exec(const std::string& sql) { testing::SqlExec(dsn_, sql); }
   std::map<std::string, int64_t> TableCounts() {
     std::map<std::string, int64_t> counts;
     for (const std::string& table : AllTables()) {

@@ -15,6 +15,8 @@
 #include <mutex>
 #include <vector>
 
+#include <pqxx/pqxx>
+
 namespace mixsweep::testing {
 namespace {
 
@@ -138,6 +140,27 @@ std::string MakeTempDir(const std::string& prefix) {
   std::string dir = NewTempDir(prefix, &error);
   EXPECT_FALSE(dir.empty()) << error;
   return dir;
+}
+
+int64_t SqlCount(const std::string& dsn, const std::string& sql) {
+  pqxx::connection conn(dsn);
+  pqxx::nontransaction tx(conn);
+  const pqxx::row row = tx.exec1(sql);
+  return row[0].is_null() ? -1 : row[0].as<int64_t>();
+}
+
+std::string SqlText(const std::string& dsn, const std::string& sql) {
+  pqxx::connection conn(dsn);
+  pqxx::nontransaction tx(conn);
+  const pqxx::row row = tx.exec1(sql);
+  return row[0].is_null() ? "<null>" : row[0].as<std::string>();
+}
+
+void SqlExec(const std::string& dsn, const std::string& sql) {
+  pqxx::connection conn(dsn);
+  pqxx::work tx(conn);
+  tx.exec(sql);
+  tx.commit();
 }
 
 }  // namespace mixsweep::testing

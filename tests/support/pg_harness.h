@@ -18,6 +18,7 @@
 //   }
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -42,5 +43,12 @@ std::string CreateTestDatabase();
 // running as root, it is owned by the cluster's user so that a LocalCluster
 // can live in it.
 std::string MakeTempDir(const std::string& prefix);
+
+// How tests look at the database behind the code under test, each on a
+// fresh connection: the first column of a one-row query (NULL: -1 or
+// "<null>"), and a statement run in its own committed transaction.
+int64_t SqlCount(const std::string& dsn, const std::string& sql);
+std::string SqlText(const std::string& dsn, const std::string& sql);
+void SqlExec(const std::string& dsn, const std::string& sql);
 
 }  // namespace mixsweep::testing
