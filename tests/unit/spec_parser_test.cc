@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "scheduler/spec/sweep_spec.h"
@@ -692,6 +693,25 @@ TEST(SpecParserRobustnessTest, HugeAndOversizedValues) {
   std::string many_keys;
   for (int i = 0; i < 5000; ++i) absl::StrAppend(&many_keys, "k", i, ": 1\n");
   ExpectRefused(many_keys);
+}
+
+// Found by fuzz/spec_fuzzer: yaml-cpp's message quotes the offending
+// character as it is ("unknown escape character: " and a raw control byte,
+// a newline among them), which split the problem over two message lines.
+TEST(SpecParserRobustnessTest, YamlErrorQuotingAControlCharacterStaysOneLine) {
+  for (const std::string& text : {std::string("a: \"\\\x01\"\n"), std::string("a: \"\\\x1b\"\n"),
+                                  std::string("\xff\x00\n", 3)}) {
+    ExpectRefused(text);
+    const std::string message = Message(ParseSweepSpec(text).status());
+    EXPECT_EQ(Lines(message).size(), 1u) << message;
+    EXPECT_NE(message.back(), '\n') << message;
+    for (char c : message) {
+      EXPECT_FALSE(static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+          << "control character " << static_cast<int>(c) << " in: " << absl::CHexEscape(message);
+    }
+  }
+  EXPECT_THAT(Message(ParseSweepSpec("a: \"\\\x01\"\n").status()),
+              HasSubstr("unknown escape character: \\x01"));
 }
 
 // Random byte edits of a valid spec: every outcome is a value or an error.
