@@ -204,6 +204,40 @@ bool HasControl(absl::string_view s) {
   });
 }
 
+// Well-formed UTF-8 (RFC 3629: no overlong forms, surrogates or code points
+// beyond U+10FFFF). yaml-cpp turns invalid input bytes into U+FFFD, but writes
+// the escapes \N and \_ as the single bytes 0x85 and 0xA0; a string that is
+// not UTF-8 breaks the JSON subset manifest (nlohmann throws) and protobuf.
+bool IsValidUtf8(absl::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto lead = static_cast<unsigned char>(s[i]);
+    size_t length = 0;
+    char32_t code = 0, min_code = 0;
+    if (lead < 0x80) {
+      ++i;
+      continue;
+    } else if ((lead & 0xE0) == 0xC0) {
+      length = 2, code = lead & 0x1F, min_code = 0x80;
+    } else if ((lead & 0xF0) == 0xE0) {
+      length = 3, code = lead & 0x0F, min_code = 0x800;
+    } else if ((lead & 0xF8) == 0xF0) {
+      length = 4, code = lead & 0x07, min_code = 0x10000;
+    } else {
+      return false;
+    }
+    if (i + length > s.size()) return false;
+    for (size_t k = 1; k < length; ++k) {
+      const auto next = static_cast<unsigned char>(s[i + k]);
+      if ((next & 0xC0) != 0x80) return false;
+      code = (code << 6) | (next & 0x3F);
+    }
+    if (code < min_code || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return false;
+    i += length;
+  }
+  return true;
+}
+
 // Edit distance, for "did you mean" on unknown keys.
 size_t EditDistance(absl::string_view a, absl::string_view b) {
   std::vector<size_t> row(b.size() + 1);
@@ -518,6 +552,10 @@ std::optional<std::string> SpecReader::Text(const Value& value, const TextRule& 
   }
   if (s.find('\0') != std::string::npos || (!rule.allow_control && HasControl(s))) {
     Add(value, absl::StrCat("must not contain control characters, got ", Quote(s)));
+    return std::nullopt;
+  }
+  if (!IsValidUtf8(s)) {
+    Add(value, absl::StrCat("is not valid UTF-8, got ", Quote(s)));
     return std::nullopt;
   }
   if (rule.identifier && !IsIdentifier(s)) {
@@ -1018,8 +1056,8 @@ void SpecReader::ReadResources(const Value& value) {
   if (auto v = f->Find("min_gpu_memory_gib")) res.min_gpu_memory_gib = NonNegative(*v).value_or(0);
   if (auto v = f->Find("labels")) {
     ForEachEntry(*v, kMaxMapEntries, [&](const std::string& key, const Value& entry) {
-      if (key.empty() || key.size() > kMaxNameLength || HasControl(key)) {
-        Add(entry, "label names must be 1 to 128 printable characters");
+      if (key.empty() || key.size() > kMaxNameLength || HasControl(key) || !IsValidUtf8(key)) {
+        Add(entry, "label names must be 1 to 128 printable characters (UTF-8)");
         return;
       }
       if (auto text = Text(entry, kLabelValue)) res.labels[key] = *text;

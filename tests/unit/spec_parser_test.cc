@@ -365,6 +365,8 @@ std::vector<GoodCase> GoodCases() {
       {"NegativePriority", Append("priority: -1000\nmax_attempts: 100")},
       {"Costs", Append("costs: {gpu_hour_price: 0, collection_hour_price: 40.5, currency: EUR}")},
       {"Labels", Append("resources: {labels: {robot-lab: a, zone: ''}}")},
+      {"Utf8Text", Append("name: \"caf\\u00e9 \xe2\x9c\x93\"\n"
+                          "resources: {labels: {z\xc3\xb6ne: \"\\u2028\"}}")},
   };
 }
 
@@ -598,6 +600,17 @@ std::vector<BadCase> BadCases() {
        "line 10: teleop.dataset.uri:", "at most 4096"},
       {"EmptyUri", Edit(10, "  dataset: {uri: '', episodes: 200}"), "line 10: teleop.dataset.uri:",
        "must not be empty"},
+      // Found by fuzz/spec_fuzzer: yaml-cpp writes the escapes \N and \_ as the
+      // single bytes 0x85 and 0xA0, not as UTF-8; such a string reached the
+      // JSON subset manifest (nlohmann throws on it when a worker leases the
+      // job) and protobuf string fields.
+      {"NelEscapeInName", Append("name: \"a\\Nb\""), "line 25: name:", "not valid UTF-8"},
+      {"NbspEscapeInUri", Edit(10, "  dataset: {uri: \"file:///data/t\\_x\", episodes: 200}"),
+       "line 10: teleop.dataset.uri:", "not valid UTF-8"},
+      {"NelEscapeInArgv", Edit(22, "  train: {argv: [python, \"x\\N{dataset}\"]}"),
+       "line 22: templates.train.argv[1]:", "not valid UTF-8"},
+      {"NbspEscapeInLabelName", Append("resources: {labels: {\"z\\_ne\": a}}"),
+       "line 25: resources.labels.z\\xa0ne:", "label names must be"},
   };
 }
 
