@@ -17,12 +17,16 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "fuzz/fuzz_check.h"
@@ -214,6 +218,44 @@ void CheckRules(const SweepSpec& s) {
     check_stages(source.templates, "sources." + source.name + ".templates");
   }
 
+  // Every string is UTF-8 (what JSON and protobuf carry).
+  std::vector<std::string_view> texts = {s.name, s.task.name, s.policy, s.code_version,
+                                         s.teleop.dataset.uri, s.teleop.dataset.content_hash,
+                                         s.costs.currency};
+  for (const spec::RubricEntry& e : entries) texts.push_back(e.name);
+  for (const spec::Scenario& sc : s.evaluation.scenarios) {
+    texts.push_back(sc.name);
+    texts.push_back(sc.platform);
+  }
+  for (const auto& [k, v] : s.resources.labels) {
+    texts.push_back(k);
+    texts.push_back(v);
+  }
+  auto add_templates = [&texts](const spec::StageTemplates& st) {
+    for (const auto* t : {&st.train, &st.pretrain, &st.finetune}) {
+      if (!t->has_value()) continue;
+      const CommandTemplate& c = **t;
+      for (const std::string& a : c.argv) texts.push_back(a);
+      texts.push_back(c.shell);
+      texts.push_back(c.checkpoint);
+      texts.push_back(c.progress_pattern);
+      for (const auto& [k, v] : c.env) {
+        texts.push_back(k);
+        texts.push_back(v);
+      }
+    }
+  };
+  add_templates(s.templates);
+  for (const spec::Source& source : s.sources) {
+    texts.push_back(source.name);
+    texts.push_back(source.dataset.uri);
+    texts.push_back(source.dataset.content_hash);
+    add_templates(source.templates);
+  }
+  for (std::string_view text : texts) {
+    FUZZ_CHECK(WellFormedUtf8(text), absl::StrCat("not UTF-8: ", absl::CHexEscape(std::string(text))));
+  }
+
   // Resources and limits.
   FUZZ_CHECK(s.resources.gpus >= 0 && s.resources.gpus <= 64, "gpus");
   FUZZ_CHECK(s.max_attempts >= 1 && s.max_attempts <= 100, "max_attempts");
@@ -276,11 +318,12 @@ std::string Quoted(std::string_view s) {
     const auto u = static_cast<unsigned char>(c);
     // YAML's other line breaks (NEL, LINE and PARAGRAPH SEPARATOR) would be
     // folded inside a quoted scalar: escaped.
+    // (\u, not \N: yaml-cpp reads \N as the lone byte 0x85.)
     if (s.substr(i, 2) == "\xc2\x85") {
-      out += "\\N";
+      out += "\\u0085";
       ++i;
     } else if (s.substr(i, 3) == "\xe2\x80\xa8" || s.substr(i, 3) == "\xe2\x80\xa9") {
-      out += s[i + 2] == '\xa8' ? "\\L" : "\\P";
+      out += s[i + 2] == '\xa8' ? "\\u2028" : "\\u2029";
       i += 2;
     } else if (c == '"' || c == '\\') {
       out += '\\';

@@ -151,46 +151,17 @@ TrialValues BuildTrial(FuzzedDataProvider& fdp, const spec::Rubric& rubric, int 
   return t;
 }
 
-// RFC 3629's table of well-formed byte sequences (its section 4), with the
-// control characters C0, DEL and C1 refused; tab, LF and CR where allowed.
+// Within `max_bytes`, well-formed UTF-8, and no control character: C0, DEL
+// and C1 (U+0080..U+009F, the bytes C2 80..C2 9F), tab, LF and CR allowed
+// where `breaks`.
 bool GoodText(std::string_view s, size_t max_bytes, bool breaks) {
-  if (s.size() > max_bytes) return false;
-  const auto b = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
-  size_t i = 0;
-  while (i < s.size()) {
-    const unsigned char c = b(i);
-    if (c < 0x80) {
-      if ((c < 0x20 || c == 0x7f) && !(breaks && (c == '\t' || c == '\n' || c == '\r'))) {
-        return false;
-      }
-      ++i;
-      continue;
-    }
-    auto in = [&](size_t k, unsigned lo, unsigned hi) {
-      return i + k < s.size() && b(i + k) >= lo && b(i + k) <= hi;
-    };
-    size_t len = 0;
-    if (c >= 0xC2 && c <= 0xDF && in(1, 0x80, 0xBF)) {
-      if (c == 0xC2 && b(i + 1) <= 0x9F) return false;  // C1 controls U+0080..U+009F
-      len = 2;
-    } else if (c == 0xE0 && in(1, 0xA0, 0xBF) && in(2, 0x80, 0xBF)) {
-      len = 3;
-    } else if (((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) && in(1, 0x80, 0xBF) &&
-               in(2, 0x80, 0xBF)) {
-      len = 3;
-    } else if (c == 0xED && in(1, 0x80, 0x9F) && in(2, 0x80, 0xBF)) {
-      len = 3;
-    } else if (c == 0xF0 && in(1, 0x90, 0xBF) && in(2, 0x80, 0xBF) && in(3, 0x80, 0xBF)) {
-      len = 4;
-    } else if (c >= 0xF1 && c <= 0xF3 && in(1, 0x80, 0xBF) && in(2, 0x80, 0xBF) &&
-               in(3, 0x80, 0xBF)) {
-      len = 4;
-    } else if (c == 0xF4 && in(1, 0x80, 0x8F) && in(2, 0x80, 0xBF) && in(3, 0x80, 0xBF)) {
-      len = 4;
-    } else {
+  if (s.size() > max_bytes || !WellFormedUtf8(s)) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if ((c < 0x20 || c == 0x7f) && !(breaks && (c == '\t' || c == '\n' || c == '\r'))) {
       return false;
     }
-    i += len;
+    if (c == 0xC2 && static_cast<unsigned char>(s[i + 1]) <= 0x9F) return false;
   }
   return true;
 }

@@ -63,6 +63,8 @@ for target in "${targets[@]}"; do
   artifacts="$out/artifacts/$target"
   log="$out/$target.log"
   mkdir -p "$new" "$artifacts"
+  before=$(find "$new" -type f | wc -l)
+  before_artifacts=$(find "$artifacts" -type f | wc -l)
   args=(-max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
         -artifact_prefix="$artifacts/")
   [ -f "fuzz/$target.dict" ] && args+=(-dict="fuzz/$target.dict")
@@ -78,8 +80,8 @@ for target in "${targets[@]}"; do
   # Executions: the final stats (one process), else the last status line (fork).
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   [ -n "$execs" ] || execs=$(grep -o '^#[0-9]*' "$log" | tail -1 | tr -d '#')
-  found=$(find "$new" -type f | wc -l)
-  crashes=$(find "$artifacts" -type f | wc -l)
+  found=$(( $(find "$new" -type f | wc -l) - before ))
+  crashes=$(( $(find "$artifacts" -type f | wc -l) - before_artifacts ))
   reports=$(grep -c -E 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:|==FUZZ INVARIANT==' "$log" || true)
   line="$target: ${cpu} CPU-s, ${execs:-?} execs, $found new inputs, $crashes artifact(s), exit $status"
   summary+=("$line")
