@@ -52,9 +52,8 @@ bool CallCanceller::Sleep(std::chrono::milliseconds delay) {
 
 // ------------------------------------------------------------- WorkerClient
 
-WorkerClient::WorkerClient(std::shared_ptr<grpc::Channel> channel, const std::string& worker_name)
+WorkerClient::WorkerClient(std::shared_ptr<grpc::Channel> channel)
     : stub_(mixsweep::v1::WorkerService::NewStub(std::move(channel))),
-      principal_("worker/" + worker_name),
       retry_deadline_ns_(std::numeric_limits<int64_t>::max()) {}
 
 void WorkerClient::SetRetryDeadline(Clock::time_point deadline) {
@@ -70,7 +69,6 @@ grpc::Status WorkerClient::Call(const char* name, Method<Request, Response> meth
   Backoff backoff;
   for (int attempt = 1;; ++attempt) {
     grpc::ClientContext context;
-    context.AddMetadata("x-mixsweep-user", principal_);
     context.set_deadline(std::chrono::system_clock::now() + attempt_timeout);
     if (canceller != nullptr) canceller->Attach(&context);
     response->Clear();
