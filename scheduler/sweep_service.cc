@@ -84,9 +84,9 @@ absl::StatusOr<ExtendResult> SweepService::Extend(int64_t sweep_id,
                                                   std::string_view spec_yaml,
                                                   bool validate_only,
                                                   const WriteContext& ctx) {
-  if (auto s = CheckOwner(sweep_id, ctx); !s.ok()) return s;
   auto updated = spec::ParseSweepSpec(spec_yaml, options_.limits);
   if (!updated.ok()) return updated.status();
+  if (auto s = CheckOwner(sweep_id, ctx); !s.ok()) return s;
   if (!ctx.idempotency_key.empty() && !validate_only) {
     auto earlier = store_.FindExtension(sweep_id, std::string(spec_yaml), ctx);
     if (!earlier.ok()) return earlier.status();

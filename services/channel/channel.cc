@@ -91,9 +91,9 @@ absl::StatusOr<std::string> LoadToken(const std::string& token_file) {
 }
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const ConnectionFlags& flags,
-                                                           const std::string& token) {
+                                                           const std::string& token,
+                                                           grpc::ChannelArguments args) {
   std::shared_ptr<grpc::ChannelCredentials> credentials;
-  grpc::ChannelArguments args;
   if (flags.tls_ca_file.empty()) {
     if (!flags.tls_cert_file.empty()) {
       return absl::InvalidArgumentError("--tls-cert: needs --tls-ca (mutual TLS is TLS)");

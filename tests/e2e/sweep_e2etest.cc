@@ -199,10 +199,9 @@ TEST(SweepE2E, CliExitCodesAreStable) {
 TEST(SweepE2E, SubmitIsIdempotentPerKeyOverGrpc) {
   Daemon daemon = Daemon::Start({.database = CreateTestDatabase()});
   auto stub = v1::SweepService::NewStub(
-      grpc::CreateChannel(daemon.address(), grpc::InsecureChannelCredentials()));
+      daemon.Channel());
   auto submit = [&](const std::string& yaml, const std::string& key, v1::SubmitSweepResponse* out) {
     grpc::ClientContext context;
-    context.AddMetadata("x-mixsweep-user", "alice");
     v1::SubmitSweepRequest request;
     request.set_spec_yaml(yaml);
     request.set_idempotency_key(key);
@@ -237,7 +236,7 @@ TEST(SweepE2E, WatchSweepStreamsTheSnapshotThenEachChange) {
   Daemon daemon = Daemon::Start({.database = CreateTestDatabase()});
   ASSERT_EQ(daemon.Cli({"sweep", "submit", WriteSpec(PickDualBottles())}).exit_code, 0);
   auto stub = v1::SweepService::NewStub(
-      grpc::CreateChannel(daemon.address(), grpc::InsecureChannelCredentials()));
+      daemon.Channel());
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
   v1::WatchSweepRequest request;
@@ -259,7 +258,7 @@ TEST(SweepE2E, WatchSweepStreamsTheSnapshotThenEachChange) {
 
 TEST(SweepE2E, HealthAndReflectionAreServed) {
   Daemon daemon = Daemon::Start({.database = CreateTestDatabase()});
-  auto channel = grpc::CreateChannel(daemon.address(), grpc::InsecureChannelCredentials());
+  auto channel = daemon.Channel();
 
   auto health = grpc::health::v1::Health::NewStub(channel);
   for (const std::string service : {"", "mixsweep.v1.SweepService"}) {

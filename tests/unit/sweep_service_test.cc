@@ -118,7 +118,9 @@ class FakeSweepStore : public SweepStore {
   absl::StatusOr<std::optional<ExtendSweepResult>> find_extension_answer = std::nullopt;
   absl::StatusOr<CancelSweepResult> cancel_answer =
       CancelSweepResult{.jobs_cancelled = 12, .jobs_stopping = 2};
-  absl::StatusOr<SweepRecord> sweep_answer = absl::NotFoundError("no sweep");
+  // Owned by alice, who the tests' writes come from (Extend and Cancel
+  // check the owner first).
+  absl::StatusOr<SweepRecord> sweep_answer = SweepRecord{.owner = "alice"};
   absl::StatusOr<std::vector<RunRecord>> runs_answer = std::vector<RunRecord>{};
   absl::StatusOr<std::vector<JobRecord>> jobs_answer = std::vector<JobRecord>{};
   absl::StatusOr<SweepPage> page_answer = SweepPage{};
@@ -667,6 +669,7 @@ TEST_F(SweepServiceTest, GetRunsOnlyAndJobsOnly) {
 }
 
 TEST_F(SweepServiceTest, GetErrorsPassThroughUnchanged) {
+  store_.sweep_answer = absl::NotFoundError("no sweep");
   auto missing = Service().Get(5, true, true);
   EXPECT_EQ(missing.status(), absl::NotFoundError("no sweep"));
   EXPECT_THAT(store_.list_runs_ids, IsEmpty());
@@ -732,6 +735,42 @@ TEST_F(SweepServiceTest, StoredSpecIgnoresTheCurrentRunLimit) {
   auto broken = Service().StoredSpec("version: 1\n");
   ASSERT_FALSE(broken.ok());
   EXPECT_EQ(broken.status().code(), absl::StatusCode::kInternal);
+}
+
+
+// ---------------------------------------------------------------------------
+// Ownership: a researcher changes only their own sweeps; an admin any.
+
+TEST_F(SweepServiceTest, CancelOfAnotherPrincipalsSweepIsPermissionDeniedAndWritesNothing) {
+  auto result = Service().Cancel(5, "not mine", {.principal = "bob", .idempotency_key = "c1"});
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(result.status().message()), HasSubstr("belongs to alice"));
+  EXPECT_THAT(store_.cancels, IsEmpty());
+}
+
+TEST_F(SweepServiceTest, ExtendOfAnotherPrincipalsSweepIsPermissionDeniedAndWritesNothing) {
+  StoreExample(5);
+  auto result = Service().Extend(5, ExampleWithSeed3(), false, {.principal = "bob"});
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(store_.extends, IsEmpty());
+  EXPECT_THAT(store_.get_revision_ids, IsEmpty());
+}
+
+TEST_F(SweepServiceTest, AnAdminMayCancelAnotherPrincipalsSweep) {
+  auto result = Service().Cancel(
+      5, "lab shutdown", {.principal = "root", .idempotency_key = "c1", .acts_for_anyone = true});
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(store_.cancels.size(), 1u);
+  EXPECT_EQ(store_.cancels[0].ctx.principal, "root");
+}
+
+TEST_F(SweepServiceTest, CancelOfAnUnknownSweepIsNotFound) {
+  store_.sweep_answer = absl::NotFoundError("no sweep 9");
+  auto result = Service().Cancel(9, "", Alice());
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(store_.cancels, IsEmpty());
 }
 
 }  // namespace
