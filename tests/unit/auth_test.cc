@@ -89,6 +89,10 @@ TEST(AccessPolicy, RolesGetWhatTheIssueSays) {
   // Viewer: reads only.
   EXPECT_TRUE(Authorize(Role::kViewer, "/mixsweep.v1.SweepService/WatchSweep").ok());
   EXPECT_TRUE(Authorize(Role::kViewer, "/mixsweep.v1.EvaluationService/ListResults").ok());
+  // Operators evaluate blind: results (with mixtures) and estimates are not theirs to read.
+  EXPECT_FALSE(Authorize(Role::kOperator, "/mixsweep.v1.EvaluationService/ListResults").ok());
+  EXPECT_FALSE(Authorize(Role::kOperator, "/mixsweep.v1.UtilizationService/GetEstimates").ok());
+  EXPECT_FALSE(Authorize(Role::kOperator, "/mixsweep.v1.SweepService/GetJob").ok());
   EXPECT_FALSE(Authorize(Role::kViewer, "/mixsweep.v1.SweepService/CancelSweep").ok());
   EXPECT_FALSE(Authorize(Role::kViewer, "/mixsweep.v1.EvaluationService/CorrectTrial").ok());
   // Everyone may ask who they are.
