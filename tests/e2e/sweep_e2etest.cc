@@ -60,7 +60,8 @@ TEST(SweepE2E, SeedZeroSweepExpandsTo18RunsAnd21JobsWithSharedPretrains) {
   const json sweep = ShowJson(daemon, 1);
   ASSERT_EQ(sweep["runs"].size(), 18u);
   ASSERT_EQ(sweep["jobs"].size(), 21u);
-  EXPECT_EQ(sweep["sweep"]["owner"], "e2e-tester");
+  // The owner is the principal of the token that submitted (the bootstrapped admin).
+  EXPECT_EQ(sweep["sweep"]["owner"], "admin");
   const auto kinds = CountBy(sweep["jobs"], "kind");
   EXPECT_EQ(kinds.at("JOB_KIND_TRAIN"), 9);
   EXPECT_EQ(kinds.at("JOB_KIND_PRETRAIN"), 3);
