@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "scheduler/expansion/subset.h"
 #include "services/api/proto_convert.h"
+#include "services/api/request_limits.h"
 #include "services/api/status_convert.h"
 
 namespace mixsweep::api {
@@ -103,6 +104,7 @@ void ToProto(const scheduler::LeasedJob& leased, v1::LeaseJobResponse* out) {
 grpc::Status WorkerGrpcService::RegisterWorker(grpc::ServerContext*,
                                                const v1::RegisterWorkerRequest* request,
                                                v1::RegisterWorkerResponse* response) {
+  if (auto s = CheckRequestLimits(*request); !s.ok()) return ToGrpcStatus(s);
   scheduler::WorkerRecord worker;
   worker.name = request->name();
   worker.host = request->host();
@@ -129,6 +131,7 @@ grpc::Status WorkerGrpcService::RegisterWorker(grpc::ServerContext*,
 grpc::Status WorkerGrpcService::Heartbeat(grpc::ServerContext*,
                                           const v1::HeartbeatRequest* request,
                                           v1::HeartbeatResponse* response) {
+  if (auto s = CheckRequestLimits(*request); !s.ok()) return ToGrpcStatus(s);
   std::vector<scheduler::LeaseRef> leases;
   for (const auto& lease : request->leases()) leases.push_back(FromProto(lease));
   auto states = dispatch_.Heartbeat(request->worker_id(), leases, request->draining());
@@ -146,6 +149,7 @@ grpc::Status WorkerGrpcService::Heartbeat(grpc::ServerContext*,
 grpc::Status WorkerGrpcService::LeaseJob(grpc::ServerContext* context,
                                          const v1::LeaseJobRequest* request,
                                          v1::LeaseJobResponse* response) {
+  if (auto s = CheckRequestLimits(*request); !s.ok()) return ToGrpcStatus(s);
   if (request->idempotency_key().size() > 128) {
     return ToGrpcStatus(absl::InvalidArgumentError("idempotency_key: longer than 128 bytes"));
   }
@@ -168,6 +172,7 @@ grpc::Status WorkerGrpcService::LeaseJob(grpc::ServerContext* context,
 grpc::Status WorkerGrpcService::ReportProgress(grpc::ServerContext*,
                                                const v1::ReportProgressRequest* request,
                                                v1::ReportProgressResponse* response) {
+  if (auto s = CheckRequestLimits(*request); !s.ok()) return ToGrpcStatus(s);
   scheduler::ProgressReport report{.lease = FromProto(request->lease()),
                                    .started = request->started()};
   if (request->has_progress()) report.progress_json = ToJson(request->progress());
@@ -187,6 +192,7 @@ grpc::Status WorkerGrpcService::ReportProgress(grpc::ServerContext*,
 grpc::Status WorkerGrpcService::AppendLog(grpc::ServerContext*,
                                           const v1::AppendLogRequest* request,
                                           v1::AppendLogResponse* response) {
+  if (auto s = CheckRequestLimits(*request); !s.ok()) return ToGrpcStatus(s);
   auto stored = dispatch_.AppendLog(FromProto(request->lease()), request->offset(),
                                     request->data());
   if (!stored.ok()) return ToGrpcStatus(stored.status());
@@ -197,6 +203,7 @@ grpc::Status WorkerGrpcService::AppendLog(grpc::ServerContext*,
 grpc::Status WorkerGrpcService::CompleteJob(grpc::ServerContext*,
                                             const v1::CompleteJobRequest* request,
                                             v1::CompleteJobResponse* response) {
+  if (auto s = CheckRequestLimits(*request); !s.ok()) return ToGrpcStatus(s);
   scheduler::Completion completion{.lease = FromProto(request->lease()),
                                    .checkpoint_uri = request->checkpoint_uri(),
                                    .gpu_seconds = request->gpu_seconds()};
@@ -214,6 +221,7 @@ grpc::Status WorkerGrpcService::CompleteJob(grpc::ServerContext*,
 
 grpc::Status WorkerGrpcService::FailJob(grpc::ServerContext*, const v1::FailJobRequest* request,
                                         v1::FailJobResponse* response) {
+  if (auto s = CheckRequestLimits(*request); !s.ok()) return ToGrpcStatus(s);
   const v1::JobFailure& f = request->failure();
   if (f.message().size() > kMaxMessageBytes) {
     return ToGrpcStatus(absl::InvalidArgumentError(
@@ -235,6 +243,7 @@ grpc::Status WorkerGrpcService::FailJob(grpc::ServerContext*, const v1::FailJobR
 grpc::Status WorkerGrpcService::HandBackJob(grpc::ServerContext*,
                                             const v1::HandBackJobRequest* request,
                                             v1::HandBackJobResponse*) {
+  if (auto s = CheckRequestLimits(*request); !s.ok()) return ToGrpcStatus(s);
   return ToGrpcStatus(dispatch_.HandBackJob({.lease = FromProto(request->lease()),
                                              .reason = FromProto(request->reason()),
                                              .resume_checkpoint_uri = request->resume_checkpoint_uri(),
@@ -244,6 +253,7 @@ grpc::Status WorkerGrpcService::HandBackJob(grpc::ServerContext*,
 grpc::Status WorkerGrpcService::ListWorkers(grpc::ServerContext*,
                                             const v1::ListWorkersRequest* request,
                                             v1::ListWorkersResponse* response) {
+  if (auto s = CheckRequestLimits(*request); !s.ok()) return ToGrpcStatus(s);
   auto workers = dispatch_.ListWorkers(request->include_gone());
   if (!workers.ok()) return ToGrpcStatus(workers.status());
   for (const auto& w : *workers) {
