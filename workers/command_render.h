@@ -17,7 +17,8 @@
 //       decimal integers, never negative (a "-1" alone could be read as an
 //       option; none of these is negative in a job the scheduler makes)
 //   {policy} {task} {code_version} {dataset_hash}
-//       identifiers: [A-Za-z0-9._:+@=/-]*, e.g. "git:4f1c2e9", "sha256:9b2f..."
+//       identifiers: [A-Za-z0-9._:+@=/-]*, starting with a letter or digit
+//       (not a path such as /etc/shadow), e.g. "git:4f1c2e9", "sha256:9b2f..."
 //   {gpu}
 //       GPU indices: "" (no GPU) or digits separated by commas, e.g. "2,3"
 //   {dataset}
