@@ -14,9 +14,9 @@ SweepService::SweepService(SweepStore& store, Options options)
 
 absl::StatusOr<spec::SweepSpec> SweepService::StoredSpec(
     const std::string& spec_yaml) const {
-  // Stored specs were valid when stored; parse them without the run limit,
-  // which may have been lowered since.
-  auto parsed = spec::ParseSweepSpec(spec_yaml, spec::SpecLimits{.max_runs = INT64_MAX});
+  // Stored specs were valid when stored; parse them without the quotas,
+  // which may have been lowered since, and without value rules added since.
+  auto parsed = spec::ParseSweepSpec(spec_yaml, spec::SpecLimits::ForStoredSpecs());
   if (!parsed.ok()) {
     return absl::InternalError(
         absl::StrCat("a stored spec no longer parses: ", parsed.status().message()));

@@ -149,7 +149,6 @@ TEST(SweepE2E, EveryBadSpecIsRefusedWithItsFieldAndLineAndStoresNothing) {
       {"no teleop-only baseline", "n_nt: [0, 1000]", "n_nt: [1000]", "baseline"},
       {"unknown placeholder", "\"training.seed={seed}\", \"hydra.run.dir={output_dir}\", \"logging.name={job_id}\"",
        "\"training.seed={sed}\", \"hydra.run.dir={output_dir}\", \"logging.name={job_id}\"", "sed"},
-      {"more runs than the limit", "seeds: [0, 1, 2]", "seeds: [0, 1, 2, 3]", "runs"},
       {"a baseline sweep that does not exist", "n_nt: [0, 1000]",
        "n_nt: [1000]\nbaseline_from_sweep: 999", "baseline_from_sweep"},
   };
@@ -163,6 +162,20 @@ TEST(SweepE2E, EveryBadSpecIsRefusedWithItsFieldAndLineAndStoresNothing) {
     if (spec.name != "a baseline sweep that does not exist") {
       EXPECT_NE(r.err.find("line "), std::string::npos) << r.err;
     }
+    EXPECT_EQ(TableCounts(dsn), empty) << "a refused spec left rows behind";
+  }
+  // More runs than the server's limit is a quota (issue 5): RESOURCE_EXHAUSTED
+  // with the count and the limit, and nothing stored either.
+  for (bool validate_only : {false, true}) {
+    std::vector<std::string> args = {"sweep", "submit"};
+    if (validate_only) args.push_back("--validate-only");
+    args.push_back(WriteSpec(Replace(PickDualBottles(), "seeds: [0, 1, 2]", "seeds: [0, 1, 2, 3]")));
+    CommandResult r = daemon.Cli(args);
+    EXPECT_NE(r.exit_code, 0) << r.out << r.err;
+    EXPECT_NE(r.err.find("RESOURCE_EXHAUSTED"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("line 1: (root): the sweep expands to 24 runs"), std::string::npos)
+        << r.err;
+    EXPECT_NE(r.err.find("more than the limit of 20 runs per sweep"), std::string::npos) << r.err;
     EXPECT_EQ(TableCounts(dsn), empty) << "a refused spec left rows behind";
   }
   // --validate-only checks and counts but stores nothing either.

@@ -304,12 +304,19 @@ TEST_F(SweepServiceTest, SubmitBadVersionIsInvalidArgumentAndStoresNothing) {
   EXPECT_EQ(store_.Calls(), 0);
 }
 
-TEST_F(SweepServiceTest, SubmitOverRunLimitIsInvalidArgumentAndStoresNothing) {
-  auto result = Service(/*extend_attempts=*/3, /*max_runs=*/10).Submit(kPickDualBottles, false,
-                                                                       Alice());
-  ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(store_.Calls(), 0);
+// Runs per sweep is a quota (issue 5): RESOURCE_EXHAUSTED with the count and
+// the limit, for validate_only too, and nothing is stored.
+TEST_F(SweepServiceTest, SubmitOverRunLimitIsResourceExhaustedAndStoresNothing) {
+  for (bool validate_only : {false, true}) {
+    auto result = Service(/*extend_attempts=*/3, /*max_runs=*/10)
+                      .Submit(kPickDualBottles, validate_only, Alice());
+    ASSERT_FALSE(result.ok());
+    EXPECT_EQ(result.status().code(), absl::StatusCode::kResourceExhausted);
+    EXPECT_THAT(result.status().message(),
+                HasSubstr("expands to 18 runs (3 N_tele values x (1 baseline + 1 mixed) x 3 "
+                          "seeds), more than the limit of 10 runs per sweep"));
+    EXPECT_EQ(store_.Calls(), 0);
+  }
 }
 
 TEST_F(SweepServiceTest, SubmitPassesStoreErrorsThroughUnchanged) {
@@ -560,6 +567,21 @@ TEST_F(SweepServiceTest, ExtendValidateOnlyPlansButWritesNothing) {
   EXPECT_THAT(store_.creates, IsEmpty());
   EXPECT_THAT(store_.finds, IsEmpty());
   EXPECT_EQ(store_.revisions[5].revision, 1);
+}
+
+// The run quota counts the whole sweep after the extension: 18 stored + 6
+// added = 24 runs.
+TEST_F(SweepServiceTest, ExtendOverRunLimitIsResourceExhaustedAndWritesNothing) {
+  StoreExample(5);
+  auto result = Service(/*extend_attempts=*/3, /*max_runs=*/23)
+                    .Extend(5, ExampleWithSeed3(), false, Alice("ext-1"));
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(result.status().message(), HasSubstr("24 runs"));
+  EXPECT_THAT(result.status().message(), HasSubstr("the limit of 23 runs per sweep"));
+  EXPECT_THAT(store_.extends, IsEmpty());
+  EXPECT_THAT(store_.finds, IsEmpty());
+  EXPECT_TRUE(Service(3, /*max_runs=*/24).Extend(5, ExampleWithSeed3(), false, Alice()).ok());
 }
 
 TEST_F(SweepServiceTest, ExtendRemovingAValueIsInvalidArgument) {
