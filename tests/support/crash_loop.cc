@@ -310,6 +310,21 @@ std::string CrashLoopFigures::Summary() const {
     << " labs exited before the end; sweep " << (sweep_completed ? "completed" : "NOT completed")
     << "\ntimes: " << wall_seconds << " s wall, longest restart " << max_restart_seconds
     << " s (SIGKILL -> serving)\n";
+  auto list = [&](const std::vector<double>& v) {
+    for (double t : v) {
+      if (t < 0) {
+        s << " -";
+      } else {
+        s << " " << static_cast<int>(t * 100) / 100.0;
+      }
+    }
+    s << " s";
+  };
+  s << "  after each restart, serving -> first write by any client:";
+  list(first_write_after_restart_seconds);
+  s << "\n  serving -> every worker leased again:";
+  list(every_worker_back_seconds);
+  s << " (-: not before the next kill or the end of training)\n";
   return s.str();
 }
 
@@ -451,6 +466,7 @@ absl::StatusOr<CrashLoopFigures> RunCrashLoop(const CrashLoopOptions& o) {
   const auto deadline = started + std::chrono::milliseconds(
                                       static_cast<int64_t>(o.timeout_seconds * 1000));
   std::vector<InFlight> at_kills;
+  std::vector<std::chrono::system_clock::time_point> kill_times, serving_times;
   auto last_start = Clock::now();
   for (double threshold : thresholds) {
     double p = 0;
@@ -469,6 +485,7 @@ absl::StatusOr<CrashLoopFigures> RunCrashLoop(const CrashLoopOptions& o) {
                                   std::chrono::milliseconds(jitter_ms(rng)));
     p = progress();
     const auto down = Clock::now();
+    kill_times.push_back(std::chrono::system_clock::now());
     daemon.Kill(SIGKILL);
     daemon.Wait();
     // The dead process's sessions: a COMMIT it sent may still land; wait
@@ -495,6 +512,7 @@ absl::StatusOr<CrashLoopFigures> RunCrashLoop(const CrashLoopOptions& o) {
     f.kill_progress.push_back(p);
     ++f.kills;
     if (absl::Status s = daemon.Launch(); !s.ok()) return s;
+    serving_times.push_back(std::chrono::system_clock::now());
     last_start = Clock::now();
     const double restart = Seconds(last_start - down);
     f.max_restart_seconds = std::max(f.max_restart_seconds, restart);
@@ -543,6 +561,32 @@ absl::StatusOr<CrashLoopFigures> RunCrashLoop(const CrashLoopOptions& o) {
   // Counts, from PostgreSQL alone.
   f.counts = CountSweep(o.dsn, sweep_id);
   const std::string sweep = std::to_string(sweep_id);
+  // How soon the clients came back: the first event after each restart.
+  auto micros = [](std::chrono::system_clock::time_point t) {
+    return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+  };
+  for (size_t i = 0; i < serving_times.size(); ++i) {
+    std::string until = i + 1 < kill_times.size()
+                            ? absl::StrCat(" AND at < to_timestamp(", micros(kill_times[i + 1]),
+                                           " / 1e6)")
+                            : "";
+    const int64_t first = db.Int(absl::StrCat(
+        "SELECT coalesce((extract(epoch FROM min(at)) * 1e6)::bigint, 0) FROM events "
+        "WHERE sweep_id = ", sweep, " AND at > to_timestamp(", micros(serving_times[i]),
+        " / 1e6)", until));
+    f.first_write_after_restart_seconds.push_back(
+        first == 0 ? -1 : (first - micros(serving_times[i])) / 1e6);
+    // The slowest worker: its first lease after the restart.
+    const pqxx::result back = db.Rows(absl::StrCat(
+        "SELECT count(*), coalesce((extract(epoch FROM max(first)) * 1e6)::bigint, 0) FROM ("
+        "SELECT (detail->>'worker_id')::bigint AS w, min(at) AS first FROM events "
+        "WHERE kind = 'job.leased' AND sweep_id = ", sweep, " AND at > to_timestamp(",
+        micros(serving_times[i]), " / 1e6)", until, " GROUP BY 1) x"));
+    const bool all = back[0][0].as<int64_t>() == o.workers;
+    f.every_worker_back_seconds.push_back(
+        all ? (back[0][1].as<int64_t>() - micros(serving_times[i])) / 1e6 : -1);
+  }
+
   std::map<int64_t, std::string> job_state;
   std::map<int64_t, int64_t> job_token;
   for (const auto& row : db.Rows("SELECT id, state, coalesce(fencing_token, 0) FROM jobs "

@@ -152,6 +152,11 @@ struct CrashLoopFigures {
   // Times (notes, never asserted).
   double wall_seconds = 0;
   double max_restart_seconds = 0;  // SIGKILL -> serving again
+  // Per kill: serving again -> the first write any client made (an event
+  // stored), and -> the first lease taken by the slowest worker to come
+  // back; -1 when none came before the next kill.
+  std::vector<double> first_write_after_restart_seconds;
+  std::vector<double> every_worker_back_seconds;
 
   std::string Summary() const;
 };
