@@ -168,6 +168,16 @@ std::string Describe(const grpc::Status& status) {
   return absl::StrCat(absl::StatusCodeToString(CodeOf(status)), ": ", status.error_message());
 }
 
+// A channel that tries to reconnect soon after mixsweepd comes back: gRPC's
+// own reconnect backoff starts at 1 s and grows to 120 s. Here: 200 ms,
+// growing to 2 s.
+std::shared_ptr<grpc::Channel> Channel(const std::string& server) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  return grpc::CreateCustomChannel(server, grpc::InsecureChannelCredentials(), args);
+}
+
 // ---------------------------------------------------------------------------
 // The operator.
 
@@ -176,8 +186,8 @@ class Lab {
   Lab(const Flags& flags, GroundTruth truth)
       : flags_(flags),
         truth_(std::move(truth)),
-        stub_(v1::EvaluationService::NewStub(
-            grpc::CreateChannel(flags.server, grpc::InsecureChannelCredentials()))) {}
+        channel_(Channel(flags.server)),
+        stub_(v1::EvaluationService::NewStub(channel_)) {}
 
   int Run() {
     if (absl::Status robot = EnsureRobot(); !robot.ok()) return Stopping() ? Stopped() : Fail(robot);
@@ -232,7 +242,7 @@ class Lab {
       grpc::Status status = ((*stub_).*rpc)(&context, request, response);
       if (!Transient(status) || Stopping() || Clock::now() >= give_up_at) return status;
       spdlog::warn("{}: {}; retrying in {} ms", std::string(what), Describe(status), backoff.count());
-      SleepUnlessStopped(backoff);
+      WaitBeforeRetry(backoff);
       backoff = std::min<std::chrono::milliseconds>(backoff * 2, kMaxBackoff);
     }
   }
@@ -356,8 +366,28 @@ class Lab {
     return response.replayed();
   }
 
+  // Waits `duration` before a retry. While mixsweepd is unreachable the
+  // channel is not READY and calls fail at once; a reconnection is only
+  // noticed when someone polls the channel (gRPC's backup poller: every
+  // 5 s), so the lab went on failing for seconds after mixsweepd was back.
+  // Here the wait polls the channel and ends once it is connected. When it
+  // is READY, mixsweepd itself answered UNAVAILABLE: the whole delay.
+  void WaitBeforeRetry(std::chrono::milliseconds duration) {
+    if (channel_->GetState(/*try_to_connect=*/false) == GRPC_CHANNEL_READY) {
+      SleepUnlessStopped(duration);
+      return;
+    }
+    const auto until = std::chrono::system_clock::now() + duration;
+    while (!Stopping() && std::chrono::system_clock::now() < until) {
+      const auto slice = std::min(until, std::chrono::system_clock::now() +
+                                             std::chrono::milliseconds(100));
+      if (channel_->WaitForConnected(slice)) return;
+    }
+  }
+
   const Flags& flags_;
   const GroundTruth truth_;
+  std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::EvaluationService::Stub> stub_;
 };
 

@@ -50,6 +50,12 @@ class CallCanceller {
   bool cancelled_ = false;
 };
 
+// A channel to mixsweepd that tries to reconnect soon after it comes back:
+// gRPC's own reconnect backoff starts at 1 s and grows by 1.6x to 120 s, so
+// after a long outage a worker could wait two minutes more. Here: 200 ms,
+// growing to 2 s.
+std::shared_ptr<grpc::Channel> SchedulerChannel(const std::string& server);
+
 class WorkerClient {
  public:
   WorkerClient(std::shared_ptr<grpc::Channel> channel, const std::string& worker_name);
@@ -87,6 +93,10 @@ class WorkerClient {
                     Response* response, std::chrono::milliseconds attempt_timeout, bool retry,
                     CallCanceller* canceller);
 
+  // Waits `delay` before the next attempt; false when cancelled meanwhile.
+  bool WaitBeforeRetry(std::chrono::milliseconds delay, CallCanceller* canceller);
+
+  std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<Stub> stub_;
   std::string principal_;
   std::atomic<int64_t> retry_deadline_ns_;  // steady_clock, since its epoch
