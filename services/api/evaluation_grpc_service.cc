@@ -12,10 +12,12 @@ grpc::Status EvaluationGrpcService::RegisterRobot(grpc::ServerContext* context,
                                                   const v1::RegisterRobotRequest* request,
                                                   v1::Robot* response) {
   if (auto s = CheckIdempotencyKey(request->idempotency_key()); !s.ok()) return ToGrpcStatus(s);
+  auto write = callers_.WriteContextOf(context, request->idempotency_key());
+  if (!write.ok()) return ToGrpcStatus(write.status());
   auto robot = evaluation_.RegisterRobot({.id = request->robot().id(),
                                           .platform = request->robot().platform(),
                                           .location = request->robot().location()},
-                                         WriteContextOf(context, request->idempotency_key()));
+                                         *write);
   if (!robot.ok()) return ToGrpcStatus(robot.status());
   ToProto(*robot, response);
   return grpc::Status::OK;
@@ -52,7 +54,9 @@ grpc::Status EvaluationGrpcService::RecordTrials(grpc::ServerContext* context,
     if (!values.ok()) return ToGrpcStatus(values.status());
     call.trials.push_back(*std::move(values));
   }
-  auto result = evaluation_.RecordTrials(call, WriteContextOf(context, request->idempotency_key()));
+  auto write = callers_.WriteContextOf(context, request->idempotency_key());
+  if (!write.ok()) return ToGrpcStatus(write.status());
+  auto result = evaluation_.RecordTrials(call, *write);
   if (!result.ok()) return ToGrpcStatus(result.status());
   for (const auto& trial : result->trials) ToProto(trial, response->add_trials());
   response->set_replayed(result->replayed);
@@ -69,9 +73,11 @@ grpc::Status EvaluationGrpcService::CorrectTrial(grpc::ServerContext* context,
   }
   auto values = FromProto(request->corrected(), "corrected");
   if (!values.ok()) return ToGrpcStatus(values.status());
+  auto write = callers_.WriteContextOf(context, request->idempotency_key());
+  if (!write.ok()) return ToGrpcStatus(write.status());
   auto trial = evaluation_.CorrectTrial(
       {.trial_id = request->trial_id(), .corrected = *std::move(values), .reason = request->reason()},
-      WriteContextOf(context, request->idempotency_key()));
+      *write);
   if (!trial.ok()) return ToGrpcStatus(trial.status());
   ToProto(*trial, response);
   return grpc::Status::OK;

@@ -62,8 +62,10 @@ grpc::Status SweepGrpcService::SubmitSweep(grpc::ServerContext* context,
       !s.ok()) {
     return ToGrpcStatus(s);
   }
+  auto write = callers_.WriteContextOf(context, request->idempotency_key());
+  if (!write.ok()) return ToGrpcStatus(write.status());
   auto submitted = sweeps_.Submit(request->spec_yaml(), request->validate_only(),
-                                  WriteContextOf(context, request->idempotency_key()));
+                                  *write);
   if (!submitted.ok()) return ToGrpcStatus(submitted.status());
   response->set_runs(submitted->runs);
   response->set_jobs(submitted->jobs);
@@ -88,9 +90,11 @@ grpc::Status SweepGrpcService::ExtendSweep(grpc::ServerContext* context,
       !s.ok()) {
     return ToGrpcStatus(s);
   }
+  auto write = callers_.WriteContextOf(context, request->idempotency_key());
+  if (!write.ok()) return ToGrpcStatus(write.status());
   auto extended = sweeps_.Extend(request->sweep_id(), request->spec_yaml(),
                                  request->validate_only(),
-                                 WriteContextOf(context, request->idempotency_key()));
+                                 *write);
   if (!extended.ok()) return ToGrpcStatus(extended.status());
   response->set_runs_added(extended->runs_added);
   response->set_jobs_added(extended->jobs_added);
@@ -161,8 +165,10 @@ grpc::Status SweepGrpcService::CancelSweep(grpc::ServerContext* context,
     return ToGrpcStatus(absl::InvalidArgumentError(
         absl::StrCat("reason: ", request->reason().size(), " bytes; at most ", kMaxReasonBytes)));
   }
+  auto write = callers_.WriteContextOf(context, request->idempotency_key());
+  if (!write.ok()) return ToGrpcStatus(write.status());
   auto cancelled = sweeps_.Cancel(request->sweep_id(), request->reason(),
-                                  WriteContextOf(context, request->idempotency_key()));
+                                  *write);
   if (!cancelled.ok()) return ToGrpcStatus(cancelled.status());
   response->set_jobs_cancelled(cancelled->jobs_cancelled);
   response->set_jobs_stopping(cancelled->jobs_stopping);

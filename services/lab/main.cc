@@ -30,6 +30,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "mixsweep/v1/evaluation.grpc.pb.h"
+#include "services/channel/channel.h"
 #include "services/lab/checkpoint.h"
 #include "services/lab/ground_truth.h"
 
@@ -52,7 +53,7 @@ constexpr auto kFirstBackoff = std::chrono::milliseconds(200);
 constexpr auto kMaxBackoff = std::chrono::seconds(5);
 
 struct Flags {
-  std::string server = "localhost:50051";
+  client::ConnectionFlags connection;  // --server, --token-file (an operator token), --tls-*
   std::string robot_id;
   std::string platform = "synthetic";
   std::string operator_name = "synthetic-lab";
@@ -168,25 +169,15 @@ std::string Describe(const grpc::Status& status) {
   return absl::StrCat(absl::StatusCodeToString(CodeOf(status)), ": ", status.error_message());
 }
 
-// A channel that tries to reconnect soon after mixsweepd comes back: gRPC's
-// own reconnect backoff starts at 1 s and grows to 120 s. Here: 200 ms,
-// growing to 2 s.
-std::shared_ptr<grpc::Channel> Channel(const std::string& server) {
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
-  return grpc::CreateCustomChannel(server, grpc::InsecureChannelCredentials(), args);
-}
-
 // ---------------------------------------------------------------------------
 // The operator.
 
 class Lab {
  public:
-  Lab(const Flags& flags, GroundTruth truth)
+  Lab(const Flags& flags, GroundTruth truth, std::shared_ptr<grpc::Channel> channel)
       : flags_(flags),
         truth_(std::move(truth)),
-        channel_(Channel(flags.server)),
+        channel_(std::move(channel)),
         stub_(v1::EvaluationService::NewStub(channel_)) {}
 
   int Run() {
@@ -238,7 +229,6 @@ class Lab {
     while (true) {
       grpc::ClientContext context;
       context.set_deadline(std::chrono::system_clock::now() + kCallTimeout);
-      context.AddMetadata("x-mixsweep-user", flags_.operator_name);
       grpc::Status status = ((*stub_).*rpc)(&context, request, response);
       if (!Transient(status) || Stopping() || Clock::now() >= give_up_at) return status;
       spdlog::warn("{}: {}; retrying in {} ms", std::string(what), Describe(status), backoff.count());
@@ -249,7 +239,7 @@ class Lab {
 
   absl::Status Refused(absl::string_view what, const grpc::Status& status) const {
     return absl::Status(CodeOf(status),
-                        absl::StrCat(what, " failed (", flags_.server, "): ", Describe(status)));
+                        absl::StrCat(what, " failed (", flags_.connection.server, "): ", Describe(status)));
   }
 
   // Registers the robot unless the server knows it already.
@@ -395,8 +385,7 @@ class Lab {
 // Command line.
 
 void AddFlags(CLI::App& app, Flags& flags) {
-  app.add_option("--server", flags.server, "mixsweepd address (env MIXSWEEP_SERVER)")
-      ->capture_default_str();
+  client::AddConnectionFlags(app, &flags.connection);
   app.add_option("--robot", flags.robot_id, "robot id; registered if the server lacks it")
       ->required();
   app.add_option("--platform", flags.platform, "platform the robot registers with")
@@ -435,9 +424,6 @@ absl::StatusOr<GroundTruth> LoadTruth(const std::string& path) {
 
 int Main(int argc, char** argv) {
   Flags flags;
-  if (const char* server = std::getenv("MIXSWEEP_SERVER"); server != nullptr && *server != '\0') {
-    flags.server = server;
-  }
   CLI::App app{"mixsweep-lab: a synthetic robot operator that evaluates policies from a ground truth"};
   AddFlags(app, flags);
   try {
@@ -454,9 +440,14 @@ int Main(int argc, char** argv) {
   if (flags.verbose) spdlog::set_level(spdlog::level::debug);
   InstallStopHandlers();
   spdlog::info("mixsweep-lab: robot {} as {} on {}, truth {} ({} scenarios), seed {}",
-               flags.robot_id, flags.operator_name, flags.server, flags.truth_file,
+               flags.robot_id, flags.operator_name, flags.connection.server, flags.truth_file,
                truth->scenarios.size(), flags.seed);
-  return Lab(flags, *std::move(truth)).Run();
+  auto channel = client::MakeChannel(flags.connection);
+  if (!channel.ok()) {
+    spdlog::error("{}", std::string(channel.status().message()));
+    return kUsage;
+  }
+  return Lab(flags, *std::move(truth), *std::move(channel)).Run();
 }
 
 }  // namespace

@@ -26,13 +26,6 @@ std::chrono::milliseconds WaitOf(const mixsweep::v1::LeaseJobRequest& request) {
 
 }  // namespace
 
-std::shared_ptr<grpc::Channel> SchedulerChannel(const std::string& server) {
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
-  return grpc::CreateCustomChannel(server, grpc::InsecureChannelCredentials(), args);
-}
-
 // ------------------------------------------------------------ CallCanceller
 
 void CallCanceller::Cancel() {
@@ -60,10 +53,9 @@ bool CallCanceller::Sleep(std::chrono::milliseconds delay) {
 
 // ------------------------------------------------------------- WorkerClient
 
-WorkerClient::WorkerClient(std::shared_ptr<grpc::Channel> channel, const std::string& worker_name)
+WorkerClient::WorkerClient(std::shared_ptr<grpc::Channel> channel)
     : channel_(std::move(channel)),
       stub_(mixsweep::v1::WorkerService::NewStub(channel_)),
-      principal_("worker/" + worker_name),
       retry_deadline_ns_(std::numeric_limits<int64_t>::max()) {}
 
 void WorkerClient::SetRetryDeadline(Clock::time_point deadline) {
@@ -79,7 +71,6 @@ grpc::Status WorkerClient::Call(const char* name, Method<Request, Response> meth
   Backoff backoff;
   for (int attempt = 1;; ++attempt) {
     grpc::ClientContext context;
-    context.AddMetadata("x-mixsweep-user", principal_);
     context.set_deadline(std::chrono::system_clock::now() + attempt_timeout);
     if (canceller != nullptr) canceller->Attach(&context);
     response->Clear();

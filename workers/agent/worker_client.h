@@ -1,6 +1,6 @@
 // WorkerClient: the agent's blocking calls to WorkerService, with retries.
 //
-// Every call carries `x-mixsweep-user: worker/<name>`. UNAVAILABLE (the
+// The channel carries the worker's bearer token. UNAVAILABLE (the
 // scheduler is restarting) and a lost answer (DEADLINE_EXCEEDED) are retried
 // with capped exponential backoff, sending the same request again (same
 // idempotency key, same log offset), until the call succeeds, fails for
@@ -11,7 +11,7 @@
 // io_context thread. The client is thread-safe.
 //
 // Example:
-//   WorkerClient client(grpc::CreateChannel(...), "gpu-node-1");
+//   WorkerClient client(*client::MakeChannel(flags));
 //   auto canceller = std::make_shared<CallCanceller>();
 //   mixsweep::v1::LeaseJobResponse response;
 //   grpc::Status s = client.LeaseJob(request, &response, canceller.get());
@@ -50,15 +50,10 @@ class CallCanceller {
   bool cancelled_ = false;
 };
 
-// A channel to mixsweepd that tries to reconnect soon after it comes back:
-// gRPC's own reconnect backoff starts at 1 s and grows by 1.6x to 120 s, so
-// after a long outage a worker could wait two minutes more. Here: 200 ms,
-// growing to 2 s.
-std::shared_ptr<grpc::Channel> SchedulerChannel(const std::string& server);
-
 class WorkerClient {
  public:
-  WorkerClient(std::shared_ptr<grpc::Channel> channel, const std::string& worker_name);
+  // `channel` carries the worker's token (client::MakeChannel).
+  explicit WorkerClient(std::shared_ptr<grpc::Channel> channel);
 
   // Retries give up once `deadline` passes (and sleeps end there).
   void SetRetryDeadline(std::chrono::steady_clock::time_point deadline);
@@ -98,7 +93,6 @@ class WorkerClient {
 
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<Stub> stub_;
-  std::string principal_;
   std::atomic<int64_t> retry_deadline_ns_;  // steady_clock, since its epoch
 };
 
