@@ -68,8 +68,21 @@ std::string CodeName(grpc::StatusCode code) {
 }
 
 void Decorate(grpc::ClientContext& context, std::chrono::milliseconds timeout = 30s) {
-  context.AddMetadata("x-mixsweep-user", "crash-e2e");
   context.set_deadline(std::chrono::system_clock::now() + timeout);
+}
+
+// The database's first admin token (mixsweepd token bootstrap), in a file.
+std::string AdminToken(const std::string& dsn) {
+  const std::string file = MakeTempDir("token") + "/admin.token";
+  absl::Status s = BootstrapAdminToken(MIXSWEEPD_BIN, dsn, file);
+  EXPECT_TRUE(s.ok()) << s;
+  return file;
+}
+
+std::shared_ptr<grpc::Channel> Channel(const std::string& address, const std::string& token_file) {
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = TokenChannel(address, token_file);
+  EXPECT_TRUE(channel.ok()) << channel.status();
+  return channel.ok() ? *channel : nullptr;
 }
 
 // ============================================ 1. mixsweepd SIGKILL x N
@@ -173,14 +186,14 @@ bool Transient(const grpc::Status& s) {
 }
 
 // A worker in this process: leases a job, writes a synthetic checkpoint for
-// it (what mixsweep-lab reads), completes it at once. Each call is retried
+// it (what mixsweep-lab reads), completes it 200 ms later. Each call is retried
 // with the same request while transient; every CompleteJob answered OK is
 // remembered, to be found in the database later.
 class ClientWorker {
  public:
-  ClientWorker(const std::string& address, const std::string& dir, CallLog& calls)
-      : stub_(v1::WorkerService::NewStub(
-            grpc::CreateChannel(address, grpc::InsecureChannelCredentials()))),
+  ClientWorker(const std::shared_ptr<grpc::Channel>& channel, const std::string& dir,
+               CallLog& calls)
+      : stub_(v1::WorkerService::NewStub(channel)),
         dir_(dir), calls_(calls), thread_([this] { Run(); }) {}
   ~ClientWorker() {
     stop_ = true;
@@ -252,6 +265,7 @@ class ClientWorker {
                                             {"n_demos", job.n_demos()},
                                             {"seed", job.seed()}}
                                  .dump();
+      std::this_thread::sleep_for(200ms);  // "training", so that the real worker gets jobs too
       v1::CompleteJobRequest complete;
       *complete.mutable_lease() = leased.lease();
       complete.set_checkpoint_uri("file://" + path);
@@ -289,9 +303,8 @@ class ClientWorker {
 // transient. Every call answered OK is remembered.
 class ClientOperator {
  public:
-  ClientOperator(const std::string& address, CallLog& calls)
-      : stub_(v1::EvaluationService::NewStub(
-            grpc::CreateChannel(address, grpc::InsecureChannelCredentials()))),
+  ClientOperator(const std::shared_ptr<grpc::Channel>& channel, CallLog& calls)
+      : stub_(v1::EvaluationService::NewStub(channel)),
         calls_(calls), thread_([this] { Run(); }) {}
   ~ClientOperator() {
     stop_ = true;
@@ -389,9 +402,8 @@ class ClientOperator {
 // GetSweep every 20 ms: when the service answers again.
 class Prober {
  public:
-  Prober(const std::string& address, int64_t sweep_id, CallLog& calls)
-      : stub_(v1::SweepService::NewStub(
-            grpc::CreateChannel(address, grpc::InsecureChannelCredentials()))),
+  Prober(const std::shared_ptr<grpc::Channel>& channel, int64_t sweep_id, CallLog& calls)
+      : stub_(v1::SweepService::NewStub(channel)),
         sweep_id_(sweep_id), calls_(calls), thread_([this] { Run(); }) {}
   ~Prober() {
     stop_ = true;
@@ -449,13 +461,16 @@ TEST(CrashE2E, PostgresStoppedImmediatelyMidSweepFailsCallsWithUnavailableLosesN
   const std::string pgdata = cluster->options().directory + "/pgdata";
 
   const std::string artifacts = MakeTempDir("outage-artifacts");
+  const std::string token = AdminToken(dsn);
+  const std::map<std::string, std::string> token_env = {{"MIXSWEEP_TOKEN_FILE", token}};
   Daemon daemon = Daemon::Start(
       {.database = dsn,
        .extra_args = {"--artifact-root", "file://" + artifacts, "--lease-ttl-seconds", "10",
                       "--heartbeat-seconds", "2", "--expiry-interval-seconds", "1",
                       "--retry-base-seconds", "0", "--estimate-resamples", "100",
                       "--recompute-interval-seconds", "0.5"}});
-  CommandResult submitted = daemon.Cli({"sweep", "submit", WriteSpec(OutageSpec(4))});
+  CommandResult submitted =
+      daemon.Cli({"sweep", "submit", WriteSpec(OutageSpec(4))}, token_env);
   ASSERT_EQ(submitted.exit_code, 0) << submitted.err << daemon.LogTail();
   ASSERT_NE(submitted.out.find("80 runs, 84 jobs"), std::string::npos) << submitted.out;
   const int64_t sweep_id = 1;
@@ -465,17 +480,19 @@ TEST(CrashE2E, PostgresStoppedImmediatelyMidSweepFailsCallsWithUnavailableLosesN
   // clients in this process (whose acknowledged writes are checked).
   WorkerProcess worker = WorkerProcess::Start(
       daemon.address(), "outage-w",
-      {"--synthetic", "--synthetic-gpus", "2", "--synthetic-steps-per-second", "1000"});
+      {"--synthetic", "--synthetic-gpus", "2", "--synthetic-steps-per-second", "1000",
+       "--token-file", token});
   const std::string lab_log = MakeTempDir("outage-lab") + "/lab.log";
   Process lab = Process::Start({MIXSWEEP_LAB_BIN, "--server", daemon.address(), "--robot",
                                 "outage-lab-robot", "--truth", TruthFile(), "--seed", "3",
-                                "--poll-ms", "100"},
+                                "--poll-ms", "100", "--token-file", token},
                                lab_log);
   CallLog calls;
-  auto client_worker = std::make_unique<ClientWorker>(daemon.address(),
-                                                      MakeTempDir("outage-ckpt"), calls);
-  auto client_operator = std::make_unique<ClientOperator>(daemon.address(), calls);
-  auto prober = std::make_unique<Prober>(daemon.address(), sweep_id, calls);
+  const std::shared_ptr<grpc::Channel> channel = Channel(daemon.address(), token);
+  auto client_worker =
+      std::make_unique<ClientWorker>(channel, MakeTempDir("outage-ckpt"), calls);
+  auto client_operator = std::make_unique<ClientOperator>(channel, calls);
+  auto prober = std::make_unique<Prober>(channel, sweep_id, calls);
 
   auto progress = [&] {
     return QueryInt(dsn, "SELECT (SELECT count(*) FROM jobs WHERE state = 'succeeded') + "
@@ -512,7 +529,6 @@ TEST(CrashE2E, PostgresStoppedImmediatelyMidSweepFailsCallsWithUnavailableLosesN
   // What a client sees meanwhile: UNAVAILABLE (retry), for reads and writes.
   std::map<std::string, grpc::StatusCode> probes;
   {
-    auto channel = grpc::CreateChannel(daemon.address(), grpc::InsecureChannelCredentials());
     auto sweeps = v1::SweepService::NewStub(channel);
     auto evaluation = v1::EvaluationService::NewStub(channel);
     auto workers = v1::WorkerService::NewStub(channel);
@@ -627,7 +643,7 @@ TEST(CrashE2E, PostgresStoppedImmediatelyMidSweepFailsCallsWithUnavailableLosesN
   EXPECT_EQ(counts.duplicated(), 0) << counts.Summary();
   EXPECT_EQ(counts.extra_success_events, 0);
   int compared = 0;
-  EXPECT_EQ(CompareEstimatesWithScratch(daemon.address(), sweep_id, {}, &compared), "");
+  EXPECT_EQ(CompareEstimatesWithScratch(channel, sweep_id, &compared), "");
   EXPECT_EQ(compared, 1);
 
   // The calls that ended while PostgreSQL was down all said UNAVAILABLE.
@@ -683,6 +699,9 @@ TEST(CrashE2E, PostgresStoppedImmediatelyMidSweepFailsCallsWithUnavailableLosesN
 // mixsweepd on the test's database through a PgFaultProxy.
 struct ProxiedServer {
   std::string dsn;  // straight to PostgreSQL, for the test's own queries
+  std::string token;  // the admin's token file
+  std::map<std::string, std::string> token_env;  // for the CLI
+  std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<PgFaultProxy> proxy;
   Daemon daemon;
 };
@@ -698,11 +717,14 @@ ProxiedServer StartProxied() {
   if (s.proxy == nullptr) return s;
   const std::string proxied = absl::StrCat("host=127.0.0.1 port=", s.proxy->port(), " user=",
                                            TestCluster().options().superuser, " dbname=", dbname);
+  s.token = AdminToken(s.dsn);
+  s.token_env = {{"MIXSWEEP_TOKEN_FILE", s.token}};
   s.daemon = Daemon::Start(
       {.database = proxied,
        .extra_args = {"--artifact-root", "file://" + MakeTempDir("proxied-artifacts"),
                       "--lease-ttl-seconds", "10", "--heartbeat-seconds", "1",
                       "--retry-base-seconds", "0", "--estimate-resamples", "50"}});
+  s.channel = Channel(s.daemon.address(), s.token);
   return s;
 }
 
@@ -718,8 +740,7 @@ std::string OneJobSpec() {
 TEST(CrashE2E, SubmitSweepWhoseCommitAnswerIsLostIsStoredOnceWhenRetriedWithItsKey) {
   ProxiedServer s = StartProxied();
   ASSERT_NE(s.proxy, nullptr);
-  auto stub = v1::SweepService::NewStub(
-      grpc::CreateChannel(s.daemon.address(), grpc::InsecureChannelCredentials()));
+  auto stub = v1::SweepService::NewStub(s.channel);
   v1::SubmitSweepRequest request;
   request.set_spec_yaml(PickDualBottles());
   request.set_idempotency_key("crash-submit-1");
@@ -759,13 +780,14 @@ TEST(CrashE2E, SubmitSweepWhoseCommitAnswerIsLostIsStoredOnceWhenRetriedWithItsK
   // sweep, though its first call's commit answer was lost.
   const std::string spec = WriteSpec(Replace(PickDualBottles(), "seeds: [0, 1, 2]", "seeds: [7]"));
   s.proxy->ArmCommitDrop("INSERT INTO sweeps");
-  CommandResult cli = s.daemon.Cli({"sweep", "submit", "--idempotency-key", "crash-submit-2", spec});
+  CommandResult cli =
+      s.daemon.Cli({"sweep", "submit", "--idempotency-key", "crash-submit-2", spec}, s.token_env);
   EXPECT_EQ(s.proxy->commits_dropped(), 2);
   EXPECT_EQ(cli.exit_code, 0) << cli.out << cli.err << s.daemon.LogTail();
   EXPECT_NE(cli.out.find("submitted sweep 2: 6 runs, 7 jobs"), std::string::npos) << cli.out;
   // And the same command run again by hand: still one sweep.
   CommandResult again =
-      s.daemon.Cli({"sweep", "submit", "--idempotency-key", "crash-submit-2", spec});
+      s.daemon.Cli({"sweep", "submit", "--idempotency-key", "crash-submit-2", spec}, s.token_env);
   EXPECT_EQ(again.exit_code, 0) << again.out << again.err;
   EXPECT_NE(again.out.find("sweep 2"), std::string::npos) << again.out;
   EXPECT_EQ(SqlCount(s.dsn, "SELECT count(*) FROM sweeps"), 2);
@@ -773,7 +795,7 @@ TEST(CrashE2E, SubmitSweepWhoseCommitAnswerIsLostIsStoredOnceWhenRetriedWithItsK
   EXPECT_EQ(SqlCount(s.dsn, "SELECT count(*) FROM events WHERE kind = 'sweep.submitted'"), 2);
   EXPECT_EQ(SqlCount(s.dsn, "SELECT count(*) FROM idempotency_keys"), 2);
   // The pool let go of the broken connections: the service goes on.
-  CommandResult list = s.daemon.Cli({"sweep", "list"});
+  CommandResult list = s.daemon.Cli({"sweep", "list"}, s.token_env);
   EXPECT_EQ(list.exit_code, 0) << list.err;
 
   std::cout << "FIGURE: SubmitSweep commit answer lost (proxy dropped " << s.proxy->commits_dropped()
@@ -790,12 +812,13 @@ TEST(CrashE2E, SubmitSweepWhoseCommitAnswerIsLostIsStoredOnceWhenRetriedWithItsK
 TEST(CrashE2E, WorkerCompleteJobWhoseCommitAnswerIsLostCompletesTheJobOnce) {
   ProxiedServer s = StartProxied();
   ASSERT_NE(s.proxy, nullptr);
-  CommandResult submit = s.daemon.Cli({"sweep", "submit", WriteSpec(OneJobSpec())});
+  CommandResult submit = s.daemon.Cli({"sweep", "submit", WriteSpec(OneJobSpec())}, s.token_env);
   ASSERT_EQ(submit.exit_code, 0) << submit.err;
   s.proxy->ArmCommitDrop("UPDATE jobs SET state = 'succeeded'");
   WorkerProcess w = WorkerProcess::Start(
       s.daemon.address(), "in-doubt",
-      {"--synthetic", "--synthetic-gpus", "1", "--synthetic-steps-per-second", "50000"});
+      {"--synthetic", "--synthetic-gpus", "1", "--synthetic-steps-per-second", "50000",
+       "--token-file", s.token});
   ASSERT_TRUE(s.proxy->WaitForDrops(1, 60s)) << w.LogTail() << s.daemon.LogTail();
   ASSERT_TRUE(WaitUntil([&] { return w.Log().find("CompleteJob") != std::string::npos; }, 30s))
       << w.LogTail();
@@ -831,17 +854,17 @@ TEST(CrashE2E, WorkerCompleteJobWhoseCommitAnswerIsLostCompletesTheJobOnce) {
 TEST(CrashE2E, RecordTrialsWhoseCommitAnswerIsLostStoresTheTrialsOnceWhenRetriedWithItsKey) {
   ProxiedServer s = StartProxied();
   ASSERT_NE(s.proxy, nullptr);
-  CommandResult submit = s.daemon.Cli({"sweep", "submit", WriteSpec(OneJobSpec())});
+  CommandResult submit = s.daemon.Cli({"sweep", "submit", WriteSpec(OneJobSpec())}, s.token_env);
   ASSERT_EQ(submit.exit_code, 0) << submit.err;
   WorkerProcess w = WorkerProcess::Start(
       s.daemon.address(), "trainer",
-      {"--synthetic", "--synthetic-gpus", "1", "--synthetic-steps-per-second", "50000"});
+      {"--synthetic", "--synthetic-gpus", "1", "--synthetic-steps-per-second", "50000",
+       "--token-file", s.token});
   ASSERT_TRUE(WaitUntil(
       [&] { return QueryInt(s.dsn, "SELECT count(*) FROM evaluation_requests") == 1; }, 60s))
       << w.LogTail();
 
-  auto stub = v1::EvaluationService::NewStub(
-      grpc::CreateChannel(s.daemon.address(), grpc::InsecureChannelCredentials()));
+  auto stub = v1::EvaluationService::NewStub(s.channel);
   {
     grpc::ClientContext context;
     Decorate(context);

@@ -26,6 +26,7 @@
 #include "mixsweep/v1/utilization.grpc.pb.h"
 #include "scheduler/evaluation/recomputer.h"
 #include "services/api/evaluation_convert.h"
+#include "services/channel/channel.h"
 #include "tests/support/process.h"
 
 namespace mixsweep::testing {
@@ -160,10 +161,7 @@ std::string SpecYaml(const CrashLoopOptions& o) {
       "max_attempts: 5\n");
 }
 
-void Decorate(grpc::ClientContext& context,
-              const std::vector<std::pair<std::string, std::string>>& metadata) {
-  context.AddMetadata("x-mixsweep-user", "crash-loop");
-  for (const auto& [k, v] : metadata) context.AddMetadata(k, v);
+void Decorate(grpc::ClientContext& context) {
   context.set_deadline(std::chrono::system_clock::now() + 120s);
 }
 
@@ -206,17 +204,34 @@ struct InFlight {
 
 }  // namespace
 
-std::string CompareEstimatesWithScratch(
-    const std::string& address, int64_t sweep_id,
-    const std::vector<std::pair<std::string, std::string>>& metadata, int* compared) {
+absl::Status BootstrapAdminToken(const std::string& mixsweepd, const std::string& dsn,
+                                 const std::string& token_file) {
+  CommandResult r = RunCommand({mixsweepd, "--database", dsn, "--log-level", "warn", "token",
+                                "bootstrap", "--token-file", token_file});
+  if (r.exit_code != 0) {
+    return absl::InternalError(
+        absl::StrCat("mixsweepd token bootstrap: exit ", r.exit_code, ": ", r.out, r.err));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> TokenChannel(const std::string& address,
+                                                            const std::string& token_file) {
+  client::ConnectionFlags flags;
+  flags.server = address;
+  flags.token_file = token_file;
+  return client::MakeChannel(flags);
+}
+
+std::string CompareEstimatesWithScratch(const std::shared_ptr<grpc::Channel>& channel,
+                                        int64_t sweep_id, int* compared) {
   *compared = 0;
-  auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
   auto evaluation = v1::EvaluationService::NewStub(channel);
   auto utilization = v1::UtilizationService::NewStub(channel);
   v1::ListResultsResponse results;
   {
     grpc::ClientContext context;
-    Decorate(context, metadata);
+    Decorate(context);
     v1::ListResultsRequest request;
     request.set_sweep_id(sweep_id);
     request.set_include_trials(true);
@@ -226,7 +241,7 @@ std::string CompareEstimatesWithScratch(
   v1::GetEstimatesResponse served;
   {
     grpc::ClientContext context;
-    Decorate(context, metadata);
+    Decorate(context);
     v1::GetEstimatesRequest request;
     request.set_sweep_id(sweep_id);
     grpc::Status status = utilization->GetEstimates(&context, request, &served);
@@ -396,15 +411,24 @@ absl::StatusOr<CrashLoopFigures> RunCrashLoop(const CrashLoopOptions& o) {
        "--estimate-resamples", std::to_string(o.estimate_resamples),
        "--recompute-interval-seconds", "0.5", "--log-level", "info"});
   PinnedDaemon daemon(daemon_options, dsn);
+  std::string token_file = o.token_file;
+  if (token_file.empty()) {
+    token_file = o.work_dir + "/admin.token";
+    if (absl::Status s = BootstrapAdminToken(o.binaries.mixsweepd, o.dsn, token_file); !s.ok()) {
+      return s;
+    }
+  }
   if (absl::Status s = daemon.Launch(); !s.ok()) return s;
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      TokenChannel(daemon.address(), token_file);
+  if (!channel.ok()) return channel.status();
 
   // The sweep.
   int64_t sweep_id = 0, jobs = 0, runs = 0;
   {
-    auto stub = v1::SweepService::NewStub(
-        grpc::CreateChannel(daemon.address(), grpc::InsecureChannelCredentials()));
+    auto stub = v1::SweepService::NewStub(*channel);
     grpc::ClientContext context;
-    Decorate(context, o.metadata);
+    Decorate(context);
     v1::SubmitSweepRequest request;
     request.set_spec_yaml(SpecYaml(o));
     request.set_idempotency_key("crash-loop-submit");
@@ -432,7 +456,7 @@ absl::StatusOr<CrashLoopFigures> RunCrashLoop(const CrashLoopOptions& o) {
                                      std::to_string(o.gpus_per_worker),
                                      "--synthetic-steps-per-second",
                                      std::to_string(o.steps_per_second), "--lease-wait-seconds",
-                                     "2"};
+                                     "2", "--token-file", token_file};
     argv.insert(argv.end(), o.worker_args.begin(), o.worker_args.end());
     workers.push_back(Process::Start(argv, worker_logs.back()));
   }
@@ -442,7 +466,8 @@ absl::StatusOr<CrashLoopFigures> RunCrashLoop(const CrashLoopOptions& o) {
     lab_logs.push_back(o.work_dir + "/lab" + std::to_string(i) + ".log");
     std::vector<std::string> argv = {o.binaries.lab, "--server", daemon.address(), "--robot",
                                      "crash-robot-" + std::to_string(i), "--truth", o.truth_file,
-                                     "--seed", std::to_string(7 + i), "--poll-ms", "100"};
+                                     "--seed", std::to_string(7 + i), "--poll-ms", "100",
+                                     "--token-file", token_file};
     argv.insert(argv.end(), o.lab_args.begin(), o.lab_args.end());
     labs.push_back(Process::Start(argv, lab_logs.back()));
   }
@@ -618,7 +643,7 @@ absl::StatusOr<CrashLoopFigures> RunCrashLoop(const CrashLoopOptions& o) {
 
   if (f.sweep_completed) {
     f.estimate_differences =
-        CompareEstimatesWithScratch(daemon.address(), sweep_id, o.metadata, &f.estimates_compared);
+        CompareEstimatesWithScratch(*channel, sweep_id, &f.estimates_compared);
   } else {
     f.estimate_differences = "(not compared: the sweep did not complete)";
   }

@@ -39,9 +39,12 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <grpcpp/channel.h>
 
 #include "absl/status/statusor.h"
 
@@ -86,12 +89,14 @@ struct CrashLoopOptions {
   int steps_per_second = 2000;
   int labs = 1;
   int estimate_resamples = 100;
-  // Extra arguments for mixsweepd, each worker and each lab (tokens...).
+  // Extra arguments for mixsweepd, each worker and each lab.
   std::vector<std::string> daemon_args;
   std::vector<std::string> worker_args;
   std::vector<std::string> lab_args;
-  // gRPC metadata for this driver's own calls (submit, reads).
-  std::vector<std::pair<std::string, std::string>> metadata;
+  // The admin token every client uses (workers, lab, this driver); empty:
+  // made with `mixsweepd token bootstrap` in work_dir (the database must have
+  // no admin token yet).
+  std::string token_file;
 
   double timeout_seconds = 600;  // for the whole sweep; a guard, not a measure
   std::function<void(const std::string&)> log;  // progress lines; may be empty
@@ -164,10 +169,20 @@ struct CrashLoopFigures {
 absl::StatusOr<CrashLoopFigures> RunCrashLoop(const CrashLoopOptions& options);
 
 // Every served estimate of `sweep_id` against the engine's computation from
-// scratch on the trials ListResults serves; the differences ("" when all
-// are equal to the last bit) and how many estimates were compared.
-std::string CompareEstimatesWithScratch(
-    const std::string& address, int64_t sweep_id,
-    const std::vector<std::pair<std::string, std::string>>& metadata, int* compared);
+// scratch on the trials ListResults serves, through `channel` (carrying a
+// token that may read them); the differences ("" when all are equal to the
+// last bit) and how many estimates were compared.
+std::string CompareEstimatesWithScratch(const std::shared_ptr<grpc::Channel>& channel,
+                                        int64_t sweep_id, int* compared);
+
+// `mixsweepd --database DSN token bootstrap`: the database's first admin
+// token, written to `token_file`.
+absl::Status BootstrapAdminToken(const std::string& mixsweepd, const std::string& dsn,
+                                 const std::string& token_file);
+
+// A channel to `address` carrying the token in `token_file` (services/channel,
+// as every mixsweep client builds it).
+absl::StatusOr<std::shared_ptr<grpc::Channel>> TokenChannel(const std::string& address,
+                                                            const std::string& token_file);
 
 }  // namespace mixsweep::testing
