@@ -14,9 +14,9 @@ SweepService::SweepService(SweepStore& store, Options options)
 
 absl::StatusOr<spec::SweepSpec> SweepService::StoredSpec(
     const std::string& spec_yaml) const {
-  // Stored specs were valid when stored; parse them without the run limit,
-  // which may have been lowered since.
-  auto parsed = spec::ParseSweepSpec(spec_yaml, spec::SpecLimits{.max_runs = INT64_MAX});
+  // Stored specs were valid when stored; parse them without the quotas,
+  // which may have been lowered since, and without value rules added since.
+  auto parsed = spec::ParseSweepSpec(spec_yaml, spec::SpecLimits::ForStoredSpecs());
   if (!parsed.ok()) {
     return absl::InternalError(
         absl::StrCat("a stored spec no longer parses: ", parsed.status().message()));
@@ -84,9 +84,9 @@ absl::StatusOr<ExtendResult> SweepService::Extend(int64_t sweep_id,
                                                   std::string_view spec_yaml,
                                                   bool validate_only,
                                                   const WriteContext& ctx) {
-  if (auto s = CheckOwner(sweep_id, ctx); !s.ok()) return s;
   auto updated = spec::ParseSweepSpec(spec_yaml, options_.limits);
   if (!updated.ok()) return updated.status();
+  if (auto s = CheckOwner(sweep_id, ctx); !s.ok()) return s;
   if (!ctx.idempotency_key.empty() && !validate_only) {
     auto earlier = store_.FindExtension(sweep_id, std::string(spec_yaml), ctx);
     if (!earlier.ok()) return earlier.status();

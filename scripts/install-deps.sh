@@ -9,6 +9,7 @@ PACKAGES=(
   libpqxx-dev postgresql-15
   libboost-dev prometheus-cpp-dev libspdlog-dev libcli11-dev nlohmann-json3-dev libyaml-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  openssl  # scripts/make-test-ca.sh (test certificates for TLS)
 )
 
 missing=()

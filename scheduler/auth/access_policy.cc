@@ -54,7 +54,8 @@ constexpr Rule kRules[] = {
     {"/mixsweep.v1.EvaluationService/NextEvaluationBatch", kOperators},
     {"/mixsweep.v1.EvaluationService/RecordTrials", kOperators},
     {"/mixsweep.v1.EvaluationService/CorrectTrial", kOperators},
-    {"/mixsweep.v1.EvaluationService/ListResults", kEvaluationReaders},
+    // Results carry each policy's mixture: not for operators, who evaluate blind.
+    {"/mixsweep.v1.EvaluationService/ListResults", kReaders},
     {"/mixsweep.v1.EvaluationService/PlanEvaluations", kEvaluationReaders},
     // UtilizationService
     {"/mixsweep.v1.UtilizationService/GetEstimates", kReaders},

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "services/api/evaluation_convert.h"
 #include "services/api/request_context.h"
+#include "services/api/request_limits.h"
 #include "services/api/status_convert.h"
 
 namespace mixsweep::api {
@@ -11,6 +12,7 @@ namespace v1 = mixsweep::v1;
 grpc::Status EvaluationGrpcService::RegisterRobot(grpc::ServerContext* context,
                                                   const v1::RegisterRobotRequest* request,
                                                   v1::Robot* response) {
+  if (auto s = CheckRequestLimits(*request); !s.ok()) return ToGrpcStatus(s);
   if (auto s = CheckIdempotencyKey(request->idempotency_key()); !s.ok()) return ToGrpcStatus(s);
   auto write = callers_.WriteContextOf(context, request->idempotency_key());
   if (!write.ok()) return ToGrpcStatus(write.status());
@@ -34,6 +36,7 @@ grpc::Status EvaluationGrpcService::ListRobots(grpc::ServerContext*, const v1::L
 grpc::Status EvaluationGrpcService::NextEvaluationBatch(
     grpc::ServerContext*, const v1::NextEvaluationBatchRequest* request,
     v1::EvaluationBatch* response) {
+  if (auto s = CheckRequestLimits(*request); !s.ok()) return ToGrpcStatus(s);
   auto batch = evaluation_.NextBatch({.robot_id = request->robot_id(),
                                       .operator_name = request->operator_(),
                                       .max_policies = request->max_policies(),
@@ -46,6 +49,7 @@ grpc::Status EvaluationGrpcService::NextEvaluationBatch(
 grpc::Status EvaluationGrpcService::RecordTrials(grpc::ServerContext* context,
                                                  const v1::RecordTrialsRequest* request,
                                                  v1::RecordTrialsResponse* response) {
+  if (auto s = CheckRequestLimits(*request); !s.ok()) return ToGrpcStatus(s);
   if (auto s = CheckIdempotencyKey(request->idempotency_key()); !s.ok()) return ToGrpcStatus(s);
   evaluation::RecordTrialsCall call{.request_id = request->request_id(),
                                     .label = request->label()};
@@ -67,6 +71,7 @@ grpc::Status EvaluationGrpcService::RecordTrials(grpc::ServerContext* context,
 grpc::Status EvaluationGrpcService::CorrectTrial(grpc::ServerContext* context,
                                                  const v1::CorrectTrialRequest* request,
                                                  v1::Trial* response) {
+  if (auto s = CheckRequestLimits(*request); !s.ok()) return ToGrpcStatus(s);
   if (auto s = CheckIdempotencyKey(request->idempotency_key()); !s.ok()) return ToGrpcStatus(s);
   if (!request->has_corrected()) {
     return ToGrpcStatus(absl::InvalidArgumentError("corrected: required"));
@@ -86,6 +91,7 @@ grpc::Status EvaluationGrpcService::CorrectTrial(grpc::ServerContext* context,
 grpc::Status EvaluationGrpcService::ListResults(grpc::ServerContext*,
                                                 const v1::ListResultsRequest* request,
                                                 v1::ListResultsResponse* response) {
+  if (auto s = CheckRequestLimits(*request); !s.ok()) return ToGrpcStatus(s);
   auto results = evaluation_.ListResults({.sweep_id = request->sweep_id(),
                                           .scenario = request->scenario(),
                                           .include_trials = request->include_trials(),
@@ -98,6 +104,7 @@ grpc::Status EvaluationGrpcService::ListResults(grpc::ServerContext*,
 grpc::Status EvaluationGrpcService::PlanEvaluations(grpc::ServerContext*,
                                                     const v1::PlanEvaluationsRequest* request,
                                                     v1::PlanEvaluationsResponse* response) {
+  if (auto s = CheckRequestLimits(*request); !s.ok()) return ToGrpcStatus(s);
   auto plan = evaluation_.Plan(request->sweep_id(), request->robot_id());
   if (!plan.ok()) return ToGrpcStatus(plan.status());
   for (const auto& candidate : *plan) ToProto(candidate, response->add_batches());

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "scheduler/expansion/subset.h"
 #include "services/api/proto_convert.h"
+#include "services/api/request_limits.h"
 #include "services/api/status_convert.h"
 
 namespace mixsweep::api {
@@ -117,6 +118,7 @@ absl::Status WorkerGrpcService::MayReportOn(const grpc::ServerContext* context,
 grpc::Status WorkerGrpcService::RegisterWorker(grpc::ServerContext* context,
                                                const v1::RegisterWorkerRequest* request,
                                                v1::RegisterWorkerResponse* response) {
+  if (auto s = CheckRequestLimits(*request); !s.ok()) return ToGrpcStatus(s);
   auto caller = callers_.Of(context);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   scheduler::WorkerRecord worker;
@@ -150,6 +152,7 @@ grpc::Status WorkerGrpcService::RegisterWorker(grpc::ServerContext* context,
 grpc::Status WorkerGrpcService::Heartbeat(grpc::ServerContext* context,
                                           const v1::HeartbeatRequest* request,
                                           v1::HeartbeatResponse* response) {
+  if (auto s = CheckRequestLimits(*request); !s.ok()) return ToGrpcStatus(s);
   if (auto s = MayActForWorker(context, request->worker_id()); !s.ok()) return ToGrpcStatus(s);
   std::vector<scheduler::LeaseRef> leases;
   for (const auto& lease : request->leases()) leases.push_back(FromProto(lease));
@@ -168,6 +171,7 @@ grpc::Status WorkerGrpcService::Heartbeat(grpc::ServerContext* context,
 grpc::Status WorkerGrpcService::LeaseJob(grpc::ServerContext* context,
                                          const v1::LeaseJobRequest* request,
                                          v1::LeaseJobResponse* response) {
+  if (auto s = CheckRequestLimits(*request); !s.ok()) return ToGrpcStatus(s);
   if (request->idempotency_key().size() > 128) {
     return ToGrpcStatus(absl::InvalidArgumentError("idempotency_key: longer than 128 bytes"));
   }
@@ -191,6 +195,7 @@ grpc::Status WorkerGrpcService::LeaseJob(grpc::ServerContext* context,
 grpc::Status WorkerGrpcService::ReportProgress(grpc::ServerContext* context,
                                                const v1::ReportProgressRequest* request,
                                                v1::ReportProgressResponse* response) {
+  if (auto s = CheckRequestLimits(*request); !s.ok()) return ToGrpcStatus(s);
   if (auto s = MayReportOn(context, request->lease()); !s.ok()) return ToGrpcStatus(s);
   scheduler::ProgressReport report{.lease = FromProto(request->lease()),
                                    .started = request->started()};
@@ -211,6 +216,7 @@ grpc::Status WorkerGrpcService::ReportProgress(grpc::ServerContext* context,
 grpc::Status WorkerGrpcService::AppendLog(grpc::ServerContext* context,
                                           const v1::AppendLogRequest* request,
                                           v1::AppendLogResponse* response) {
+  if (auto s = CheckRequestLimits(*request); !s.ok()) return ToGrpcStatus(s);
   if (auto s = MayReportOn(context, request->lease()); !s.ok()) return ToGrpcStatus(s);
   auto stored = dispatch_.AppendLog(FromProto(request->lease()), request->offset(),
                                     request->data());
@@ -222,6 +228,7 @@ grpc::Status WorkerGrpcService::AppendLog(grpc::ServerContext* context,
 grpc::Status WorkerGrpcService::CompleteJob(grpc::ServerContext* context,
                                             const v1::CompleteJobRequest* request,
                                             v1::CompleteJobResponse* response) {
+  if (auto s = CheckRequestLimits(*request); !s.ok()) return ToGrpcStatus(s);
   if (auto s = MayReportOn(context, request->lease()); !s.ok()) return ToGrpcStatus(s);
   scheduler::Completion completion{.lease = FromProto(request->lease()),
                                    .checkpoint_uri = request->checkpoint_uri(),
@@ -241,6 +248,7 @@ grpc::Status WorkerGrpcService::CompleteJob(grpc::ServerContext* context,
 grpc::Status WorkerGrpcService::FailJob(grpc::ServerContext* context,
                                         const v1::FailJobRequest* request,
                                         v1::FailJobResponse* response) {
+  if (auto s = CheckRequestLimits(*request); !s.ok()) return ToGrpcStatus(s);
   if (auto s = MayReportOn(context, request->lease()); !s.ok()) return ToGrpcStatus(s);
   const v1::JobFailure& f = request->failure();
   if (f.message().size() > kMaxMessageBytes) {
@@ -263,6 +271,7 @@ grpc::Status WorkerGrpcService::FailJob(grpc::ServerContext* context,
 grpc::Status WorkerGrpcService::HandBackJob(grpc::ServerContext* context,
                                             const v1::HandBackJobRequest* request,
                                             v1::HandBackJobResponse*) {
+  if (auto s = CheckRequestLimits(*request); !s.ok()) return ToGrpcStatus(s);
   if (auto s = MayReportOn(context, request->lease()); !s.ok()) return ToGrpcStatus(s);
   return ToGrpcStatus(dispatch_.HandBackJob({.lease = FromProto(request->lease()),
                                              .reason = FromProto(request->reason()),
@@ -273,6 +282,7 @@ grpc::Status WorkerGrpcService::HandBackJob(grpc::ServerContext* context,
 grpc::Status WorkerGrpcService::ListWorkers(grpc::ServerContext*,
                                             const v1::ListWorkersRequest* request,
                                             v1::ListWorkersResponse* response) {
+  if (auto s = CheckRequestLimits(*request); !s.ok()) return ToGrpcStatus(s);
   auto workers = dispatch_.ListWorkers(request->include_gone());
   if (!workers.ok()) return ToGrpcStatus(workers.status());
   for (const auto& w : *workers) {

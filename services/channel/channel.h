@@ -16,6 +16,7 @@
 #include <string>
 
 #include <grpcpp/channel.h>
+#include <grpcpp/support/channel_arguments.h>
 
 #include "absl/status/statusor.h"
 
@@ -49,8 +50,10 @@ absl::StatusOr<std::string> LoadToken(const std::string& token_file);
 
 // A channel to flags.server carrying `token` (if any) on every call.
 // INVALID_ARGUMENT when a TLS file cannot be read.
-absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const ConnectionFlags& flags,
-                                                           const std::string& token);
+// `args`: extra channel arguments (e.g. a connection of its own).
+absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(
+    const ConnectionFlags& flags, const std::string& token,
+    grpc::ChannelArguments args = grpc::ChannelArguments());
 
 // LoadToken(flags.token_file), then MakeChannel.
 absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const ConnectionFlags& flags);

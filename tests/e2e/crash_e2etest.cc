@@ -71,19 +71,6 @@ void Decorate(grpc::ClientContext& context, std::chrono::milliseconds timeout = 
   context.set_deadline(std::chrono::system_clock::now() + timeout);
 }
 
-// The database's first admin token (mixsweepd token bootstrap), in a file.
-std::string AdminToken(const std::string& dsn) {
-  const std::string file = MakeTempDir("token") + "/admin.token";
-  absl::Status s = BootstrapAdminToken(MIXSWEEPD_BIN, dsn, file);
-  EXPECT_TRUE(s.ok()) << s;
-  return file;
-}
-
-std::shared_ptr<grpc::Channel> Channel(const std::string& address, const std::string& token_file) {
-  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = TokenChannel(address, token_file);
-  EXPECT_TRUE(channel.ok()) << channel.status();
-  return channel.ok() ? *channel : nullptr;
-}
 
 // ============================================ 1. mixsweepd SIGKILL x N
 
@@ -475,8 +462,6 @@ TEST(CrashE2E, PostgresStoppedImmediatelyMidSweepFailsCallsWithUnavailableLosesN
   const std::string pgdata = cluster->options().directory + "/pgdata";
 
   const std::string artifacts = MakeTempDir("outage-artifacts");
-  const std::string token = AdminToken(dsn);
-  const std::map<std::string, std::string> token_env = {{"MIXSWEEP_TOKEN_FILE", token}};
   Daemon daemon = Daemon::Start(
       {.database = dsn,
        .extra_args = {"--artifact-root", "file://" + artifacts, "--lease-ttl-seconds", "10",
@@ -484,7 +469,7 @@ TEST(CrashE2E, PostgresStoppedImmediatelyMidSweepFailsCallsWithUnavailableLosesN
                       "--retry-base-seconds", "0", "--estimate-resamples", "100",
                       "--recompute-interval-seconds", "0.5"}});
   CommandResult submitted =
-      daemon.Cli({"sweep", "submit", WriteSpec(OutageSpec(4))}, token_env);
+      daemon.Cli({"sweep", "submit", WriteSpec(OutageSpec(4))});
   ASSERT_EQ(submitted.exit_code, 0) << submitted.err << daemon.LogTail();
   ASSERT_NE(submitted.out.find("80 runs, 84 jobs"), std::string::npos) << submitted.out;
   const int64_t sweep_id = 1;
@@ -493,16 +478,15 @@ TEST(CrashE2E, PostgresStoppedImmediatelyMidSweepFailsCallsWithUnavailableLosesN
   // Load from the real binaries (which must recover by themselves) and from
   // clients in this process (whose acknowledged writes are checked).
   WorkerProcess worker = WorkerProcess::Start(
-      daemon.address(), "outage-w",
-      {"--synthetic", "--synthetic-gpus", "2", "--synthetic-steps-per-second", "1000",
-       "--token-file", token});
+      daemon, "outage-w",
+      {"--synthetic", "--synthetic-gpus", "2", "--synthetic-steps-per-second", "1000"});
   const std::string lab_log = MakeTempDir("outage-lab") + "/lab.log";
   Process lab = Process::Start({MIXSWEEP_LAB_BIN, "--server", daemon.address(), "--robot",
                                 "outage-lab-robot", "--truth", TruthFile(), "--seed", "3",
-                                "--poll-ms", "100", "--token-file", token},
+                                "--poll-ms", "100", "--token-file", daemon.token_file()},
                                lab_log);
   CallLog calls;
-  const std::shared_ptr<grpc::Channel> channel = Channel(daemon.address(), token);
+  const std::shared_ptr<grpc::Channel> channel = daemon.Channel();
   auto client_worker = std::make_unique<ClientWorker>(channel, calls);
   auto client_operator = std::make_unique<ClientOperator>(channel, calls);
   auto prober = std::make_unique<Prober>(channel, sweep_id, calls);
@@ -711,8 +695,6 @@ TEST(CrashE2E, PostgresStoppedImmediatelyMidSweepFailsCallsWithUnavailableLosesN
 // mixsweepd on the test's database through a PgFaultProxy.
 struct ProxiedServer {
   std::string dsn;  // straight to PostgreSQL, for the test's own queries
-  std::string token;  // the admin's token file
-  std::map<std::string, std::string> token_env;  // for the CLI
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<PgFaultProxy> proxy;
   Daemon daemon;
@@ -729,14 +711,12 @@ ProxiedServer StartProxied() {
   if (s.proxy == nullptr) return s;
   const std::string proxied = absl::StrCat("host=127.0.0.1 port=", s.proxy->port(), " user=",
                                            TestCluster().options().superuser, " dbname=", dbname);
-  s.token = AdminToken(s.dsn);
-  s.token_env = {{"MIXSWEEP_TOKEN_FILE", s.token}};
   s.daemon = Daemon::Start(
       {.database = proxied,
        .extra_args = {"--artifact-root", "file://" + MakeTempDir("proxied-artifacts"),
                       "--lease-ttl-seconds", "10", "--heartbeat-seconds", "1",
                       "--retry-base-seconds", "0", "--estimate-resamples", "50"}});
-  s.channel = Channel(s.daemon.address(), s.token);
+  s.channel = s.daemon.Channel();
   return s;
 }
 
@@ -793,13 +773,13 @@ TEST(CrashE2E, SubmitSweepWhoseCommitAnswerIsLostIsStoredOnceWhenRetriedWithItsK
   const std::string spec = WriteSpec(Replace(PickDualBottles(), "seeds: [0, 1, 2]", "seeds: [7]"));
   s.proxy->ArmCommitDrop("INSERT INTO sweeps");
   CommandResult cli =
-      s.daemon.Cli({"sweep", "submit", "--idempotency-key", "crash-submit-2", spec}, s.token_env);
+      s.daemon.Cli({"sweep", "submit", "--idempotency-key", "crash-submit-2", spec});
   EXPECT_EQ(s.proxy->commits_dropped(), 2);
   EXPECT_EQ(cli.exit_code, 0) << cli.out << cli.err << s.daemon.LogTail();
   EXPECT_NE(cli.out.find("submitted sweep 2: 6 runs, 7 jobs"), std::string::npos) << cli.out;
   // And the same command run again by hand: still one sweep.
   CommandResult again =
-      s.daemon.Cli({"sweep", "submit", "--idempotency-key", "crash-submit-2", spec}, s.token_env);
+      s.daemon.Cli({"sweep", "submit", "--idempotency-key", "crash-submit-2", spec});
   EXPECT_EQ(again.exit_code, 0) << again.out << again.err;
   EXPECT_NE(again.out.find("sweep 2"), std::string::npos) << again.out;
   EXPECT_EQ(SqlCount(s.dsn, "SELECT count(*) FROM sweeps"), 2);
@@ -807,7 +787,7 @@ TEST(CrashE2E, SubmitSweepWhoseCommitAnswerIsLostIsStoredOnceWhenRetriedWithItsK
   EXPECT_EQ(SqlCount(s.dsn, "SELECT count(*) FROM events WHERE kind = 'sweep.submitted'"), 2);
   EXPECT_EQ(SqlCount(s.dsn, "SELECT count(*) FROM idempotency_keys"), 2);
   // The pool let go of the broken connections: the service goes on.
-  CommandResult list = s.daemon.Cli({"sweep", "list"}, s.token_env);
+  CommandResult list = s.daemon.Cli({"sweep", "list"});
   EXPECT_EQ(list.exit_code, 0) << list.err;
 
   std::cout << "FIGURE: SubmitSweep commit answer lost (proxy dropped " << s.proxy->commits_dropped()
@@ -824,13 +804,12 @@ TEST(CrashE2E, SubmitSweepWhoseCommitAnswerIsLostIsStoredOnceWhenRetriedWithItsK
 TEST(CrashE2E, WorkerCompleteJobWhoseCommitAnswerIsLostCompletesTheJobOnce) {
   ProxiedServer s = StartProxied();
   ASSERT_NE(s.proxy, nullptr);
-  CommandResult submit = s.daemon.Cli({"sweep", "submit", WriteSpec(OneJobSpec())}, s.token_env);
+  CommandResult submit = s.daemon.Cli({"sweep", "submit", WriteSpec(OneJobSpec())});
   ASSERT_EQ(submit.exit_code, 0) << submit.err;
   s.proxy->ArmCommitDrop("UPDATE jobs SET state = 'succeeded'");
   WorkerProcess w = WorkerProcess::Start(
-      s.daemon.address(), "in-doubt",
-      {"--synthetic", "--synthetic-gpus", "1", "--synthetic-steps-per-second", "50000",
-       "--token-file", s.token});
+      s.daemon, "in-doubt",
+      {"--synthetic", "--synthetic-gpus", "1", "--synthetic-steps-per-second", "50000"});
   ASSERT_TRUE(s.proxy->WaitForDrops(1, 60s)) << w.LogTail() << s.daemon.LogTail();
   ASSERT_TRUE(WaitUntil([&] { return w.Log().find("CompleteJob") != std::string::npos; }, 30s))
       << w.LogTail();
@@ -866,12 +845,11 @@ TEST(CrashE2E, WorkerCompleteJobWhoseCommitAnswerIsLostCompletesTheJobOnce) {
 TEST(CrashE2E, RecordTrialsWhoseCommitAnswerIsLostStoresTheTrialsOnceWhenRetriedWithItsKey) {
   ProxiedServer s = StartProxied();
   ASSERT_NE(s.proxy, nullptr);
-  CommandResult submit = s.daemon.Cli({"sweep", "submit", WriteSpec(OneJobSpec())}, s.token_env);
+  CommandResult submit = s.daemon.Cli({"sweep", "submit", WriteSpec(OneJobSpec())});
   ASSERT_EQ(submit.exit_code, 0) << submit.err;
   WorkerProcess w = WorkerProcess::Start(
-      s.daemon.address(), "trainer",
-      {"--synthetic", "--synthetic-gpus", "1", "--synthetic-steps-per-second", "50000",
-       "--token-file", s.token});
+      s.daemon, "trainer",
+      {"--synthetic", "--synthetic-gpus", "1", "--synthetic-steps-per-second", "50000"});
   ASSERT_TRUE(WaitUntil(
       [&] { return QueryInt(s.dsn, "SELECT count(*) FROM evaluation_requests") == 1; }, 60s))
       << w.LogTail();

@@ -220,7 +220,13 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> TokenChannel(const std::string& a
   client::ConnectionFlags flags;
   flags.server = address;
   flags.token_file = token_file;
-  return client::MakeChannel(flags);
+  absl::StatusOr<std::string> token = client::LoadToken(token_file);
+  if (!token.ok()) return token.status();
+  // ListResults of a 10,000-run sweep with its trials is one message of
+  // about 22 MB (the server does not page it): no limit on this side.
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(-1);
+  return client::MakeChannel(flags, *token, args);
 }
 
 std::string CompareEstimatesWithScratch(const std::shared_ptr<grpc::Channel>& channel,
@@ -409,7 +415,10 @@ absl::StatusOr<CrashLoopFigures> RunCrashLoop(const CrashLoopOptions& o) {
       {"--artifact-root", "file://" + artifacts, "--lease-ttl-seconds", "10",
        "--heartbeat-seconds", "2", "--expiry-interval-seconds", "1", "--retry-base-seconds", "0",
        "--estimate-resamples", std::to_string(o.estimate_resamples),
-       "--recompute-interval-seconds", "0.5", "--log-level", "info"});
+       "--recompute-interval-seconds", "0.5", "--log-level", "info",
+       // ListResults answers in one message (22 MB for 10,000 runs with
+       // their trials, over the default 16 MiB): see TokenChannel.
+       "--max-message-bytes", "268435456"});
   PinnedDaemon daemon(daemon_options, dsn);
   std::string token_file = o.token_file;
   if (token_file.empty()) {
