@@ -323,7 +323,9 @@ std::string CrashLoopFigures::Summary() const {
     << " under the lease they held, the rest re-leased; " << leased_at_kills
     << " leases in flight summed over kills), " << recovered_requests << " of "
     << batched_at_kills << " requests batched at a kill completed; " << counts.leases_expired
-    << " leases expired, " << counts.jobs_retried << " jobs took a second attempt\n"
+    << " leases expired, " << counts.jobs_retried << " jobs took a second attempt; "
+    << completions_retried << " CompleteJob calls retried by workers, " << records_replayed
+    << " RecordTrials retries answered as replays (committed, answer lost)\n"
     << "estimates: " << estimates_compared << " served estimates "
     << (estimate_differences.empty() ? "equal to" : "DIFFER from")
     << " a computation from scratch\n"
@@ -586,6 +588,18 @@ absl::StatusOr<CrashLoopFigures> RunCrashLoop(const CrashLoopOptions& o) {
       absl::StrAppend(&f.process_notes, "lab ", i, " exited (", Describe(labs[i].Wait(0ms)),
                       "); log tail:\n", FileTail(lab_logs[i]));
     }
+  }
+  auto count_lines = [](const std::string& path, const std::string& text) {
+    std::ifstream in(path);
+    int64_t n = 0;
+    for (std::string line; std::getline(in, line);) n += line.find(text) != std::string::npos;
+    return n;
+  };
+  for (const std::string& path : worker_logs) {
+    f.completions_retried += count_lines(path, "CompleteJob: ");
+  }
+  for (const std::string& path : lab_logs) {
+    f.records_replayed += count_lines(path, "(replayed: stored before)");
   }
   for (Process& w : workers) w.Kill(SIGTERM);
   for (Process& l : labs) l.Kill(SIGTERM);

@@ -144,6 +144,11 @@ struct CrashLoopFigures {
   int64_t recovered_same_lease = 0;   //   under the lease held at the (last) kill
   int64_t batched_at_kills = 0;       // distinct requests batched at a kill
   int64_t recovered_requests = 0;     //   of those, complete in the end
+  // Retries across a kill, from the clients' logs: CompleteJob calls a
+  // worker had to retry, and RecordTrials retries the server answered as a
+  // replay (their first attempt committed, the answer died with mixsweepd).
+  int64_t completions_retried = 0;
+  int64_t records_replayed = 0;
 
   // Estimates.
   int estimates_compared = 0;
