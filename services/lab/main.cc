@@ -177,7 +177,8 @@ class Lab {
   Lab(const Flags& flags, GroundTruth truth, std::shared_ptr<grpc::Channel> channel)
       : flags_(flags),
         truth_(std::move(truth)),
-        stub_(v1::EvaluationService::NewStub(std::move(channel))) {}
+        channel_(std::move(channel)),
+        stub_(v1::EvaluationService::NewStub(channel_)) {}
 
   int Run() {
     if (absl::Status robot = EnsureRobot(); !robot.ok()) return Stopping() ? Stopped() : Fail(robot);
@@ -231,7 +232,7 @@ class Lab {
       grpc::Status status = ((*stub_).*rpc)(&context, request, response);
       if (!Transient(status) || Stopping() || Clock::now() >= give_up_at) return status;
       spdlog::warn("{}: {}; retrying in {} ms", std::string(what), Describe(status), backoff.count());
-      SleepUnlessStopped(backoff);
+      WaitBeforeRetry(backoff);
       backoff = std::min<std::chrono::milliseconds>(backoff * 2, kMaxBackoff);
     }
   }
@@ -355,8 +356,28 @@ class Lab {
     return response.replayed();
   }
 
+  // Waits `duration` before a retry. While mixsweepd is unreachable the
+  // channel is not READY and calls fail at once; a reconnection is only
+  // noticed when someone polls the channel (gRPC's backup poller: every
+  // 5 s), so the lab went on failing for seconds after mixsweepd was back.
+  // Here the wait polls the channel and ends once it is connected. When it
+  // is READY, mixsweepd itself answered UNAVAILABLE: the whole delay.
+  void WaitBeforeRetry(std::chrono::milliseconds duration) {
+    if (channel_->GetState(/*try_to_connect=*/false) == GRPC_CHANNEL_READY) {
+      SleepUnlessStopped(duration);
+      return;
+    }
+    const auto until = std::chrono::system_clock::now() + duration;
+    while (!Stopping() && std::chrono::system_clock::now() < until) {
+      const auto slice = std::min(until, std::chrono::system_clock::now() +
+                                             std::chrono::milliseconds(100));
+      if (channel_->WaitForConnected(slice)) return;
+    }
+  }
+
   const Flags& flags_;
   const GroundTruth truth_;
+  std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::EvaluationService::Stub> stub_;
 };
 

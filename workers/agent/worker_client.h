@@ -88,6 +88,10 @@ class WorkerClient {
                     Response* response, std::chrono::milliseconds attempt_timeout, bool retry,
                     CallCanceller* canceller);
 
+  // Waits `delay` before the next attempt; false when cancelled meanwhile.
+  bool WaitBeforeRetry(std::chrono::milliseconds delay, CallCanceller* canceller);
+
+  std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<Stub> stub_;
   std::atomic<int64_t> retry_deadline_ns_;  // steady_clock, since its epoch
 };
