@@ -16,6 +16,8 @@
 #include <fstream>
 #include <thread>
 
+#include "services/channel/channel.h"
+
 namespace mixsweep::bench {
 namespace {
 
@@ -26,6 +28,41 @@ int RemoveEntry(const char* path, const struct stat*, int, struct FTW*) {
 }
 
 }  // namespace
+
+// Runs `args` to the end with stdout and stderr appended to `log`; its exit
+// code (-1 if it could not run or died of a signal).
+int RunToEnd(std::vector<std::string> args, const std::string& log) {
+  const pid_t pid = fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+      ::close(fd);
+    }
+    std::vector<char*> cargs;
+    for (auto& a : args) cargs.push_back(a.data());
+    cargs.push_back(nullptr);
+    execv(cargs[0], cargs.data());
+    _exit(127);
+  }
+  int status = 0;
+  if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return -1;
+  return WEXITSTATUS(status);
+}
+
+std::shared_ptr<grpc::Channel> Daemon::Channel() const {
+  client::ConnectionFlags flags;
+  flags.server = address();
+  flags.token_file = token_file_;
+  auto channel = client::MakeChannel(flags);
+  if (!channel.ok()) {
+    std::fprintf(stderr, "channel: %s\n", std::string(channel.status().message()).c_str());
+    std::abort();
+  }
+  return *channel;
+}
 
 std::unique_ptr<Daemon> Daemon::Start(const DaemonOptions& options, std::string* error) {
   auto d = std::unique_ptr<Daemon>(new Daemon());
@@ -56,6 +93,22 @@ std::unique_ptr<Daemon> Daemon::Start(const DaemonOptions& options, std::string*
 
   const std::string log = d->dir_ + "/mixsweepd.log";
   d->log_ = log;
+  // The first admin token, made where the database is (as a lab would).
+  d->token_file_ = d->dir_ + "/admin.token";
+  {
+    std::vector<std::string> bootstrap = {options.mixsweepd};
+    if (options.database.empty()) {
+      bootstrap.insert(bootstrap.end(), {"--data-dir", d->data_dir_});
+    } else {
+      bootstrap.insert(bootstrap.end(), {"--database", options.database});
+    }
+    bootstrap.insert(bootstrap.end(), {"token", "bootstrap", "--token-file", d->token_file_});
+    if (RunToEnd(bootstrap, log) != 0) {
+      *error = "mixsweepd token bootstrap failed; log " + log + ":\n" + d->LogTail();
+      d->keep_ = true;
+      return nullptr;
+    }
+  }
   const pid_t parent = getpid();
   const pid_t pid = fork();
   if (pid < 0) {

@@ -9,7 +9,7 @@
 //   std::string error;
 //   auto daemon = mixsweep::bench::Daemon::Start(options, &error);
 //   if (!daemon) { fprintf(stderr, "%s\n", error.c_str()); return 1; }
-//   auto channel = grpc::CreateChannel(daemon->address(), ...);
+//   auto channel = daemon->Channel();   // carries the bootstrapped admin token
 //   pid_t postmaster; std::string dsn;
 //   if (daemon->LocalPostgres(&postmaster, &dsn)) { pqxx::connection conn(dsn); ... }
 #pragma once
@@ -19,6 +19,8 @@
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <grpcpp/channel.h>
 
 namespace mixsweep::bench {
 
@@ -58,10 +60,14 @@ class Daemon {
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
   const std::string& dir() const { return dir_; }
   const std::string& log_path() const { return log_; }
+  // The admin token `mixsweepd token bootstrap` made before the start.
+  const std::string& token_file() const { return token_file_; }
+  // A channel to the daemon carrying that token.
+  std::shared_ptr<grpc::Channel> Channel() const;
 
  private:
   Daemon() = default;
-  std::string dir_, data_dir_, log_;
+  std::string dir_, data_dir_, log_, token_file_;
   pid_t pid_ = 0;
   int port_ = 0;
   int exit_code_ = 0;

@@ -55,6 +55,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "services/channel/channel.h"
 #include "bench/bench_daemon.h"
 #include "bench/bench_stats.h"
 #include "mixsweep/v1/sweep.grpc.pb.h"
@@ -387,12 +388,15 @@ class Shared {
   int64_t total_ = 0;
 };
 
-std::unique_ptr<v1::WorkerService::Stub> NewWorkerStub(const std::string& address) {
+std::unique_ptr<v1::WorkerService::Stub> NewWorkerStub(const Daemon& daemon) {
   grpc::ChannelArguments args;
   // One TCP connection per worker, as separate worker processes would have.
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  return v1::WorkerService::NewStub(
-      grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
+  mixsweep::client::ConnectionFlags flags;
+  flags.server = daemon.address();
+  auto token = mixsweep::client::LoadToken(daemon.token_file());
+  auto channel = mixsweep::client::MakeChannel(flags, token.value_or(""), args);
+  return v1::WorkerService::NewStub(*channel);
 }
 
 void RunWorker(v1::WorkerService::Stub* stub, int64_t worker_id, const Flags& flags,
@@ -488,7 +492,7 @@ std::optional<RunResult> RunOnce(const Flags& flags, int workers, std::string* e
   std::vector<std::unique_ptr<v1::WorkerService::Stub>> stubs;
   std::vector<int64_t> ids;
   for (int i = 0; i < workers; ++i) {
-    stubs.push_back(NewWorkerStub(daemon->address()));
+    stubs.push_back(NewWorkerStub(*daemon));
     v1::RegisterWorkerRequest request;
     request.set_name("bench-" + std::to_string(i));
     request.set_host("127.0.0.1");
@@ -544,13 +548,12 @@ std::optional<RunResult> RunOnce(const Flags& flags, int workers, std::string* e
   const double self_cpu0 = SelfCpuSeconds();
 
   auto sweep_stub = v1::SweepService::NewStub(
-      grpc::CreateChannel(daemon->address(), grpc::InsecureChannelCredentials()));
+      daemon->Channel());
   v1::SubmitSweepRequest submit;
   submit.set_spec_yaml(yaml);
   submit.set_idempotency_key("dispatch-bench");
   v1::SubmitSweepResponse submitted;
   grpc::ClientContext submit_context;
-  submit_context.AddMetadata("x-mixsweep-user", "dispatch-bench");
   submit_context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
   const auto t0 = Clock::now();
   grpc::Status s = sweep_stub->SubmitSweep(&submit_context, submit, &submitted);

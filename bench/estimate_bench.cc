@@ -297,7 +297,6 @@ int64_t NowMicros() {
 
 std::unique_ptr<grpc::ClientContext> Context(double seconds = 120) {
   auto c = std::make_unique<grpc::ClientContext>();
-  c->AddMetadata("x-mixsweep-user", "estimate-bench");
   c->set_deadline(SysClock::now() +
                   std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000)));
   return c;
@@ -326,7 +325,6 @@ struct Update {
 class Watcher {
  public:
   Watcher(v1::UtilizationService::Stub* stub, int64_t sweep_id) {
-    context_.AddMetadata("x-mixsweep-user", "estimate-bench");
     v1::WatchEstimatesRequest request;
     request.set_sweep_id(sweep_id);
     request.set_skip_initial(true);
@@ -524,7 +522,7 @@ int Bench::Run() {
   if (!daemon->LocalPostgres(&postmaster, &dsn)) {
     throw BenchError("cannot read the local cluster's postmaster.pid under " + daemon->dir());
   }
-  auto channel = grpc::CreateChannel(daemon->address(), grpc::InsecureChannelCredentials());
+  auto channel = daemon->Channel();
   sweeps = v1::SweepService::NewStub(channel);
   evaluation = v1::EvaluationService::NewStub(channel);
   utilization = v1::UtilizationService::NewStub(channel);

@@ -8,11 +8,11 @@ namespace mixsweep::db::sql {
 // ---- Workers -----------------------------------------------------------------
 
 // $1 name, $2 host, $3 gpus json, $4 labels json, $5 version, $6 synthetic,
-// $7 idempotency key (nullable), $8 now.
+// $7 idempotency key (nullable), $8 now, $9 owner (nullable).
 inline constexpr const char* kRegisterWorker = R"sql(
 INSERT INTO workers (name, host, gpus, labels, version, synthetic, idempotency_key,
-                     registered_at, last_heartbeat_at, state)
-VALUES ($1, $2, $3::jsonb, $4::jsonb, $5, $6, $7, $8::timestamptz, $8::timestamptz, 'alive')
+                     registered_at, last_heartbeat_at, state, owner)
+VALUES ($1, $2, $3::jsonb, $4::jsonb, $5, $6, $7, $8::timestamptz, $8::timestamptz, 'alive', $9)
 ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL
 DO UPDATE SET last_heartbeat_at = EXCLUDED.last_heartbeat_at, state = 'alive'
 RETURNING id)sql";
@@ -37,7 +37,8 @@ SELECT w.id, w.name, w.host, w.gpus::text, w.labels::text, w.version, w.syntheti
        (extract(epoch FROM w.registered_at) * 1000000)::bigint,
        (extract(epoch FROM w.last_heartbeat_at) * 1000000)::bigint,
        coalesce((SELECT array_to_string(array_agg(j.id ORDER BY j.id), ',') FROM jobs j
-                 WHERE j.lease_worker_id = w.id AND j.state IN ('leased', 'running')), '')
+                 WHERE j.lease_worker_id = w.id AND j.state IN ('leased', 'running')), ''),
+       coalesce(w.owner, '')
 FROM workers w
 WHERE $1 OR w.state <> 'gone'
 ORDER BY w.id)sql";

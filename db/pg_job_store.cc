@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "db/auth_sql.h"
 #include "db/dispatch_sql.h"
 #include "db/sql.h"
 #include "db/pg_sweep_store.h"
@@ -182,8 +183,31 @@ absl::StatusOr<int64_t> PgJobStore::RegisterWorker(const scheduler::WorkerRecord
   return Transact<int64_t>(pool_, [&](pqxx::work& tx) -> absl::StatusOr<int64_t> {
     return tx.exec_params1(sql::kRegisterWorker, worker.name, worker.host, gpus.dump(),
                            labels.dump(), worker.version, worker.synthetic,
-                           NullIfEmpty(idempotency_key), Timestamp(now))[0]
+                           NullIfEmpty(idempotency_key), Timestamp(now),
+                           NullIfEmpty(worker.owner))[0]
         .as<int64_t>();
+  });
+}
+
+absl::StatusOr<std::string> PgJobStore::WorkerOwner(int64_t worker_id) {
+  return Transact<std::string>(pool_, [&](pqxx::work& tx) -> absl::StatusOr<std::string> {
+    const pqxx::result rows = tx.exec_params(sql::kWorkerOwner, worker_id);
+    if (rows.empty()) {
+      return absl::NotFoundError(absl::StrCat("worker_id: no worker ", worker_id));
+    }
+    return rows[0][0].is_null() ? std::string() : rows[0][0].as<std::string>();
+  });
+}
+
+absl::StatusOr<std::optional<scheduler::JobStore::LeaseHolder>> PgJobStore::LeaseHolderOf(
+    int64_t job_id) {
+  using Result = std::optional<LeaseHolder>;
+  return Transact<Result>(pool_, [&](pqxx::work& tx) -> absl::StatusOr<Result> {
+    const pqxx::result rows = tx.exec_params(sql::kLeaseHolderOwner, job_id);
+    if (rows.empty()) return Result();
+    return Result(LeaseHolder{
+        .worker_id = rows[0][0].as<int64_t>(),
+        .owner = rows[0][1].is_null() ? std::string() : rows[0][1].as<std::string>()});
   });
 }
 
@@ -486,6 +510,7 @@ absl::StatusOr<std::vector<scheduler::WorkerRecord>> PgJobStore::ListWorkers(boo
       w.registered_at = FromMicros(row[8]);
       w.last_heartbeat_at = FromMicros(row[9]);
       w.running_job_ids = ParseIds(row[10].as<std::string>());
+      w.owner = row[11].as<std::string>();
       workers.push_back(std::move(w));
     }
     return workers;

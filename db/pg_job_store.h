@@ -42,6 +42,8 @@ class PgJobStore : public scheduler::JobStore {
   absl::StatusOr<scheduler::ExpiryResult> ExpireLeases(
       absl::Time now, absl::Duration worker_ttl, const scheduler::RetryPolicy& policy) override;
   absl::StatusOr<std::vector<scheduler::WorkerRecord>> ListWorkers(bool include_gone) override;
+  absl::StatusOr<std::string> WorkerOwner(int64_t worker_id) override;
+  absl::StatusOr<std::optional<LeaseHolder>> LeaseHolderOf(int64_t job_id) override;
   absl::StatusOr<std::vector<scheduler::LogChunk>> ReadLog(int64_t job_id,
                                                            int64_t offset) override;
 

@@ -14,9 +14,9 @@ SweepService::SweepService(SweepStore& store, Options options)
 
 absl::StatusOr<spec::SweepSpec> SweepService::StoredSpec(
     const std::string& spec_yaml) const {
-  // Stored specs were valid when stored; parse them without the run limit,
-  // which may have been lowered since.
-  auto parsed = spec::ParseSweepSpec(spec_yaml, spec::SpecLimits{.max_runs = INT64_MAX});
+  // Stored specs were valid when stored; parse them without the quotas,
+  // which may have been lowered since, and without value rules added since.
+  auto parsed = spec::ParseSweepSpec(spec_yaml, spec::SpecLimits::ForStoredSpecs());
   if (!parsed.ok()) {
     return absl::InternalError(
         absl::StrCat("a stored spec no longer parses: ", parsed.status().message()));
@@ -86,6 +86,7 @@ absl::StatusOr<ExtendResult> SweepService::Extend(int64_t sweep_id,
                                                   const WriteContext& ctx) {
   auto updated = spec::ParseSweepSpec(spec_yaml, options_.limits);
   if (!updated.ok()) return updated.status();
+  if (auto s = CheckOwner(sweep_id, ctx); !s.ok()) return s;
   if (!ctx.idempotency_key.empty() && !validate_only) {
     auto earlier = store_.FindExtension(sweep_id, std::string(spec_yaml), ctx);
     if (!earlier.ok()) return earlier.status();
@@ -137,7 +138,19 @@ absl::StatusOr<ExtendResult> SweepService::Extend(int64_t sweep_id,
 absl::StatusOr<CancelSweepResult> SweepService::Cancel(int64_t sweep_id,
                                                        const std::string& reason,
                                                        const WriteContext& ctx) {
+  if (auto s = CheckOwner(sweep_id, ctx); !s.ok()) return s;
   return store_.CancelSweep(sweep_id, reason, ctx);
+}
+
+absl::Status SweepService::CheckOwner(int64_t sweep_id, const WriteContext& ctx) {
+  if (ctx.acts_for_anyone) return absl::OkStatus();
+  // The owner never changes once the sweep exists: no race with the write.
+  auto sweep = store_.GetSweep(sweep_id);
+  if (!sweep.ok()) return sweep.status();
+  if (sweep->owner == ctx.principal) return absl::OkStatus();
+  return absl::PermissionDeniedError(absl::StrCat("sweep_id: sweep ", sweep_id, " belongs to ",
+                                                  sweep->owner,
+                                                  "; only its owner or an admin may change it"));
 }
 
 absl::StatusOr<SweepDetail> SweepService::Get(int64_t sweep_id, bool include_runs,

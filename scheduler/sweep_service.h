@@ -61,7 +61,8 @@ class SweepService {
                                       const WriteContext& ctx);
 
   // INVALID_ARGUMENT when the new spec is not a pure addition to the stored
-  // one; FAILED_PRECONDITION when the sweep is cancelled.
+  // one; FAILED_PRECONDITION when the sweep is cancelled; PERMISSION_DENIED
+  // when the caller neither owns the sweep nor acts for anyone (Cancel too).
   absl::StatusOr<ExtendResult> Extend(int64_t sweep_id,
                                       std::string_view spec_yaml,
                                       bool validate_only,
@@ -87,6 +88,7 @@ class SweepService {
   absl::StatusOr<spec::SweepSpec> StoredSpec(const std::string& spec_yaml) const;
 
  private:
+  absl::Status CheckOwner(int64_t sweep_id, const WriteContext& ctx);
   // A spec that names `baseline_from_sweep` must name a sweep of the same
   // task, policy and protocol that has its own baseline.
   absl::Status CheckNamedBaseline(const spec::SweepSpec& spec);

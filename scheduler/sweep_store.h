@@ -33,6 +33,8 @@ namespace mixsweep::scheduler {
 struct WriteContext {
   std::string principal;        // who asks; becomes the owner of a new sweep
   std::string idempotency_key;  // empty: not retried safely
+  // An admin: may change sweeps that other principals own.
+  bool acts_for_anyone = false;
 };
 
 // A spec with (part of) its plan, to store.

@@ -5,6 +5,12 @@
 # submits the Pick Dual Bottles sweep of seed 000, follows it until every run
 # is trained and evaluated, and prints the eta table with its intervals beside
 # the ground truth. Then stops everything (the data stays for next time).
+#
+# Every call is authenticated, as in a real lab: the first admin token is
+# made locally (`mixsweepd token bootstrap`), and each process gets a token
+# of its own role: the researcher (this script's CLI), one worker token per
+# worker, an operator token for the lab. Tokens are files under
+# $data/tokens (mode 0600), kept for the next run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
@@ -24,6 +30,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
+tokens="$data/tokens"
+mkdir -p "$tokens"
+chmod 700 "$tokens"
+if [ ! -s "$tokens/admin.token" ]; then
+  echo "== making the first admin token (mixsweepd token bootstrap)"
+  build/services/mixsweepd --data-dir "$data/pg" token bootstrap \
+    --token-file "$tokens/admin.token" >> "$data/mixsweepd.log" 2>&1 ||
+    { tail -5 "$data/mixsweepd.log"; exit 1; }
+fi
+
 port_file="$data/mixsweepd.port"
 rm -f "$port_file"
 build/services/mixsweepd --data-dir "$data/pg" --artifact-root "file://$data/artifacts" \
@@ -39,10 +55,23 @@ export MIXSWEEP_SERVER="127.0.0.1:$(cat "$port_file")"
 cli=build/services/mixsweep
 echo "== mixsweepd is serving on $MIXSWEEP_SERVER (log: $data/mixsweepd.log)"
 
+# A token per role, made by the admin once: mixsweep token create.
+token_for() {  # principal role -> the token file
+  local file="$tokens/$1.token"
+  if [ ! -s "$file" ]; then
+    MIXSWEEP_TOKEN_FILE="$tokens/admin.token" $cli token create --principal "$1" --role "$2" \
+      --out "$file" > /dev/null
+  fi
+  echo "$file"
+}
+export MIXSWEEP_TOKEN_FILE="$(token_for demo-researcher researcher)"
+echo "== tokens: researcher (this CLI), worker x2, operator (lab) in $tokens; mixsweep whoami: $($cli whoami)"
+
 # Synthetic workers: no GPU needed; each pretends to have one and trains at
 # 5,000 steps/s, so a 13,000-step job takes under 3 seconds.
 for i in 1 2; do
   build/workers/mixsweep-worker --name "synthetic-$i" --synthetic --synthetic-gpus 1 \
+    --token-file "$(token_for "synthetic-$i" worker)" \
     --synthetic-steps-per-second 5000 > "$data/worker-$i.log" 2>&1 &
   pids+=($!)
 done
@@ -52,6 +81,7 @@ echo "== started 2 synthetic workers (logs: $data/worker-*.log)"
 # it lands, blind (labels only), through the real evaluation API.
 truth=docs/examples/pick_dual_bottles.truth.yaml
 build/services/mixsweep-lab --robot demo-aloha-1 --truth "$truth" --seed 1 \
+  --token-file "$(token_for demo-operator operator)" \
   --poll-ms 200 > "$data/lab.log" 2>&1 &
 pids+=($!)
 echo "== started the synthetic lab (ground truth: $truth; log: $data/lab.log)"

@@ -11,6 +11,7 @@ PACKAGES=(
   libpqxx-dev postgresql-15
   libboost-dev prometheus-cpp-dev libspdlog-dev libcli11-dev nlohmann-json3-dev libyaml-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  openssl  # scripts/make-test-ca.sh (test certificates for TLS)
 )
 if [ "${1:-}" = "--fuzz" ]; then
   PACKAGES+=(clang libclang-rt-14-dev)

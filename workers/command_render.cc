@@ -16,23 +16,8 @@
 namespace mixsweep::workers {
 namespace {
 
-// What a placeholder's value is, which decides how it is checked.
-enum class Kind {
-  kNumber,        // int64, rendered in decimal
-  kIdentifier,    // policy, task, code_version, dataset_hash
-  kGpus,          // "", "0", "2,3"
-  kDataset,       // a URI or path anywhere, never empty
-  kPath,          // a URI or path under an allowed root, never empty
-  kOptionalPath,  // the same, or empty
-};
-
-using Field = std::variant<std::string JobValues::*, int64_t JobValues::*>;
-
-struct Placeholder {
-  std::string_view name;
-  Kind kind;
-  Field field;
-};
+using Kind = PlaceholderKind;
+using Placeholder = PlaceholderInfo;
 
 const Placeholder kPlaceholders[] = {
     {"dataset", Kind::kDataset, &JobValues::dataset},
@@ -75,14 +60,29 @@ bool IsAsciiAlnum(char c) {
 // ---------------------------------------------------------------------------
 // Value checks.
 
+int HexDigit(char c);
+
 // A character or sequence that ends an argument or starts a command in
 // /bin/sh (and in tools that hand their arguments to one), as shown in
-// messages; nullopt when `text` has none.
-std::optional<std::string> FindEscape(std::string_view text) {
+// messages; nullopt when `text` has none. `decoded`: `text` came out of
+// URL-decoding, where a byte >= 0x80 can only have been encoded: overlong
+// UTF-8 (%c0%ae is '.' to a lax decoder) or a look-alike of '.' or '/'
+// (U+FF0E, U+2024, U+2215, ...) that Unicode normalisation may turn into
+// one. A '%' that does not start a %XX escape is refused too: %u002e is '.'
+// to IIS-style decoders, and %%32%65 is %2e once decoded.
+std::optional<std::string> FindEscape(std::string_view text, bool decoded) {
   for (size_t i = 0; i < text.size(); ++i) {
     const auto c = static_cast<unsigned char>(text[i]);
     if (c < 0x20 || c == 0x7f) {
       return absl::StrCat("a control character (\\x", absl::Hex(c, absl::kZeroPad2), ")");
+    }
+    if (decoded && c >= 0x80) {
+      return absl::StrCat("a non-ASCII byte (\\x", absl::Hex(c, absl::kZeroPad2),
+                          "), such as overlong UTF-8 or a look-alike of '.' or '/',");
+    }
+    if (c == '%' && (i + 2 >= text.size() || HexDigit(text[i + 1]) < 0 ||
+                     HexDigit(text[i + 2]) < 0)) {
+      return "a '%' that does not start a %XX escape,";
     }
     switch (c) {
       case ';': case '|': case '&': case '`': case '<': case '>':
@@ -150,7 +150,7 @@ absl::Status CheckEscapes(std::string_view name, std::string_view value) {
     const std::string said = round == 0   ? "value"
                              : round == 1 ? "value, once URL-decoded,"
                                           : absl::StrCat("value, URL-decoded ", round, " times,");
-    if (std::optional<std::string> escape = FindEscape(decoded)) {
+    if (std::optional<std::string> escape = FindEscape(decoded, round > 0)) {
       return Refused(name, absl::StrCat(said, " contains ", *escape,
                                         " which could escape its argument"));
     }
@@ -250,6 +250,10 @@ absl::Status CheckString(const Placeholder& placeholder, std::string_view value,
   }
   switch (placeholder.kind) {
     case Kind::kIdentifier:
+      // Not a path: "/etc/shadow" or ".hidden" is no policy or task name.
+      if (!IsAsciiAlnum(value.front())) {
+        return Refused(name, "value must start with a letter or digit");
+      }
       return CheckCharset(name, value, IsIdentifierChar, "letters, digits and ._:+@=/-");
     case Kind::kGpus:
       return CheckGpus(value);
@@ -284,6 +288,13 @@ class ValueSource {
     if (cached != checked_.end()) return cached->second;
     std::string value;
     if (auto number = std::get_if<int64_t JobValues::*>(&placeholder.field)) {
+      // No job has a negative count, step, seed or id; "-1" standing alone
+      // is an option to most tools.
+      if (values_.**number < 0) {
+        return Refused(placeholder.name, absl::StrCat("value ", values_.**number,
+                                                      " is negative and could be read as an "
+                                                      "option"));
+      }
       value = std::to_string(values_.**number);
     } else {
       value = values_.*std::get<std::string JobValues::*>(placeholder.field);
@@ -390,6 +401,20 @@ absl::Status RenderArgv(const CommandTemplate& command, ValueSource& values,
 }
 
 }  // namespace
+
+std::span<const PlaceholderInfo> KnownPlaceholders() { return kPlaceholders; }
+
+absl::Status CheckPlaceholderValue(std::string_view placeholder, const JobValues& values,
+                                   const RenderOptions& options) {
+  const Placeholder* known = FindPlaceholder(placeholder);
+  if (known == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("unknown placeholder {",
+                                                   std::string(placeholder), "}"));
+  }
+  ValueSource source(values, options);
+  absl::StatusOr<std::string> value = source.Get(*known);
+  return value.status();
+}
 
 std::string ShellQuote(std::string_view value) {
   std::string out = "'";

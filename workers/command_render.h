@@ -14,9 +14,11 @@
 // Values, by placeholder (every string value is at most kMaxValueBytes, and
 // none may start with '-', which a tool could read as an option):
 //   {n_demos} {steps} {seed} {job_id} {run_id} {sweep_id}
-//       decimal integers
+//       decimal integers, never negative (a "-1" alone could be read as an
+//       option; none of these is negative in a job the scheduler makes)
 //   {policy} {task} {code_version} {dataset_hash}
-//       identifiers: [A-Za-z0-9._:+@=/-]*, e.g. "git:4f1c2e9", "sha256:9b2f..."
+//       identifiers: [A-Za-z0-9._:+@=/-]*, starting with a letter or digit
+//       (not a path such as /etc/shadow), e.g. "git:4f1c2e9", "sha256:9b2f..."
 //   {gpu}
 //       GPU indices: "" (no GPU) or digits separated by commas, e.g. "2,3"
 //   {dataset}
@@ -29,7 +31,11 @@
 // In every value, whatever its placeholder: no control character, ';', '|',
 // '&', '`', '<', '>', "$(", "${" and no ".." path segment (split at '/' and
 // '\'), neither as written nor after URL-decoding (repeated until nothing
-// changes, so %2e%2e and %252e%252e are both ".."). No value may hold a
+// changes, so %2e%2e and %252e%252e are both ".."). Once decoded, a value
+// must still be ASCII (so no overlong UTF-8 such as %c0%ae for '.', and no
+// look-alike such as U+FF0E or U+2215 that a tool normalising Unicode
+// would turn into '.' or '/'), and a '%' must start a %XX escape (no
+// %u002e, which some decoders read as '.'). No value may hold a
 // space, a quote or a backslash either (the character sets above): a value
 // must stay one argument even for a tool that later splits or re-shells
 // its arguments, so the same values are accepted with and without a shell.
@@ -55,8 +61,10 @@
 
 #include <cstdint>
 #include <map>
+#include <span>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -65,6 +73,16 @@ namespace mixsweep::workers {
 
 // Longest string value a placeholder takes (PATH_MAX).
 inline constexpr size_t kMaxValueBytes = 4096;
+
+// What a placeholder's value is, which decides how it is checked.
+enum class PlaceholderKind {
+  kNumber,        // int64, rendered in decimal, never negative
+  kIdentifier,    // policy, task, code_version, dataset_hash
+  kGpus,          // "", "0", "2,3"
+  kDataset,       // a URI or path anywhere, never empty
+  kPath,          // a URI or path under an allowed root, never empty
+  kOptionalPath,  // the same, or empty
+};
 
 // The template as the scheduler sends it (mixsweep.v1.JobSpec).
 struct CommandTemplate {
@@ -94,6 +112,19 @@ struct JobValues {
   std::string resume_checkpoint;  // {resume_checkpoint}: a preempted attempt's
 };
 
+// One placeholder the renderer knows: its name (without braces), its kind
+// and the JobValues member it takes its value from.
+struct PlaceholderInfo {
+  std::string_view name;
+  PlaceholderKind kind;
+  std::variant<std::string JobValues::*, int64_t JobValues::*> field;
+};
+
+// Every placeholder the renderer knows: the one list that rendering, the
+// worker's own path checks and the tests enumerate. (Which stage may use
+// which is the spec's business: spec::IsKnownPlaceholder.)
+std::span<const PlaceholderInfo> KnownPlaceholders();
+
 struct RenderedCommand {
   std::vector<std::string> argv;  // argv[0] is looked up in PATH
                                   // shell mode: {"/bin/sh", "-c", script}
@@ -116,6 +147,13 @@ struct RenderOptions {
 absl::StatusOr<RenderedCommand> RenderCommand(const CommandTemplate& command,
                                               const JobValues& values,
                                               const RenderOptions& options);
+
+// The checks RenderCommand makes on the value of `placeholder` where a
+// template uses it, for a caller that needs the value safe whether or not
+// the template uses it (the worker checks its own paths this way). The
+// same INVALID_ARGUMENT as rendering; also for an unknown placeholder.
+absl::Status CheckPlaceholderValue(std::string_view placeholder, const JobValues& values,
+                                   const RenderOptions& options);
 
 // `value` as one /bin/sh word: in single quotes, an embedded ' written as
 // '\'' (close, escaped quote, reopen). "it's" -> 'it'\''s'; "" -> ''.

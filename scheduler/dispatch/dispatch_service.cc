@@ -78,6 +78,41 @@ absl::StatusOr<DispatchService::Registration> DispatchService::Register(
                       .artifact_root = options_.artifact_root};
 }
 
+absl::Status DispatchService::CheckWorkerOwner(int64_t worker_id, const std::string& principal) {
+  if (auto s = CheckWorkerId(worker_id); !s.ok()) return s;
+  std::string owner;
+  {
+    std::lock_guard lock(owners_mu_);
+    if (auto it = owners_.find(worker_id); it != owners_.end()) owner = it->second;
+  }
+  if (owner.empty()) {
+    auto stored = store_.WorkerOwner(worker_id);
+    if (!stored.ok()) return stored.status();
+    owner = *std::move(stored);
+    std::lock_guard lock(owners_mu_);
+    if (owners_.size() >= 100000) owners_.clear();  // bounded; refilled on demand
+    if (!owner.empty()) owners_[worker_id] = owner;
+  }
+  if (owner != principal) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "worker_id: worker ", worker_id, " was registered by another principal (",
+        owner.empty() ? "before authentication" : owner, "); only its own token acts for it"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DispatchService::CheckLeaseHolder(int64_t job_id, const std::string& principal) {
+  if (job_id <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat("lease.job_id: ", job_id, " is not positive"));
+  }
+  auto holder = store_.LeaseHolderOf(job_id);
+  if (!holder.ok()) return holder.status();
+  if (!holder->has_value() || (*holder)->owner == principal) return absl::OkStatus();
+  return absl::PermissionDeniedError(absl::StrCat("lease: job ", job_id,
+                                                  " is leased by worker ", (*holder)->worker_id,
+                                                  ", which another principal registered"));
+}
+
 absl::StatusOr<std::optional<LeasedJob>> DispatchService::Lease(
     LeaseRequest request, absl::Duration wait, const std::function<bool()>& cancelled) {
   if (auto s = CheckWorkerId(request.worker_id); !s.ok()) return s;

@@ -18,6 +18,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -74,6 +75,14 @@ class DispatchService {
   absl::StatusOr<std::optional<LeasedJob>> Lease(LeaseRequest request, absl::Duration wait,
                                                  const std::function<bool()>& cancelled);
 
+  // Row-level access for worker tokens: PERMISSION_DENIED unless
+  // `principal` registered `worker_id` (NOT_FOUND for an unknown worker).
+  absl::Status CheckWorkerOwner(int64_t worker_id, const std::string& principal);
+  // PERMISSION_DENIED when the job's lease is held by a worker that
+  // `principal` did not register. A job nobody holds passes: the report is
+  // then refused by its fencing token, as before.
+  absl::Status CheckLeaseHolder(int64_t job_id, const std::string& principal);
+
   absl::StatusOr<std::vector<LeaseState>> Heartbeat(int64_t worker_id,
                                                     const std::vector<LeaseRef>& leases,
                                                     bool draining);
@@ -100,6 +109,9 @@ class DispatchService {
   const Clock& clock_;
   DispatchOptions options_;
   ReadyNotifier notifier_;
+  // Worker id -> owner: an owner never changes, so one read per worker.
+  std::mutex owners_mu_;
+  std::unordered_map<int64_t, std::string> owners_;  // guarded by owners_mu_
 };
 
 }  // namespace mixsweep::scheduler

@@ -49,6 +49,8 @@ struct WorkerRecord {
   std::map<std::string, std::string> labels;
   std::string version;
   bool synthetic = false;
+  // The principal whose token registered it; only they act for it.
+  std::string owner;
   WorkerState state = WorkerState::kAlive;
   absl::Time registered_at;
   absl::Time last_heartbeat_at;
@@ -198,6 +200,17 @@ class JobStore {
                                                     const RetryPolicy& policy) = 0;
 
   virtual absl::StatusOr<std::vector<WorkerRecord>> ListWorkers(bool include_gone) = 0;
+
+  // The principal that registered the worker ("" for a worker registered
+  // before authentication); NOT_FOUND for an unknown worker.
+  virtual absl::StatusOr<std::string> WorkerOwner(int64_t worker_id) = 0;
+
+  struct LeaseHolder {
+    int64_t worker_id = 0;
+    std::string owner;
+  };
+  // The worker holding the job's current lease, nullopt when none does.
+  virtual absl::StatusOr<std::optional<LeaseHolder>> LeaseHolderOf(int64_t job_id) = 0;
 
   // The stored log of a job from `offset` (negative: the last -offset bytes).
   virtual absl::StatusOr<std::vector<LogChunk>> ReadLog(int64_t job_id, int64_t offset) = 0;

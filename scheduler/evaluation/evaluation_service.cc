@@ -164,8 +164,10 @@ absl::StatusOr<RecordTrialsResult> EvaluationService::RecordTrials(
     const RecordTrialsCall& call, const scheduler::WriteContext& ctx) {
   if (call.trials.empty()) return absl::InvalidArgumentError("trials: at least one trial");
   if (call.trials.size() > options_.max_trials_per_request) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "trials: at most ", options_.max_trials_per_request, " trials per request"));
+    // A quota, not a malformed request: send the trials in several calls.
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "trials: ", call.trials.size(), " trials in one call; at most ",
+        options_.max_trials_per_request, " per RecordTrials call (send them in several)"));
   }
   absl::StatusOr<RequestRecord> request = ResolveRequest(call.request_id, call.label);
   if (!request.ok()) return request.status();

@@ -33,7 +33,8 @@ namespace mixsweep::evaluation {
 struct EvaluationOptions {
   int default_batch_policies = 12;  // policies per batch when the station says 0
   int max_batch_policies = 100;
-  size_t max_trials_per_request = 1000;  // trials in one RecordTrials call
+  // Trials in one RecordTrials call: a quota, RESOURCE_EXHAUSTED over it.
+  size_t max_trials_per_request = 1000;
   TrialLimits trial_limits;
 };
 

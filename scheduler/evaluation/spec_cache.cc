@@ -15,9 +15,10 @@ absl::StatusOr<std::shared_ptr<const spec::SweepSpec>> SpecCache::Get(int64_t sw
     std::lock_guard<std::mutex> lock(mu_);
     if (auto it = cache_.find(key); it != cache_.end()) return it->second;
   }
-  // The run limit was checked on submission, with the server's own limit.
-  absl::StatusOr<spec::ParsedSpec> parsed = spec::ParseSweepSpec(
-      revision->spec_yaml, {.max_runs = std::numeric_limits<int64_t>::max()});
+  // Quotas and value rules were checked on submission, with the server's
+  // own limits and the rules of the time.
+  absl::StatusOr<spec::ParsedSpec> parsed =
+      spec::ParseSweepSpec(revision->spec_yaml, spec::SpecLimits::ForStoredSpecs());
   if (!parsed.ok()) {
     return absl::InternalError(absl::StrCat("the stored spec of sweep ", sweep_id,
                                             " no longer parses: ", parsed.status().message()));

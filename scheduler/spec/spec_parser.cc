@@ -26,6 +26,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 
 namespace mixsweep::spec {
@@ -51,6 +52,11 @@ constexpr int64_t kMaxGpus = 64;
 constexpr int64_t kMaxSeed = 4294967295;  // numpy and friends take 32-bit seeds
 constexpr double kWeightTolerance = 1e-6;
 constexpr size_t kMaxPatternLength = 1024;
+// Demos one job trains on: its subset manifest lists every episode index
+// (about 7 bytes each in JSON), and the manifest travels in the lease.
+constexpr int64_t kMaxDemosPerJob = 1000000;
+// Robot platforms, as the evaluation service takes them (RegisterRobot).
+constexpr size_t kMaxPlatformLength = 64;
 
 constexpr absl::string_view kCommonPlaceholders[] = {
     "dataset",  "dataset_hash", "subset_manifest", "n_demos",
@@ -260,12 +266,136 @@ struct TextRule {
   bool allow_empty = false;
   bool identifier = false;     // [a-z][a-z0-9_-]*
   bool allow_control = false;  // newlines and tabs (scripts); NUL never
+  // What else the value must be, for values that later become placeholder
+  // values or are matched against other identifiers: nullopt when it is
+  // fine, else why not (a phrase after the quoted value).
+  std::optional<std::string> (*shape)(absl::string_view) = nullptr;
 };
+
+// ---------------------------------------------------------------------------
+// Values that become placeholder values. The worker's renderer
+// (workers/command_render.h) refuses, at run time, a {task}, {policy},
+// {code_version} or {dataset_hash} outside [A-Za-z0-9._:+@=/-], a {dataset}
+// outside [A-Za-z0-9._~:/@+=,%-], a value starting with '-', a '..' path
+// segment, and, after URL-decoding (repeatedly), any control character,
+// ';', '|', '&', '`', '<', '>', "$(" or "${". The same rules apply here, at
+// submission, so that a spec whose jobs could only be refused is refused
+// before anything runs (tests/unit/spec_parser_test.cc checks that every
+// value accepted here renders).
+
+bool HasParentSegment(absl::string_view text) {
+  for (absl::string_view segment : absl::StrSplit(text, absl::ByAnyChar("/\\"))) {
+    if (segment == "..") return true;
+  }
+  return false;
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string UrlDecodeOnce(absl::string_view text) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%' && i + 2 < text.size() && HexValue(text[i + 1]) >= 0 &&
+        HexValue(text[i + 2]) >= 0) {
+      out += static_cast<char>(HexValue(text[i + 1]) * 16 + HexValue(text[i + 2]));
+      i += 2;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+// Why `text` could leave its argument (as written), or nullopt. `decoded`:
+// the text came out of URL-decoding, where a non-ASCII byte can only be an
+// encoded one (overlong UTF-8, a look-alike of '.' or '/').
+std::optional<std::string> EscapeIn(absl::string_view text, bool decoded) {
+  for (size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x20 || c == 0x7f) return "holds a control character";
+    if (decoded && c >= 0x80) return "holds a non-ASCII byte";
+    if (c == '%' && (i + 2 >= text.size() || HexValue(text[i + 1]) < 0 ||
+                     HexValue(text[i + 2]) < 0)) {
+      return "holds a '%' that does not start a %XX escape";
+    }
+    if (absl::string_view(";|&`<>").find(static_cast<char>(c)) != absl::string_view::npos) {
+      return absl::StrCat("holds '", std::string(1, static_cast<char>(c)), "'");
+    }
+    if (c == '$' && i + 1 < text.size() && (text[i + 1] == '(' || text[i + 1] == '{')) {
+      return absl::StrCat("holds '", text.substr(i, 2), "'");
+    }
+  }
+  if (HasParentSegment(text)) return "holds a '..' path segment";
+  return std::nullopt;
+}
+
+// `first` lists what may start the value besides a letter or digit: never
+// '-' (an option) nor '.'.
+std::optional<std::string> PlaceholderSafe(absl::string_view value, absl::string_view allowed,
+                                           absl::string_view described,
+                                           absl::string_view first = "") {
+  if (value.empty()) return std::nullopt;
+  for (char c : value) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) &&
+        allowed.find(c) == absl::string_view::npos) {
+      const std::string shown =
+          c == ' ' ? "a space" : absl::StrCat("'", absl::CHexEscape(std::string(1, c)), "'");
+      return absl::StrCat("holds ", shown, "; allowed: ", described);
+    }
+  }
+  if (!absl::ascii_isalnum(static_cast<unsigned char>(value[0])) &&
+      first.find(value[0]) == absl::string_view::npos) {
+    return absl::StrCat("must start with a letter or digit",
+                        first.empty() ? "" : absl::StrCat(" or one of ", first),
+                        " (a value starting with '", std::string(1, value[0]),
+                        "' could be read as an option or a path)");
+  }
+  // Decoded until nothing changes: %253b is %3b is ';'.
+  std::string decoded(value);
+  for (int round = 0;; ++round) {
+    if (std::optional<std::string> escape = EscapeIn(decoded, round > 0)) {
+      return round == 0 ? *escape : absl::StrCat(*escape, " once URL-decoded");
+    }
+    std::string next = UrlDecodeOnce(decoded);
+    if (next == decoded) return std::nullopt;
+    decoded = std::move(next);
+  }
+}
+
+// {task} {policy} {code_version} {dataset_hash}.
+std::optional<std::string> TokenShape(absl::string_view value) {
+  return PlaceholderSafe(value, "._:+@=/-", "letters, digits and ._:+@=/-");
+}
+
+// {dataset}: a URI or path.
+std::optional<std::string> LocationShape(absl::string_view value) {
+  return PlaceholderSafe(value, "._~:/@+=,%-", "letters, digits and ._~:/@+=,%-", "/");
+}
+
+// A robot platform, as RegisterRobot takes it, so that a scenario's
+// platform can match a robot.
+std::optional<std::string> PlatformShape(absl::string_view value) {
+  return PlaceholderSafe(value, "._-", "letters, digits and ._-");
+}
+
+// A label name, e.g. robot-lab or example.com/zone.
+std::optional<std::string> LabelKeyShape(absl::string_view value) {
+  return PlaceholderSafe(value, "._/-", "letters, digits and ._/-");
+}
+
 constexpr TextRule kIdentifier{kMaxNameLength, false, true};
 constexpr TextRule kName{kMaxNameLength};
-constexpr TextRule kText{kMaxTextLength};
+constexpr TextRule kToken{kMaxNameLength, false, false, false, TokenShape};
+constexpr TextRule kTextToken{kMaxTextLength, false, false, false, TokenShape};
 constexpr TextRule kUri{kMaxUriLength};
-constexpr TextRule kLabelValue{kMaxNameLength, true};
+constexpr TextRule kLocation{kMaxUriLength, false, false, false, LocationShape};
+constexpr TextRule kPlatform{kMaxPlatformLength, false, false, false, PlatformShape};
+constexpr TextRule kLabelValue{kMaxNameLength, true, false, false, TokenShape};
 constexpr TextRule kArgument{kMaxCommandLength, true, false, true};
 constexpr TextRule kScript{kMaxCommandLength, false, false, true};
 
@@ -348,7 +478,6 @@ class SpecReader {
   void CheckBaseline();
   void CheckProtocol();
   void CheckStageTemplates();
-  void CheckRunLimit();
 
   const SpecLimits& limits_;
   Problems problems_;
@@ -563,6 +692,12 @@ std::optional<std::string> SpecReader::Text(const Value& value, const TextRule& 
                             "digits, '_' and '-', starting with a letter)"));
     return std::nullopt;
   }
+  if (rule.shape != nullptr && limits_.strict_values) {
+    if (std::optional<std::string> why = rule.shape(s)) {
+      Add(value, absl::StrCat(Quote(s), " ", *why));
+      return std::nullopt;
+    }
+  }
   return s;
 }
 
@@ -594,9 +729,9 @@ SweepSpec SpecReader::Read(const YAML::Node& root) {
   if (auto v = f->Find("name")) spec_.name = Text(*v, kName).value_or("");
   if (auto v = Require(*f, "task", "a map with name and rubric")) ReadTask(*v);
   if (auto v = Require(*f, "policy", "the policy's name, e.g. diffusion_policy")) {
-    spec_.policy = Text(*v, kName).value_or("");
+    spec_.policy = Text(*v, kToken).value_or("");
   }
-  if (auto v = f->Find("code_version")) spec_.code_version = Text(*v, kText).value_or("");
+  if (auto v = f->Find("code_version")) spec_.code_version = Text(*v, kTextToken).value_or("");
   if (auto v = Require(*f, "teleop", "a map with dataset and n_tele")) ReadTeleop(*v);
   if ((sources_ = Require(*f, "sources", "a list of non-teleop sources"))) ReadSources(*sources_);
   if (auto v = Require(*f, "seeds", "a list of integers, e.g. [0, 1, 2]")) ReadSeeds(*v);
@@ -633,7 +768,6 @@ SweepSpec SpecReader::Read(const YAML::Node& root) {
   CheckBaseline();
   CheckProtocol();
   CheckStageTemplates();
-  CheckRunLimit();
   return spec_;
 }
 
@@ -641,7 +775,7 @@ void SpecReader::ReadTask(const Value& value) {
   std::optional<Fields> f = Open(value, {"name", "rubric"});
   if (!f) return;
   if (auto v = Require(*f, "name", "the task's name, e.g. pick_dual_bottles")) {
-    spec_.task.name = Text(*v, kName).value_or("");
+    spec_.task.name = Text(*v, kToken).value_or("");
   }
   if (auto v = Require(*f, "rubric", "a map with milestones or items")) ReadRubric(*v);
 }
@@ -717,9 +851,9 @@ Dataset SpecReader::ReadDataset(const Value& value) {
   std::optional<Fields> f = Open(value, {"uri", "content_hash", "episodes"});
   if (!f) return out;
   if (auto v = Require(*f, "uri", "where the training tool finds it, e.g. file:///data/x")) {
-    out.uri = Text(*v, kUri).value_or("");
+    out.uri = Text(*v, kLocation).value_or("");
   }
-  if (auto v = f->Find("content_hash")) out.content_hash = Text(*v, kText).value_or("");
+  if (auto v = f->Find("content_hash")) out.content_hash = Text(*v, kTextToken).value_or("");
   if (auto v = Require(*f, "episodes", "the number of episodes it holds")) {
     out.episodes = IntIn(*v, 1, std::numeric_limits<int64_t>::max()).value_or(0);
   }
@@ -754,6 +888,11 @@ std::vector<int64_t> SpecReader::ReadCounts(const Value& value, const Dataset& d
     if (!n) continue;
     if (*n < 0) {
       Add(item, absl::StrCat("must be >= 0, got ", *n));
+      continue;
+    }
+    if (*n > kMaxDemosPerJob && limits_.strict_values) {
+      Add(item, absl::StrCat(*n, " demos; at most ", kMaxDemosPerJob,
+                             " per job (its subset manifest lists every episode)"));
       continue;
     }
     if (*n == 0 && !zero_allowed) {
@@ -884,7 +1023,7 @@ void SpecReader::ReadEvaluation(const Value& value) {
       if (auto t = s->Find("trials")) {
         scenario.trials = static_cast<int>(IntIn(*t, 1, kMaxTrials).value_or(0));
       }
-      if (auto p = s->Find("platform")) scenario.platform = Text(*p, kName).value_or("");
+      if (auto p = s->Find("platform")) scenario.platform = Text(*p, kPlatform).value_or("");
     }
     if (name_value) {
       scenario.name = Text(*name_value, kIdentifier).value_or("");
@@ -1060,6 +1199,10 @@ void SpecReader::ReadResources(const Value& value) {
         Add(entry, "label names must be 1 to 128 printable characters (UTF-8)");
         return;
       }
+      if (std::optional<std::string> why = LabelKeyShape(key); why && limits_.strict_values) {
+        Add(entry, absl::StrCat("label name ", Quote(key), " ", *why));
+        return;
+      }
       if (auto text = Text(entry, kLabelValue)) res.labels[key] = *text;
     });
   }
@@ -1174,18 +1317,30 @@ void SpecReader::CheckStageTemplates() {
   }
 }
 
-void SpecReader::CheckRunLimit() {
-  int64_t runs = CountRuns(spec_);
-  if (runs <= limits_.max_runs) return;
-  int64_t mixed = 0;
-  for (const Source& s : spec_.sources) {
-    mixed += std::count_if(s.n_nt.begin(), s.n_nt.end(), [](int64_t n) { return n > 0; });
+// Quotas, checked once the spec is valid (the counts of an invalid spec
+// mean little): RESOURCE_EXHAUSTED, with the count and the limit.
+absl::Status CheckQuotas(const SweepSpec& spec, const SpecLimits& limits) {
+  const int64_t runs = CountRuns(spec);
+  if (runs > limits.max_runs) {
+    int64_t mixed = 0;
+    for (const Source& s : spec.sources) {
+      mixed += std::count_if(s.n_nt.begin(), s.n_nt.end(), [](int64_t n) { return n > 0; });
+    }
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "line 1: (root): the sweep expands to ", runs, " runs (", spec.teleop.n_tele.size(),
+        " N_tele values x (", spec.has_own_baseline() ? "1 baseline + " : "", mixed,
+        " mixed) x ", spec.seeds.size(), " seeds), more than the limit of ", limits.max_runs,
+        " runs per sweep; submit a smaller sweep and extend it later"));
   }
-  Add(root_, absl::StrCat("the sweep expands to ", runs, " runs (", spec_.teleop.n_tele.size(),
-                          " N_tele values x (", spec_.has_own_baseline() ? "1 baseline + " : "",
-                          mixed, " mixed) x ", spec_.seeds.size(),
-                          " seeds), more than the limit of ", limits_.max_runs,
-                          "; submit a smaller sweep and extend it later"));
+  const int64_t episodes = CountSubsetEpisodes(spec);
+  if (episodes > limits.max_subset_episodes) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "line 1: (root): the sweep's jobs train on ", episodes,
+        " demos in all (the sum of N over its jobs), more than the limit of ",
+        limits.max_subset_episodes,
+        " per sweep (each is listed in a subset manifest); use smaller N or fewer seeds"));
+  }
+  return absl::OkStatus();
 }
 
 // yaml-cpp's messages quote the offending character as it is ("unknown
@@ -1280,6 +1435,7 @@ absl::StatusOr<ParsedSpec> ParseSweepSpec(std::string_view yaml_text,
     SpecReader reader(limits);
     SweepSpec spec = reader.Read(root);
     if (!reader.problems().empty()) return reader.problems().ToStatus();
+    if (absl::Status quota = CheckQuotas(spec, limits); !quota.ok()) return quota;
     return ParsedSpec{std::move(spec), std::string(yaml_text)};
   } catch (const YAML::DeepRecursion& e) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -1306,6 +1462,34 @@ int64_t CountRuns(const SweepSpec& spec) {
     return std::numeric_limits<int64_t>::max();
   }
   return runs;
+}
+
+int64_t CountSubsetEpisodes(const SweepSpec& spec) {
+  // Saturating: the result is compared with a limit.
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  const auto add = [](int64_t a, int64_t b) {
+    int64_t sum = 0;
+    return __builtin_add_overflow(a, b, &sum) ? kMax : sum;
+  };
+  const auto mul = [](int64_t a, int64_t b) {
+    int64_t product = 0;
+    return __builtin_mul_overflow(a, b, &product) ? kMax : product;
+  };
+  int64_t teleop = 0;  // sum of N_tele
+  for (int64_t n : spec.teleop.n_tele) teleop = add(teleop, n);
+  int64_t mixed_points = 0;  // (source, N_nt > 0) pairs
+  int64_t pretrain = 0;      // sum of N_nt > 0 over sources
+  for (const Source& s : spec.sources) {
+    for (int64_t n : s.n_nt) {
+      if (n <= 0) continue;
+      ++mixed_points;
+      pretrain = add(pretrain, n);
+    }
+  }
+  const int64_t per_seed = add(
+      mul(add(spec.has_own_baseline() ? 1 : 0, mixed_points), teleop),  // train + finetune
+      pretrain);                                                         // pretrains
+  return mul(per_seed, static_cast<int64_t>(spec.seeds.size()));
 }
 
 }  // namespace mixsweep::spec

@@ -6,13 +6,14 @@
 
 #include "mixsweep/v1/evaluation.grpc.pb.h"
 #include "scheduler/evaluation/evaluation_service.h"
+#include "services/api/request_context.h"
 
 namespace mixsweep::api {
 
 class EvaluationGrpcService final : public mixsweep::v1::EvaluationService::Service {
  public:
-  explicit EvaluationGrpcService(evaluation::EvaluationService& evaluation)
-      : evaluation_(evaluation) {}
+  EvaluationGrpcService(evaluation::EvaluationService& evaluation, const Callers& callers)
+      : evaluation_(evaluation), callers_(callers) {}
 
   grpc::Status RegisterRobot(grpc::ServerContext* context,
                              const mixsweep::v1::RegisterRobotRequest* request,
@@ -38,6 +39,7 @@ class EvaluationGrpcService final : public mixsweep::v1::EvaluationService::Serv
 
  private:
   evaluation::EvaluationService& evaluation_;
+  const Callers& callers_;
 };
 
 }  // namespace mixsweep::api

@@ -1,17 +1,8 @@
 #include "services/api/request_context.h"
 
-#include <algorithm>
-
 #include "absl/strings/str_cat.h"
 
 namespace mixsweep::api {
-
-std::string PrincipalOf(const grpc::ServerContext* context) {
-  const auto& metadata = context->client_metadata();
-  auto it = metadata.find("x-mixsweep-user");
-  if (it == metadata.end() || it->second.empty()) return "anonymous";
-  return std::string(it->second.data(), std::min<size_t>(it->second.size(), 128));
-}
 
 absl::Status CheckIdempotencyKey(const std::string& key) {
   if (key.size() > kMaxIdempotencyKeyBytes) {
@@ -21,9 +12,24 @@ absl::Status CheckIdempotencyKey(const std::string& key) {
   return absl::OkStatus();
 }
 
-scheduler::WriteContext WriteContextOf(const grpc::ServerContext* context,
-                                       const std::string& idempotency_key) {
-  return {.principal = PrincipalOf(context), .idempotency_key = idempotency_key};
+std::string AuthorizationOf(const grpc::ServerContext* context) {
+  const auto& metadata = context->client_metadata();
+  auto it = metadata.find("authorization");
+  if (it == metadata.end()) return "";
+  return std::string(it->second.data(), it->second.size());
+}
+
+absl::StatusOr<auth::Caller> Callers::Of(const grpc::ServerContext* context) const {
+  return authenticator_.Authenticate(AuthorizationOf(context));
+}
+
+absl::StatusOr<scheduler::WriteContext> Callers::WriteContextOf(
+    const grpc::ServerContext* context, const std::string& idempotency_key) const {
+  auto caller = Of(context);
+  if (!caller.ok()) return caller.status();
+  return scheduler::WriteContext{.principal = caller->principal,
+                                 .idempotency_key = idempotency_key,
+                                 .acts_for_anyone = caller->role == auth::Role::kAdmin};
 }
 
 }  // namespace mixsweep::api

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "services/api/proto_convert.h"
 #include "services/api/request_context.h"
+#include "services/api/request_limits.h"
 #include "services/api/status_convert.h"
 
 namespace mixsweep::api {
@@ -57,13 +58,16 @@ absl::Status SweepGrpcService::FillSweep(int64_t sweep_id, bool runs, bool jobs,
 grpc::Status SweepGrpcService::SubmitSweep(grpc::ServerContext* context,
                                            const v1::SubmitSweepRequest* request,
                                            v1::SubmitSweepResponse* response) {
+  if (auto s = CheckRequestLimits(*request); !s.ok()) return ToGrpcStatus(s);
   if (auto s = FirstError(CheckSpecText(request->spec_yaml(), options_.max_spec_bytes),
                           CheckIdempotencyKey(request->idempotency_key()));
       !s.ok()) {
     return ToGrpcStatus(s);
   }
+  auto write = callers_.WriteContextOf(context, request->idempotency_key());
+  if (!write.ok()) return ToGrpcStatus(write.status());
   auto submitted = sweeps_.Submit(request->spec_yaml(), request->validate_only(),
-                                  WriteContextOf(context, request->idempotency_key()));
+                                  *write);
   if (!submitted.ok()) return ToGrpcStatus(submitted.status());
   response->set_runs(submitted->runs);
   response->set_jobs(submitted->jobs);
@@ -82,15 +86,18 @@ grpc::Status SweepGrpcService::SubmitSweep(grpc::ServerContext* context,
 grpc::Status SweepGrpcService::ExtendSweep(grpc::ServerContext* context,
                                            const v1::ExtendSweepRequest* request,
                                            v1::ExtendSweepResponse* response) {
+  if (auto s = CheckRequestLimits(*request); !s.ok()) return ToGrpcStatus(s);
   if (auto s = FirstError(CheckSweepId(request->sweep_id()),
                           CheckSpecText(request->spec_yaml(), options_.max_spec_bytes),
                           CheckIdempotencyKey(request->idempotency_key()));
       !s.ok()) {
     return ToGrpcStatus(s);
   }
+  auto write = callers_.WriteContextOf(context, request->idempotency_key());
+  if (!write.ok()) return ToGrpcStatus(write.status());
   auto extended = sweeps_.Extend(request->sweep_id(), request->spec_yaml(),
                                  request->validate_only(),
-                                 WriteContextOf(context, request->idempotency_key()));
+                                 *write);
   if (!extended.ok()) return ToGrpcStatus(extended.status());
   response->set_runs_added(extended->runs_added);
   response->set_jobs_added(extended->jobs_added);
@@ -107,6 +114,7 @@ grpc::Status SweepGrpcService::ExtendSweep(grpc::ServerContext* context,
 grpc::Status SweepGrpcService::GetSweep(grpc::ServerContext*,
                                         const v1::GetSweepRequest* request,
                                         v1::GetSweepResponse* response) {
+  if (auto s = CheckRequestLimits(*request); !s.ok()) return ToGrpcStatus(s);
   if (auto s = CheckSweepId(request->sweep_id()); !s.ok()) return ToGrpcStatus(s);
   return ToGrpcStatus(FillSweep(request->sweep_id(), request->include_runs(),
                                 request->include_jobs(), response));
@@ -115,6 +123,7 @@ grpc::Status SweepGrpcService::GetSweep(grpc::ServerContext*,
 grpc::Status SweepGrpcService::ListSweeps(grpc::ServerContext*,
                                           const v1::ListSweepsRequest* request,
                                           v1::ListSweepsResponse* response) {
+  if (auto s = CheckRequestLimits(*request); !s.ok()) return ToGrpcStatus(s);
   scheduler::SweepFilter filter;
   const int page_size = request->page().page_size();
   if (page_size < 0) {
@@ -152,6 +161,7 @@ grpc::Status SweepGrpcService::ListSweeps(grpc::ServerContext*,
 grpc::Status SweepGrpcService::CancelSweep(grpc::ServerContext* context,
                                            const v1::CancelSweepRequest* request,
                                            v1::CancelSweepResponse* response) {
+  if (auto s = CheckRequestLimits(*request); !s.ok()) return ToGrpcStatus(s);
   if (auto s = FirstError(CheckSweepId(request->sweep_id()),
                           CheckIdempotencyKey(request->idempotency_key()));
       !s.ok()) {
@@ -161,8 +171,10 @@ grpc::Status SweepGrpcService::CancelSweep(grpc::ServerContext* context,
     return ToGrpcStatus(absl::InvalidArgumentError(
         absl::StrCat("reason: ", request->reason().size(), " bytes; at most ", kMaxReasonBytes)));
   }
+  auto write = callers_.WriteContextOf(context, request->idempotency_key());
+  if (!write.ok()) return ToGrpcStatus(write.status());
   auto cancelled = sweeps_.Cancel(request->sweep_id(), request->reason(),
-                                  WriteContextOf(context, request->idempotency_key()));
+                                  *write);
   if (!cancelled.ok()) return ToGrpcStatus(cancelled.status());
   response->set_jobs_cancelled(cancelled->jobs_cancelled);
   response->set_jobs_stopping(cancelled->jobs_stopping);
@@ -177,6 +189,7 @@ grpc::Status SweepGrpcService::CancelSweep(grpc::ServerContext* context,
 grpc::Status SweepGrpcService::WatchSweep(grpc::ServerContext* context,
                                           const v1::WatchSweepRequest* request,
                                           grpc::ServerWriter<v1::SweepProgress>* writer) {
+  if (auto s = CheckRequestLimits(*request); !s.ok()) return ToGrpcStatus(s);
   if (auto s = CheckSweepId(request->sweep_id()); !s.ok()) return ToGrpcStatus(s);
   int64_t sent_event_id = -1;
   while (!context->IsCancelled()) {
@@ -210,6 +223,7 @@ grpc::Status SweepGrpcService::WatchSweep(grpc::ServerContext* context,
 
 grpc::Status SweepGrpcService::GetJob(grpc::ServerContext*, const v1::GetJobRequest* request,
                                       v1::Job* response) {
+  if (auto s = CheckRequestLimits(*request); !s.ok()) return ToGrpcStatus(s);
   if (request->job_id() <= 0) {
     return ToGrpcStatus(absl::InvalidArgumentError(
         absl::StrCat("job_id: ", request->job_id(), " is not a job id (ids are positive)")));
@@ -223,6 +237,7 @@ grpc::Status SweepGrpcService::GetJob(grpc::ServerContext*, const v1::GetJobRequ
 grpc::Status SweepGrpcService::ReadJobLog(grpc::ServerContext* context,
                                           const v1::ReadJobLogRequest* request,
                                           grpc::ServerWriter<v1::LogChunk>* writer) {
+  if (auto s = CheckRequestLimits(*request); !s.ok()) return ToGrpcStatus(s);
   if (request->job_id() <= 0) {
     return ToGrpcStatus(absl::InvalidArgumentError(
         absl::StrCat("job_id: ", request->job_id(), " is not a job id (ids are positive)")));

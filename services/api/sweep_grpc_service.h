@@ -10,6 +10,8 @@
 // without it); it becomes a sweep's owner and scopes idempotency keys.
 #pragma once
 
+#include "services/api/request_context.h"
+
 #include <chrono>
 
 #include "mixsweep/v1/sweep.grpc.pb.h"
@@ -30,9 +32,9 @@ struct SweepGrpcOptions {
 class SweepGrpcService final : public mixsweep::v1::SweepService::Service {
  public:
   // `dispatch` (may be null) is told when new jobs are ready, and serves logs.
-  SweepGrpcService(scheduler::SweepService& sweeps, SweepGrpcOptions options,
-                   scheduler::DispatchService* dispatch = nullptr)
-      : sweeps_(sweeps), options_(options), dispatch_(dispatch) {}
+  SweepGrpcService(scheduler::SweepService& sweeps, const Callers& callers,
+                   SweepGrpcOptions options, scheduler::DispatchService* dispatch = nullptr)
+      : sweeps_(sweeps), callers_(callers), options_(options), dispatch_(dispatch) {}
 
   grpc::Status SubmitSweep(grpc::ServerContext* context,
                            const mixsweep::v1::SubmitSweepRequest* request,
@@ -65,6 +67,7 @@ class SweepGrpcService final : public mixsweep::v1::SweepService::Service {
                          mixsweep::v1::GetSweepResponse* out);
 
   scheduler::SweepService& sweeps_;
+  const Callers& callers_;
   SweepGrpcOptions options_;
   scheduler::DispatchService* dispatch_;
 };

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "services/api/evaluation_convert.h"
+#include "services/api/request_limits.h"
 #include "services/api/status_convert.h"
 
 namespace mixsweep::api {
@@ -25,6 +26,7 @@ absl::Status CheckSweepId(int64_t id) {
 grpc::Status UtilizationGrpcService::GetEstimates(grpc::ServerContext*,
                                                   const v1::GetEstimatesRequest* request,
                                                   v1::GetEstimatesResponse* response) {
+  if (auto s = CheckRequestLimits(*request); !s.ok()) return ToGrpcStatus(s);
   if (auto s = CheckSweepId(request->sweep_id()); !s.ok()) return ToGrpcStatus(s);
   std::optional<utilization::EstimateParams> params;
   if (request->has_parameters()) {
@@ -44,6 +46,7 @@ grpc::Status UtilizationGrpcService::GetEstimates(grpc::ServerContext*,
 grpc::Status UtilizationGrpcService::WatchEstimates(
     grpc::ServerContext* context, const v1::WatchEstimatesRequest* request,
     grpc::ServerWriter<v1::EstimateUpdate>* writer) {
+  if (auto s = CheckRequestLimits(*request); !s.ok()) return ToGrpcStatus(s);
   if (auto s = CheckSweepId(request->sweep_id()); !s.ok()) return ToGrpcStatus(s);
   const int64_t sweep_id = request->sweep_id();
   // Subscribe before the first read, so that no save falls between them.
@@ -77,6 +80,7 @@ grpc::Status UtilizationGrpcService::WatchEstimates(
 grpc::Status UtilizationGrpcService::RecommendMix(grpc::ServerContext*,
                                                   const v1::RecommendMixRequest* request,
                                                   v1::Recommendation* response) {
+  if (auto s = CheckRequestLimits(*request); !s.ok()) return ToGrpcStatus(s);
   if (auto s = CheckSweepId(request->sweep_id()); !s.ok()) return ToGrpcStatus(s);
   auto answer = utilization_.Recommend({.sweep_id = request->sweep_id(),
                                         .scenario = request->scenario(),

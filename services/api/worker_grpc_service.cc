@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "scheduler/expansion/subset.h"
 #include "services/api/proto_convert.h"
+#include "services/api/request_limits.h"
 #include "services/api/status_convert.h"
 
 namespace mixsweep::api {
@@ -100,10 +101,28 @@ void ToProto(const scheduler::LeasedJob& leased, v1::LeaseJobResponse* out) {
   api::ToProto(leased.expires_at, out->mutable_expires_at());
 }
 
-grpc::Status WorkerGrpcService::RegisterWorker(grpc::ServerContext*,
+absl::Status WorkerGrpcService::MayActForWorker(const grpc::ServerContext* context,
+                                                int64_t worker_id) const {
+  auto caller = callers_.Of(context);
+  if (!caller.ok()) return caller.status();
+  return dispatch_.CheckWorkerOwner(worker_id, caller->principal);
+}
+
+absl::Status WorkerGrpcService::MayReportOn(const grpc::ServerContext* context,
+                                            const v1::LeaseRef& lease) const {
+  auto caller = callers_.Of(context);
+  if (!caller.ok()) return caller.status();
+  return dispatch_.CheckLeaseHolder(lease.job_id(), caller->principal);
+}
+
+grpc::Status WorkerGrpcService::RegisterWorker(grpc::ServerContext* context,
                                                const v1::RegisterWorkerRequest* request,
                                                v1::RegisterWorkerResponse* response) {
+  if (auto s = CheckRequestLimits(*request); !s.ok()) return ToGrpcStatus(s);
+  auto caller = callers_.Of(context);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   scheduler::WorkerRecord worker;
+  worker.owner = caller->principal;
   worker.name = request->name();
   worker.host = request->host();
   worker.version = request->version();
@@ -117,7 +136,11 @@ grpc::Status WorkerGrpcService::RegisterWorker(grpc::ServerContext*,
                            .utilization_percent = gpu.utilization_percent(),
                            .uuid = gpu.uuid()});
   }
-  auto registration = dispatch_.Register(worker, request->idempotency_key());
+  // Keys are the caller's own: another principal's key names another worker.
+  const std::string key = request->idempotency_key().empty()
+                              ? std::string()
+                              : absl::StrCat(caller->principal, "/", request->idempotency_key());
+  auto registration = dispatch_.Register(worker, key);
   if (!registration.ok()) return ToGrpcStatus(registration.status());
   response->set_worker_id(registration->worker_id);
   ToProto(registration->heartbeat_interval, response->mutable_heartbeat_interval());
@@ -126,9 +149,11 @@ grpc::Status WorkerGrpcService::RegisterWorker(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status WorkerGrpcService::Heartbeat(grpc::ServerContext*,
+grpc::Status WorkerGrpcService::Heartbeat(grpc::ServerContext* context,
                                           const v1::HeartbeatRequest* request,
                                           v1::HeartbeatResponse* response) {
+  if (auto s = CheckRequestLimits(*request); !s.ok()) return ToGrpcStatus(s);
+  if (auto s = MayActForWorker(context, request->worker_id()); !s.ok()) return ToGrpcStatus(s);
   std::vector<scheduler::LeaseRef> leases;
   for (const auto& lease : request->leases()) leases.push_back(FromProto(lease));
   auto states = dispatch_.Heartbeat(request->worker_id(), leases, request->draining());
@@ -146,9 +171,11 @@ grpc::Status WorkerGrpcService::Heartbeat(grpc::ServerContext*,
 grpc::Status WorkerGrpcService::LeaseJob(grpc::ServerContext* context,
                                          const v1::LeaseJobRequest* request,
                                          v1::LeaseJobResponse* response) {
+  if (auto s = CheckRequestLimits(*request); !s.ok()) return ToGrpcStatus(s);
   if (request->idempotency_key().size() > 128) {
     return ToGrpcStatus(absl::InvalidArgumentError("idempotency_key: longer than 128 bytes"));
   }
+  if (auto s = MayActForWorker(context, request->worker_id()); !s.ok()) return ToGrpcStatus(s);
   scheduler::LeaseRequest lease{
       .worker_id = request->worker_id(),
       .free_gpu_indices = {request->free_gpu_indices().begin(),
@@ -165,9 +192,11 @@ grpc::Status WorkerGrpcService::LeaseJob(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status WorkerGrpcService::ReportProgress(grpc::ServerContext*,
+grpc::Status WorkerGrpcService::ReportProgress(grpc::ServerContext* context,
                                                const v1::ReportProgressRequest* request,
                                                v1::ReportProgressResponse* response) {
+  if (auto s = CheckRequestLimits(*request); !s.ok()) return ToGrpcStatus(s);
+  if (auto s = MayReportOn(context, request->lease()); !s.ok()) return ToGrpcStatus(s);
   scheduler::ProgressReport report{.lease = FromProto(request->lease()),
                                    .started = request->started()};
   if (request->has_progress()) report.progress_json = ToJson(request->progress());
@@ -184,9 +213,11 @@ grpc::Status WorkerGrpcService::ReportProgress(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status WorkerGrpcService::AppendLog(grpc::ServerContext*,
+grpc::Status WorkerGrpcService::AppendLog(grpc::ServerContext* context,
                                           const v1::AppendLogRequest* request,
                                           v1::AppendLogResponse* response) {
+  if (auto s = CheckRequestLimits(*request); !s.ok()) return ToGrpcStatus(s);
+  if (auto s = MayReportOn(context, request->lease()); !s.ok()) return ToGrpcStatus(s);
   auto stored = dispatch_.AppendLog(FromProto(request->lease()), request->offset(),
                                     request->data());
   if (!stored.ok()) return ToGrpcStatus(stored.status());
@@ -194,9 +225,11 @@ grpc::Status WorkerGrpcService::AppendLog(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status WorkerGrpcService::CompleteJob(grpc::ServerContext*,
+grpc::Status WorkerGrpcService::CompleteJob(grpc::ServerContext* context,
                                             const v1::CompleteJobRequest* request,
                                             v1::CompleteJobResponse* response) {
+  if (auto s = CheckRequestLimits(*request); !s.ok()) return ToGrpcStatus(s);
+  if (auto s = MayReportOn(context, request->lease()); !s.ok()) return ToGrpcStatus(s);
   scheduler::Completion completion{.lease = FromProto(request->lease()),
                                    .checkpoint_uri = request->checkpoint_uri(),
                                    .gpu_seconds = request->gpu_seconds()};
@@ -212,8 +245,11 @@ grpc::Status WorkerGrpcService::CompleteJob(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status WorkerGrpcService::FailJob(grpc::ServerContext*, const v1::FailJobRequest* request,
+grpc::Status WorkerGrpcService::FailJob(grpc::ServerContext* context,
+                                        const v1::FailJobRequest* request,
                                         v1::FailJobResponse* response) {
+  if (auto s = CheckRequestLimits(*request); !s.ok()) return ToGrpcStatus(s);
+  if (auto s = MayReportOn(context, request->lease()); !s.ok()) return ToGrpcStatus(s);
   const v1::JobFailure& f = request->failure();
   if (f.message().size() > kMaxMessageBytes) {
     return ToGrpcStatus(absl::InvalidArgumentError(
@@ -232,9 +268,11 @@ grpc::Status WorkerGrpcService::FailJob(grpc::ServerContext*, const v1::FailJobR
   return grpc::Status::OK;
 }
 
-grpc::Status WorkerGrpcService::HandBackJob(grpc::ServerContext*,
+grpc::Status WorkerGrpcService::HandBackJob(grpc::ServerContext* context,
                                             const v1::HandBackJobRequest* request,
                                             v1::HandBackJobResponse*) {
+  if (auto s = CheckRequestLimits(*request); !s.ok()) return ToGrpcStatus(s);
+  if (auto s = MayReportOn(context, request->lease()); !s.ok()) return ToGrpcStatus(s);
   return ToGrpcStatus(dispatch_.HandBackJob({.lease = FromProto(request->lease()),
                                              .reason = FromProto(request->reason()),
                                              .resume_checkpoint_uri = request->resume_checkpoint_uri(),
@@ -244,6 +282,7 @@ grpc::Status WorkerGrpcService::HandBackJob(grpc::ServerContext*,
 grpc::Status WorkerGrpcService::ListWorkers(grpc::ServerContext*,
                                             const v1::ListWorkersRequest* request,
                                             v1::ListWorkersResponse* response) {
+  if (auto s = CheckRequestLimits(*request); !s.ok()) return ToGrpcStatus(s);
   auto workers = dispatch_.ListWorkers(request->include_gone());
   if (!workers.ok()) return ToGrpcStatus(workers.status());
   for (const auto& w : *workers) {
@@ -251,6 +290,7 @@ grpc::Status WorkerGrpcService::ListWorkers(grpc::ServerContext*,
     out->set_id(w.id);
     out->set_name(w.name);
     out->set_host(w.host);
+    out->set_owner(w.owner);
     for (const auto& g : w.gpus) {
       v1::Gpu* gpu = out->add_gpus();
       gpu->set_index(g.index);

@@ -5,12 +5,14 @@
 
 #include "mixsweep/v1/worker.grpc.pb.h"
 #include "scheduler/dispatch/dispatch_service.h"
+#include "services/api/request_context.h"
 
 namespace mixsweep::api {
 
 class WorkerGrpcService final : public mixsweep::v1::WorkerService::Service {
  public:
-  explicit WorkerGrpcService(scheduler::DispatchService& dispatch) : dispatch_(dispatch) {}
+  WorkerGrpcService(scheduler::DispatchService& dispatch, const Callers& callers)
+      : dispatch_(dispatch), callers_(callers) {}
 
   grpc::Status RegisterWorker(grpc::ServerContext* context,
                               const mixsweep::v1::RegisterWorkerRequest* request,
@@ -41,7 +43,14 @@ class WorkerGrpcService final : public mixsweep::v1::WorkerService::Service {
                            mixsweep::v1::ListWorkersResponse* response) override;
 
  private:
+  // PERMISSION_DENIED unless the caller registered the worker / the worker
+  // holding the lease: one worker token never acts for another's workers.
+  absl::Status MayActForWorker(const grpc::ServerContext* context, int64_t worker_id) const;
+  absl::Status MayReportOn(const grpc::ServerContext* context,
+                           const mixsweep::v1::LeaseRef& lease) const;
+
   scheduler::DispatchService& dispatch_;
+  const Callers& callers_;
 };
 
 // The JobSpec a worker receives for a lease (pure; unit-tested).

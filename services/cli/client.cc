@@ -24,6 +24,8 @@ int ExitCodeFor(const grpc::Status& status) {
     case grpc::StatusCode::ALREADY_EXISTS: return kRefused;
     case grpc::StatusCode::UNAVAILABLE:
     case grpc::StatusCode::DEADLINE_EXCEEDED: return kUnreachable;
+    case grpc::StatusCode::UNAUTHENTICATED:
+    case grpc::StatusCode::PERMISSION_DENIED: return kNotAllowed;
     default: return kError;
   }
 }
@@ -83,14 +85,14 @@ std::string LocalClock() {
 
 Client::Client(const Globals& globals)
     : globals_(globals),
-      channel_(grpc::CreateChannel(globals.server, grpc::InsecureChannelCredentials())),
+      channel_(globals.channel),
       stub_(v1::SweepService::NewStub(channel_)),
       worker_stub_(v1::WorkerService::NewStub(channel_)),
       evaluation_stub_(v1::EvaluationService::NewStub(channel_)),
-      utilization_stub_(v1::UtilizationService::NewStub(channel_)) {}
+      utilization_stub_(v1::UtilizationService::NewStub(channel_)),
+      auth_stub_(v1::AuthService::NewStub(channel_)) {}
 
 void Client::Prepare(grpc::ClientContext* context, bool deadline) const {
-  context->AddMetadata("x-mixsweep-user", globals_.user);
   if (deadline) {
     context->set_deadline(std::chrono::system_clock::now() +
                           std::chrono::seconds(globals_.timeout_seconds));

@@ -6,7 +6,9 @@
 // Exit codes (scripts may rely on them):
 //   0 success; 1 other error; 2 bad command line; 3 the request was invalid
 //   (e.g. a bad spec); 4 not found; 5 refused in the current state
-//   (FAILED_PRECONDITION, ABORTED); 6 the server is unreachable.
+//   (FAILED_PRECONDITION, ABORTED); 6 the server is unreachable;
+//   7 not allowed (UNAUTHENTICATED: no or bad token; PERMISSION_DENIED: the
+//   token's role may not do this).
 #pragma once
 
 #include <atomic>
@@ -22,7 +24,9 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "mixsweep/v1/auth.grpc.pb.h"
 #include "mixsweep/v1/evaluation.grpc.pb.h"
+#include "services/channel/channel.h"
 #include "mixsweep/v1/sweep.grpc.pb.h"
 #include "mixsweep/v1/utilization.grpc.pb.h"
 #include "mixsweep/v1/worker.grpc.pb.h"
@@ -41,10 +45,17 @@ enum ExitCode {
   kNotFound = 4,
   kRefused = 5,
   kUnreachable = 6,
+  kNotAllowed = 7,
 };
 
 struct Globals {
-  std::string server;
+  // --server, --token-file, --tls-*: how to reach mixsweepd.
+  client::ConnectionFlags connection;
+  // Made once the command line is parsed; every Client shares it.
+  std::shared_ptr<grpc::Channel> channel;
+  // The operator name recorded with trials unless a command names one
+  // ($MIXSWEEP_USER, else the login name). Who the caller *is* comes from
+  // the token.
   std::string user;
   bool json = false;
   int timeout_seconds = 30;
@@ -94,8 +105,8 @@ class Client {
     return status;
   }
 
-  // The user, and a deadline unless `deadline` is false (streams that follow
-  // a job or a sweep last as long as it does).
+  // A deadline unless `deadline` is false (streams that follow a job or a
+  // sweep last as long as it does). The token rides on the channel.
   void Prepare(grpc::ClientContext* context, bool deadline = true) const;
 
   template <typename Stub>
@@ -106,6 +117,8 @@ class Client {
       return *evaluation_stub_;
     } else if constexpr (std::is_same_v<Stub, v1::UtilizationService::Stub>) {
       return *utilization_stub_;
+    } else if constexpr (std::is_same_v<Stub, v1::AuthService::Stub>) {
+      return *auth_stub_;
     } else {
       static_assert(std::is_same_v<Stub, v1::SweepService::Stub>);
       return *stub_;
@@ -121,6 +134,7 @@ class Client {
   std::unique_ptr<v1::WorkerService::Stub> worker_stub_;
   std::unique_ptr<v1::EvaluationService::Stub> evaluation_stub_;
   std::unique_ptr<v1::UtilizationService::Stub> utilization_stub_;
+  std::unique_ptr<v1::AuthService::Stub> auth_stub_;
 };
 
 // The shape of most commands: call `rpc` with `request`; on error print it
@@ -174,5 +188,6 @@ void OnRun(CLI::App* command, const Globals& globals, Action& action,
 void AddSweepCommands(CLI::App& app, Globals& globals, Action& action);  // sweep, job, workers
 void AddEvalCommands(CLI::App& app, Globals& globals, Action& action);   // robot, eval
 void AddUtilCommands(CLI::App& app, Globals& globals, Action& action);   // util
+void AddTokenCommands(CLI::App& app, Globals& globals, Action& action);  // token, whoami
 
 }  // namespace mixsweep::cli

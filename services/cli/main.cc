@@ -47,14 +47,10 @@ std::string LoginName() {
 
 int Main(int argc, char** argv) {
   Globals globals;
-  globals.server = EnvOr("MIXSWEEP_SERVER", "127.0.0.1:50051");
   globals.user = EnvOr("MIXSWEEP_USER", EnvOr("USER", LoginName()));
 
   CLI::App app{"mixsweep: run data-mixture sweeps (client of mixsweepd)"};
-  app.add_option("--server", globals.server, "mixsweepd address (env MIXSWEEP_SERVER)")
-      ->capture_default_str();
-  app.add_option("--user", globals.user, "who you are (env MIXSWEEP_USER, else USER)")
-      ->capture_default_str();
+  client::AddConnectionFlags(app, &globals.connection);
   app.add_flag("--json", globals.json, "print JSON for scripts");
   app.add_option("--timeout", globals.timeout_seconds, "seconds per call")
       ->check(CLI::Range(1, 3600))
@@ -74,6 +70,7 @@ int Main(int argc, char** argv) {
   AddSweepCommands(app, globals, action);
   AddEvalCommands(app, globals, action);
   AddUtilCommands(app, globals, action);
+  AddTokenCommands(app, globals, action);
 
   try {
     app.parse(argc, argv);
@@ -81,7 +78,14 @@ int Main(int argc, char** argv) {
     const int code = app.exit(e);
     return code == 0 ? kOk : kUsage;
   }
-  return action ? action() : kUsage;
+  if (!action) return kUsage;
+  auto channel = client::MakeChannel(globals.connection);
+  if (!channel.ok()) {
+    std::cerr << "error: " << channel.status().message() << "\n";
+    return kUsage;
+  }
+  globals.channel = *std::move(channel);
+  return action();
 }
 
 }  // namespace

@@ -30,6 +30,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "mixsweep/v1/evaluation.grpc.pb.h"
+#include "services/channel/channel.h"
 #include "services/lab/checkpoint.h"
 #include "services/lab/ground_truth.h"
 
@@ -52,7 +53,7 @@ constexpr auto kFirstBackoff = std::chrono::milliseconds(200);
 constexpr auto kMaxBackoff = std::chrono::seconds(5);
 
 struct Flags {
-  std::string server = "localhost:50051";
+  client::ConnectionFlags connection;  // --server, --token-file (an operator token), --tls-*
   std::string robot_id;
   std::string platform = "synthetic";
   std::string operator_name = "synthetic-lab";
@@ -173,11 +174,11 @@ std::string Describe(const grpc::Status& status) {
 
 class Lab {
  public:
-  Lab(const Flags& flags, GroundTruth truth)
+  Lab(const Flags& flags, GroundTruth truth, std::shared_ptr<grpc::Channel> channel)
       : flags_(flags),
         truth_(std::move(truth)),
-        stub_(v1::EvaluationService::NewStub(
-            grpc::CreateChannel(flags.server, grpc::InsecureChannelCredentials()))) {}
+        channel_(std::move(channel)),
+        stub_(v1::EvaluationService::NewStub(channel_)) {}
 
   int Run() {
     if (absl::Status robot = EnsureRobot(); !robot.ok()) return Stopping() ? Stopped() : Fail(robot);
@@ -228,18 +229,17 @@ class Lab {
     while (true) {
       grpc::ClientContext context;
       context.set_deadline(std::chrono::system_clock::now() + kCallTimeout);
-      context.AddMetadata("x-mixsweep-user", flags_.operator_name);
       grpc::Status status = ((*stub_).*rpc)(&context, request, response);
       if (!Transient(status) || Stopping() || Clock::now() >= give_up_at) return status;
       spdlog::warn("{}: {}; retrying in {} ms", std::string(what), Describe(status), backoff.count());
-      SleepUnlessStopped(backoff);
+      WaitBeforeRetry(backoff);
       backoff = std::min<std::chrono::milliseconds>(backoff * 2, kMaxBackoff);
     }
   }
 
   absl::Status Refused(absl::string_view what, const grpc::Status& status) const {
     return absl::Status(CodeOf(status),
-                        absl::StrCat(what, " failed (", flags_.server, "): ", Describe(status)));
+                        absl::StrCat(what, " failed (", flags_.connection.server, "): ", Describe(status)));
   }
 
   // Registers the robot unless the server knows it already.
@@ -356,8 +356,28 @@ class Lab {
     return response.replayed();
   }
 
+  // Waits `duration` before a retry. While mixsweepd is unreachable the
+  // channel is not READY and calls fail at once; a reconnection is only
+  // noticed when someone polls the channel (gRPC's backup poller: every
+  // 5 s), so the lab went on failing for seconds after mixsweepd was back.
+  // Here the wait polls the channel and ends once it is connected. When it
+  // is READY, mixsweepd itself answered UNAVAILABLE: the whole delay.
+  void WaitBeforeRetry(std::chrono::milliseconds duration) {
+    if (channel_->GetState(/*try_to_connect=*/false) == GRPC_CHANNEL_READY) {
+      SleepUnlessStopped(duration);
+      return;
+    }
+    const auto until = std::chrono::system_clock::now() + duration;
+    while (!Stopping() && std::chrono::system_clock::now() < until) {
+      const auto slice = std::min(until, std::chrono::system_clock::now() +
+                                             std::chrono::milliseconds(100));
+      if (channel_->WaitForConnected(slice)) return;
+    }
+  }
+
   const Flags& flags_;
   const GroundTruth truth_;
+  std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::EvaluationService::Stub> stub_;
 };
 
@@ -365,8 +385,7 @@ class Lab {
 // Command line.
 
 void AddFlags(CLI::App& app, Flags& flags) {
-  app.add_option("--server", flags.server, "mixsweepd address (env MIXSWEEP_SERVER)")
-      ->capture_default_str();
+  client::AddConnectionFlags(app, &flags.connection);
   app.add_option("--robot", flags.robot_id, "robot id; registered if the server lacks it")
       ->required();
   app.add_option("--platform", flags.platform, "platform the robot registers with")
@@ -405,9 +424,6 @@ absl::StatusOr<GroundTruth> LoadTruth(const std::string& path) {
 
 int Main(int argc, char** argv) {
   Flags flags;
-  if (const char* server = std::getenv("MIXSWEEP_SERVER"); server != nullptr && *server != '\0') {
-    flags.server = server;
-  }
   CLI::App app{"mixsweep-lab: a synthetic robot operator that evaluates policies from a ground truth"};
   AddFlags(app, flags);
   try {
@@ -424,9 +440,14 @@ int Main(int argc, char** argv) {
   if (flags.verbose) spdlog::set_level(spdlog::level::debug);
   InstallStopHandlers();
   spdlog::info("mixsweep-lab: robot {} as {} on {}, truth {} ({} scenarios), seed {}",
-               flags.robot_id, flags.operator_name, flags.server, flags.truth_file,
+               flags.robot_id, flags.operator_name, flags.connection.server, flags.truth_file,
                truth->scenarios.size(), flags.seed);
-  return Lab(flags, *std::move(truth)).Run();
+  auto channel = client::MakeChannel(flags.connection);
+  if (!channel.ok()) {
+    spdlog::error("{}", std::string(channel.status().message()));
+    return kUsage;
+  }
+  return Lab(flags, *std::move(truth), *std::move(channel)).Run();
 }
 
 }  // namespace

@@ -76,12 +76,48 @@ std::optional<Config> ParseConfig(int argc, char** argv, int* exit_code) {
                  "how often stale estimates are looked for without a wake-up")
       ->check(CLI::Range(0.05, 3600.0))
       ->capture_default_str();
+  app.add_option("--tls-cert", config.tls.cert_file,
+                 "PEM certificate chain of the API (with --tls-key: TLS; without: plaintext "
+                 "from this machine only)")
+      ->check(CLI::ExistingFile);
+  app.add_option("--tls-key", config.tls.key_file, "PEM private key of --tls-cert")
+      ->check(CLI::ExistingFile);
+  app.add_option("--tls-client-ca", config.tls.client_ca_file,
+                 "PEM CA of client certificates (mutual TLS, e.g. for workers)")
+      ->check(CLI::ExistingFile);
+  app.add_flag("--tls-require-client-cert", config.tls.require_client_cert,
+               "refuse clients without a certificate signed by --tls-client-ca");
+  app.add_option("--rate-limit-per-second", config.rate_limit_per_second,
+                 "requests per second per token (0: no limit)")
+      ->check(CLI::Range(0.0, 1e9))
+      ->capture_default_str();
+  app.add_option("--rate-limit-burst", config.rate_limit_burst,
+                 "requests a token may make at once above the rate")
+      ->check(CLI::Range(1.0, 1e9))
+      ->capture_default_str();
+  app.add_option("--token-cache-seconds", config.token_cache_seconds,
+                 "how long a checked token is trusted before it is read again")
+      ->check(CLI::Range(0.0, 300.0))
+      ->capture_default_str();
+  app.add_option("--max-message-bytes", config.max_message_bytes,
+                 "largest gRPC message received or sent")
+      ->check(CLI::Range(64 * 1024, 256 * 1024 * 1024))
+      ->capture_default_str();
   app.add_option("--port-file", config.port_file, "write the bound port here once listening");
   app.add_option("--log-level", config.log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->capture_default_str();
   app.add_subcommand("serve", "serve the API (the default)");
   CLI::App* migrate = app.add_subcommand("migrate", "apply database migrations and exit");
+  CLI::App* token = app.add_subcommand("token", "token management that needs the database");
+  CLI::App* bootstrap = token->add_subcommand(
+      "bootstrap",
+      "make the first admin token (only if no admin token exists) and write it to a file");
+  bootstrap->add_option("--principal", config.bootstrap_principal, "who the token stands for")
+      ->capture_default_str();
+  bootstrap->add_option("--token-file", config.bootstrap_token_file,
+                        "where to write the secret (default DATA_DIR/admin.token, mode 0600)");
+  token->require_subcommand(1);
   app.require_subcommand(0, 1);
   try {
     app.parse(argc, argv);
@@ -90,10 +126,29 @@ std::optional<Config> ParseConfig(int argc, char** argv, int* exit_code) {
     return std::nullopt;
   }
   if (migrate->parsed()) config.command = Command::kMigrate;
+  if (bootstrap->parsed()) config.command = Command::kTokenBootstrap;
+  if (config.tls.cert_file.empty() != config.tls.key_file.empty()) {
+    std::cerr << "--tls-cert and --tls-key go together\n";
+    *exit_code = 2;
+    return std::nullopt;
+  }
+  if (!config.tls.enabled() && !config.tls.client_ca_file.empty()) {
+    std::cerr << "--tls-client-ca needs --tls-cert and --tls-key\n";
+    *exit_code = 2;
+    return std::nullopt;
+  }
+  if (config.tls.require_client_cert && config.tls.client_ca_file.empty()) {
+    std::cerr << "--tls-require-client-cert needs --tls-client-ca\n";
+    *exit_code = 2;
+    return std::nullopt;
+  }
   if (config.data_dir.empty()) config.data_dir = DefaultDataDir();
   // Relative paths would change meaning for workers in other directories.
   config.data_dir = std::filesystem::absolute(config.data_dir).lexically_normal().string();
   if (config.artifact_root.empty()) config.artifact_root = "file://" + config.data_dir + "/artifacts";
+  if (config.bootstrap_token_file.empty()) {
+    config.bootstrap_token_file = config.data_dir + "/admin.token";
+  }
   if (config.heartbeat_seconds >= config.lease_ttl_seconds) {
     std::cerr << "--heartbeat-seconds must be shorter than --lease-ttl-seconds\n";
     *exit_code = 2;

@@ -12,8 +12,24 @@
 namespace mixsweep::daemon {
 
 enum class Command {
-  kServe,    // serve the API (default)
-  kMigrate,  // apply migrations and exit
+  kServe,           // serve the API (default)
+  kMigrate,         // apply migrations and exit
+  kTokenBootstrap,  // make the first admin token, locally, and exit
+};
+
+// TLS for the API. Without cert and key the API listens in plaintext and
+// accepts connections from this machine only (a bearer token must not cross
+// a network in clear).
+struct TlsConfig {
+  std::string cert_file;  // PEM server certificate chain
+  std::string key_file;   // PEM private key
+  // PEM CA that signs client certificates (mutual TLS, e.g. for workers).
+  // Presented client certificates are verified against it.
+  std::string client_ca_file;
+  // Refuse clients without a certificate signed by client_ca_file.
+  bool require_client_cert = false;
+
+  bool enabled() const { return !cert_file.empty(); }
 };
 
 struct Config {
@@ -45,6 +61,19 @@ struct Config {
   // How often stale estimates are looked for when no trial woke the
   // recomputer (trials committed through another replica, or before a crash).
   double recompute_interval_seconds = 2;
+  TlsConfig tls;
+  // Per token: requests per second and burst (rate <= 0: no limit).
+  double rate_limit_per_second = 1000;
+  double rate_limit_burst = 2000;
+  // How long a validated token is trusted before it is read again: a token
+  // revoked through another replica stops working within this time.
+  double token_cache_seconds = 5;
+  // Largest gRPC message accepted or sent, in bytes.
+  int max_message_bytes = 16 * 1024 * 1024;
+  // token bootstrap: the principal of the first admin token, and where its
+  // secret goes (default DATA_DIR/admin.token, mode 0600).
+  std::string bootstrap_principal = "admin";
+  std::string bootstrap_token_file;
   // Written with the bound port once the server listens (for --listen :0).
   std::string port_file;
   std::string log_level = "info";

@@ -2,15 +2,19 @@
 //
 //   config -> database (local cluster or DSN) -> migrations -> pool -> stores
 //   -> services (logic) -> gRPC handlers -> server (+ health, reflection)
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
 #include <fstream>
+#include <iostream>
 #include <memory>
 #include <thread>
 
@@ -27,6 +31,10 @@
 #include "db/pg_evaluation_store.h"
 #include "db/pg_job_store.h"
 #include "db/pg_sweep_store.h"
+#include "db/pg_token_store.h"
+#include "scheduler/auth/authenticator.h"
+#include "scheduler/auth/rate_limiter.h"
+#include "scheduler/auth/token_service.h"
 #include "scheduler/change_signal.h"
 #include "scheduler/clock.h"
 #include "scheduler/dispatch/dispatch_service.h"
@@ -34,11 +42,14 @@
 #include "scheduler/evaluation/recomputer.h"
 #include "scheduler/evaluation/utilization_service.h"
 #include "scheduler/sweep_service.h"
+#include "services/api/auth_grpc_service.h"
+#include "services/api/auth_processor.h"
 #include "services/api/evaluation_grpc_service.h"
 #include "services/api/sweep_grpc_service.h"
 #include "services/api/utilization_grpc_service.h"
 #include "services/api/worker_grpc_service.h"
 #include "services/mixsweepd/config.h"
+#include "services/mixsweepd/server_credentials.h"
 
 namespace mixsweep::daemon {
 namespace {
@@ -161,6 +172,26 @@ class WakeableLoop {
   std::thread thread_;  // last: starts after the members it uses
 };
 
+// Writes `secret` to a new file only this user can read. Refuses to replace
+// an existing file: it may hold a token still in use.
+absl::Status WriteSecretFile(const std::string& path, const std::string& secret) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot create ", path, ": ", std::strerror(errno),
+        errno == EEXIST ? " (a token file is there already; use it, or move it away)" : ""));
+  }
+  const std::string line = secret + "\n";
+  const bool written = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  const bool synced = ::fsync(fd) == 0;
+  ::close(fd);
+  if (!written || !synced) {
+    ::unlink(path.c_str());
+    return absl::InternalError(absl::StrCat("writing ", path, ": ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
 scheduler::DispatchOptions DispatchOptionsOf(const Config& config) {
   scheduler::DispatchOptions options;
   options.lease_ttl = absl::Seconds(config.lease_ttl_seconds);
@@ -179,8 +210,17 @@ int Serve(const Config& config, const std::string& dsn, const sigset_t& stop_sig
   scheduler::SweepService sweeps(
       sweep_store, {.limits = {.max_runs = static_cast<int64_t>(config.max_runs_per_sweep)}});
   scheduler::DispatchService dispatch(job_store, clock, DispatchOptionsOf(config));
-  api::SweepGrpcService sweep_api(sweeps, api::SweepGrpcOptions{}, &dispatch);
-  api::WorkerGrpcService worker_api(dispatch);
+
+  db::PgTokenStore token_store(pool);
+  auth::Authenticator authenticator(
+      token_store, clock, {.cache_ttl = absl::Seconds(config.token_cache_seconds)});
+  auth::RateLimiter rate_limiter(clock, {.rate_per_second = config.rate_limit_per_second,
+                                         .burst = config.rate_limit_burst});
+  auth::TokenService tokens(token_store, clock, &authenticator);
+  api::Callers callers(authenticator);
+  api::AuthGrpcService auth_api(tokens, callers);
+  api::SweepGrpcService sweep_api(sweeps, callers, api::SweepGrpcOptions{}, &dispatch);
+  api::WorkerGrpcService worker_api(dispatch, callers);
 
   db::PgEvaluationStore evaluation_store(pool);
   db::PgEstimateStore estimate_store(pool);
@@ -192,7 +232,7 @@ int Serve(const Config& config, const std::string& dsn, const sigset_t& stop_sig
   evaluation::EvaluationService evaluation(evaluation_store, estimate_store, specs,
                                            trials_changed);
   evaluation::UtilizationService utilization(estimate_store, sweep_store, specs, estimate_params);
-  api::EvaluationGrpcService evaluation_api(evaluation);
+  api::EvaluationGrpcService evaluation_api(evaluation, callers);
   api::UtilizationGrpcService utilization_api(utilization, estimate_store, estimates_changed);
   evaluation::EstimateRecomputer recomputer(
       estimate_store, estimate_params,
@@ -225,9 +265,21 @@ int Serve(const Config& config, const std::string& dsn, const sigset_t& stop_sig
   // Called, not just linked: Debian links with --as-needed, and an unused
   // reflection library would be dropped silently.
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  auto credentials = ServerCredentialsFor(config);
+  if (!credentials.ok()) {
+    spdlog::error("{}", credentials.status().ToString());
+    return 2;
+  }
+  // Every call passes the token check before its handler (health excepted).
+  (*credentials)
+      ->SetAuthMetadataProcessor(
+          std::make_shared<api::TokenAuthProcessor>(authenticator, rate_limiter));
   grpc::ServerBuilder builder;
+  builder.SetMaxReceiveMessageSize(config.max_message_bytes);
+  builder.SetMaxSendMessageSize(config.max_message_bytes);
   int bound_port = 0;
-  builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(), &bound_port);
+  builder.AddListeningPort(config.listen, *credentials, &bound_port);
+  builder.RegisterService(&auth_api);
   builder.RegisterService(&sweep_api);
   builder.RegisterService(&worker_api);
   builder.RegisterService(&evaluation_api);
@@ -242,7 +294,11 @@ int Serve(const Config& config, const std::string& dsn, const sigset_t& stop_sig
   server->GetHealthCheckService()->SetServingStatus("mixsweep.v1.WorkerService", true);
   server->GetHealthCheckService()->SetServingStatus("mixsweep.v1.EvaluationService", true);
   server->GetHealthCheckService()->SetServingStatus("mixsweep.v1.UtilizationService", true);
-  spdlog::info("mixsweepd serving on port {} (listen {})", bound_port, config.listen);
+  server->GetHealthCheckService()->SetServingStatus("mixsweep.v1.AuthService", true);
+  spdlog::info("mixsweepd serving on port {} (listen {}, {})", bound_port, config.listen,
+               config.tls.enabled()
+                   ? (config.tls.require_client_cert ? "TLS, client certificates required" : "TLS")
+                   : "plaintext, connections from this machine only");
   if (!config.port_file.empty()) {
     // Write then rename, so a reader never sees a half-written file.
     const std::string tmp = config.port_file + ".tmp";
@@ -255,6 +311,32 @@ int Serve(const Config& config, const std::string& dsn, const sigset_t& stop_sig
   server->GetHealthCheckService()->Shutdown();
   // In-flight calls get a moment to finish; watch streams are cut.
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  return 0;
+}
+
+// `mixsweepd token bootstrap`: the first admin token, made where the
+// database is, needing no network and no token. The secret goes to a new
+// file readable by this user only, never to the terminal.
+int BootstrapToken(const Config& config, const std::string& dsn) {
+  db::ConnectionPool pool(dsn, 1);
+  db::PgTokenStore store(pool);
+  scheduler::SystemClock clock;
+  auth::TokenService tokens(store, clock);
+  auto issued = tokens.Bootstrap(config.bootstrap_principal);
+  if (!issued.ok()) {
+    spdlog::error("token bootstrap: {}", issued.status().ToString());
+    return absl::IsFailedPrecondition(issued.status()) ? 3 : 1;
+  }
+  if (auto s = WriteSecretFile(config.bootstrap_token_file, issued->secret); !s.ok()) {
+    // The token exists but nobody has its secret: revoke it, so that a
+    // second bootstrap can run.
+    (void)tokens.Revoke(issued->record.id);
+    spdlog::error("token bootstrap: {}", s.ToString());
+    return 1;
+  }
+  std::cout << "admin token " << issued->record.id << " for " << issued->record.principal
+            << " written to " << config.bootstrap_token_file << " (mode 0600)\n"
+            << "use it: export MIXSWEEP_TOKEN_FILE=" << config.bootstrap_token_file << "\n";
   return 0;
 }
 
@@ -281,8 +363,12 @@ int Main(int argc, char** argv) {
     spdlog::error("migrations: {}", s.ToString());
     return 1;
   }
-  if (config->command == Command::kMigrate) return 0;
-  const int code = Serve(*config, database->dsn, stop_signals);
+  int code = 0;
+  if (config->command == Command::kTokenBootstrap) {
+    code = BootstrapToken(*config, database->dsn);
+  } else if (config->command == Command::kServe) {
+    code = Serve(*config, database->dsn, stop_signals);
+  }
   if (database->cluster) {
     if (auto s = database->cluster->Stop(); !s.ok()) {
       spdlog::warn("stopping the local PostgreSQL: {}", s.ToString());

@@ -96,7 +96,7 @@ void ExpectEachJobSucceededExactlyOnce(const std::string& dsn, int64_t jobs) {
 // the ReadJobLog stream.
 std::string ReadLogOverGrpc(const Daemon& daemon, int64_t job_id) {
   auto stub = v1::SweepService::NewStub(
-      grpc::CreateChannel(daemon.address(), grpc::InsecureChannelCredentials()));
+      daemon.Channel());
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + 30s);
   v1::ReadJobLogRequest request;
@@ -122,7 +122,7 @@ TEST(DispatchE2E, SeedZeroSweepRunsToCompletionOnTwoSyntheticWorkers) {
   std::vector<WorkerProcess> workers;
   for (const char* name : {"synth-a", "synth-b"}) {
     workers.push_back(
-        WorkerProcess::Start(s.daemon.address(), name, {"--synthetic", "--synthetic-gpus", "2"}));
+        WorkerProcess::Start(s.daemon, name, {"--synthetic", "--synthetic-gpus", "2"}));
   }
   ASSERT_TRUE(WaitForAllJobsToEnd(s.dsn))
       << JobStates(s.dsn) << s.daemon.LogTail() << workers[0].LogTail() << workers[1].LogTail();
@@ -214,7 +214,7 @@ TEST(DispatchE2E, ManyShortJobsOnMultiGpuWorkersLoseNoLease) {
   std::vector<WorkerProcess> workers;
   for (const char* name : {"multi-a", "multi-b", "multi-c"}) {
     workers.push_back(
-        WorkerProcess::Start(s.daemon.address(), name, {"--synthetic", "--synthetic-gpus", "4"}));
+        WorkerProcess::Start(s.daemon, name, {"--synthetic", "--synthetic-gpus", "4"}));
   }
   ASSERT_TRUE(WaitForAllJobsToEnd(s.dsn)) << JobStates(s.dsn) << s.daemon.LogTail();
   EXPECT_EQ(Count(s.dsn, "state = 'succeeded'"), 210);
@@ -280,7 +280,7 @@ TEST(DispatchE2E, RealCommandTemplateRunsOnACpuWorker) {
   ASSERT_EQ(submit.exit_code, 0) << submit.err << s.daemon.LogTail();
   EXPECT_NE(submit.out.find("4 runs, 5 jobs"), std::string::npos) << submit.out;
 
-  WorkerProcess worker = WorkerProcess::Start(s.daemon.address(), "cpu-worker",
+  WorkerProcess worker = WorkerProcess::Start(s.daemon, "cpu-worker",
                                               {"--gpus", "none", "--cpu-slots", "2"});
   ASSERT_TRUE(WaitForAllJobsToEnd(s.dsn))
       << JobStates(s.dsn) << s.daemon.LogTail() << worker.LogTail();

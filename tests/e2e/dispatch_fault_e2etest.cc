@@ -147,10 +147,10 @@ void ExpectEachJobSucceededExactlyOnce(const std::string& dsn, int64_t jobs) {
 TEST(DispatchFaultE2E, WorkerKilledMidJobIsRequeuedAfterTheTtlAndCompletedOnceElsewhere) {
   TestServer s = StartDaemon(kFastLeases);
   Submit(s.daemon, OneJobSpec());
-  WorkerProcess a = WorkerProcess::Start(s.daemon.address(), "doomed", kSlowSynthetic);
+  WorkerProcess a = WorkerProcess::Start(s.daemon, "doomed", kSlowSynthetic);
   ASSERT_TRUE(WaitUntil([&] { return RunningOn(s.dsn, 1, "doomed"); }))
       << JobStates(s.dsn) << a.LogTail();
-  WorkerProcess b = WorkerProcess::Start(s.daemon.address(), "survivor", kSlowSynthetic);
+  WorkerProcess b = WorkerProcess::Start(s.daemon, "survivor", kSlowSynthetic);
   a.Kill(SIGKILL);
   a.Wait();
 
@@ -188,12 +188,12 @@ TEST(DispatchFaultE2E, WorkerKilledMidJobIsRequeuedAfterTheTtlAndCompletedOnceEl
 TEST(DispatchFaultE2E, FrozenWorkerPastItsLeaseIsFencedOffAfterItResumes) {
   TestServer s = StartDaemon(kFastLeases);
   Submit(s.daemon, OneJobSpec());
-  WorkerProcess a = WorkerProcess::Start(s.daemon.address(), "frozen", kSlowSynthetic);
+  WorkerProcess a = WorkerProcess::Start(s.daemon, "frozen", kSlowSynthetic);
   ASSERT_TRUE(WaitUntil([&] { return RunningOn(s.dsn, 1, "frozen"); }))
       << JobStates(s.dsn) << a.LogTail();
   a.Kill(SIGSTOP);
   const int64_t frozen_token = QueryInt(s.dsn, "SELECT fencing_token FROM jobs WHERE id = 1");
-  WorkerProcess b = WorkerProcess::Start(s.daemon.address(), "thawed-out", kSlowSynthetic);
+  WorkerProcess b = WorkerProcess::Start(s.daemon, "thawed-out", kSlowSynthetic);
 
   // The lease expires, the other worker takes the job over and finishes it.
   ASSERT_TRUE(WaitUntil([&] { return Jobs(s.dsn, "state IN ('succeeded', 'failed')") == 1; }))
@@ -235,7 +235,7 @@ TEST(DispatchFaultE2E, FrozenWorkerPastItsLeaseIsFencedOffAfterItResumes) {
 
   // Any report under the old token is refused with FAILED_PRECONDITION.
   auto stub = v1::WorkerService::NewStub(
-      grpc::CreateChannel(s.daemon.address(), grpc::InsecureChannelCredentials()));
+      s.daemon.Channel());
   v1::LeaseRef stale;
   stale.set_job_id(1);
   stale.set_fencing_token(frozen_token);
@@ -285,7 +285,7 @@ TEST(DispatchFaultE2E, FrozenWorkerPastItsLeaseIsFencedOffAfterItResumes) {
 TEST(DispatchFaultE2E, WorkerStoppedWithSigtermHandsItsJobBackWithoutUsingAnAttempt) {
   TestServer s = StartDaemon(kFastLeases);
   Submit(s.daemon, OneJobSpec());
-  WorkerProcess a = WorkerProcess::Start(s.daemon.address(), "leaving",
+  WorkerProcess a = WorkerProcess::Start(s.daemon, "leaving",
                                          Concat(kSlowSynthetic, {"--stop-grace-seconds", "5"}));
   ASSERT_TRUE(WaitUntil([&] { return RunningOn(s.dsn, 1, "leaving"); }))
       << JobStates(s.dsn) << a.LogTail();
@@ -300,7 +300,7 @@ TEST(DispatchFaultE2E, WorkerStoppedWithSigtermHandsItsJobBackWithoutUsingAnAtte
   EXPECT_EQ(Jobs(s.dsn, "id = 1 AND state = 'queued' AND attempts = 0"), 1) << JobStates(s.dsn);
   EXPECT_EQ(Events(s.dsn, "job.lease_expired"), 0);
 
-  WorkerProcess b = WorkerProcess::Start(s.daemon.address(), "arriving", kSlowSynthetic);
+  WorkerProcess b = WorkerProcess::Start(s.daemon, "arriving", kSlowSynthetic);
   ASSERT_TRUE(WaitUntil([&] { return Jobs(s.dsn, "state IN ('succeeded', 'failed')") == 1; }))
       << JobStates(s.dsn) << s.daemon.LogTail() << b.LogTail();
   EXPECT_EQ(Jobs(s.dsn, "id = 1 AND state = 'succeeded' AND attempts = 1"), 1) << JobStates(s.dsn);
@@ -327,6 +327,11 @@ class PinnedDaemon {
   explicit PinnedDaemon(std::vector<std::string> extra_args)
       : dir_(MakeTempDir("pinned")), port_(FreePort()), extra_args_(std::move(extra_args)) {
     log_path_ = dir_ + "/mixsweepd.log";
+    token_file_ = dir_ + "/admin.token";
+    CommandResult bootstrap = RunCommand({MIXSWEEPD_BIN, "--data-dir", dir_ + "/data", "token",
+                                          "bootstrap", "--token-file", token_file_},
+                                         "", 120s);
+    EXPECT_EQ(bootstrap.exit_code, 0) << bootstrap.out << bootstrap.err;
     Launch();
   }
 
@@ -353,17 +358,19 @@ class PinnedDaemon {
   std::string dsn() const {
     return "host=" + dir_ + "/data/run port=5432 user=mixsweep dbname=mixsweep";
   }
+  const std::string& token_file() const { return token_file_; }
   std::string LogTail() const { return FileTail(log_path_); }
   CommandResult Cli(const std::vector<std::string>& args) const {
     std::vector<std::string> argv = {MIXSWEEP_CLI_BIN, "--server", address()};
     argv.insert(argv.end(), args.begin(), args.end());
-    return RunCommand(argv, "", 60s, {{"MIXSWEEP_USER", "e2e-tester"}});
+    return RunCommand(argv, "", 60s, {{"MIXSWEEP_TOKEN_FILE", token_file_}});
   }
 
  private:
   std::string dir_;
   int port_;
   std::vector<std::string> extra_args_;
+  std::string token_file_;
   std::string log_path_;
   Process process_;
   int launches_ = 0;
@@ -424,7 +431,7 @@ TEST(DispatchFaultE2E, MixsweepdKilledFiveTimesDuringA525JobSweepLosesNothing) {
 
   std::vector<WorkerProcess> workers;
   for (int i = 0; i < 3; ++i) {
-    workers.push_back(WorkerProcess::Start(daemon.address(), "w" + std::to_string(i),
+    workers.push_back(WorkerProcess::Start(daemon, "w" + std::to_string(i),
                                            {"--synthetic", "--synthetic-gpus", "4"}));
   }
   const std::string dsn = daemon.dsn();
@@ -515,7 +522,7 @@ TEST(DispatchFaultE2E, AlwaysFailingJobGetsExactlyMaxAttemptsAndItsFinetuneFails
   TestServer s = StartDaemon(kFastLeases);
   Submit(s.daemon, SmallMixedSpec());  // max_attempts: 3
   WorkerProcess w =
-      WorkerProcess::Start(s.daemon.address(), "failing",
+      WorkerProcess::Start(s.daemon, "failing",
                            {"--synthetic", "--synthetic-gpus", "2", "--synthetic-fail-every", "1"});
   ASSERT_TRUE(WaitUntil([&] { return Jobs(s.dsn, "state IN ('failed', 'succeeded')") == 3; }))
       << JobStates(s.dsn) << w.LogTail();
@@ -562,7 +569,7 @@ TEST(DispatchFaultE2E, NoRetryExitCodeFailsAfterOneAttempt) {
       Replace(SmallMixedSpec(), "no_retry_exit_codes: [2]", "no_retry_exit_codes: [1]");
   Submit(s.daemon, yaml);
   WorkerProcess w =
-      WorkerProcess::Start(s.daemon.address(), "failing",
+      WorkerProcess::Start(s.daemon, "failing",
                            {"--synthetic", "--synthetic-gpus", "2", "--synthetic-fail-every", "1",
                             "--synthetic-exit-code", "1"});
   ASSERT_TRUE(WaitUntil([&] { return Jobs(s.dsn, "state IN ('failed', 'succeeded')") == 3; }))

@@ -37,9 +37,8 @@ using namespace std::chrono_literals;
 // Every update of a WatchEstimates stream, read on its own thread.
 class EstimateWatch {
  public:
-  EstimateWatch(const std::string& address, int64_t sweep_id)
-      : stub_(v1::UtilizationService::NewStub(
-            grpc::CreateChannel(address, grpc::InsecureChannelCredentials()))) {
+  EstimateWatch(std::shared_ptr<grpc::Channel> channel, int64_t sweep_id)
+      : stub_(v1::UtilizationService::NewStub(std::move(channel))) {
     v1::WatchEstimatesRequest request;
     request.set_sweep_id(sweep_id);
     reader_ = stub_->WatchEstimates(&context_, request);
@@ -118,16 +117,16 @@ TEST(EvaluationE2E, SyntheticLabEvaluatesAndServedEstimatesEqualARecomputationFr
   const int64_t sweep_id = 1;
 
   // Subscribed before any trial exists: it must see every version.
-  EstimateWatch watch(daemon.address(), sweep_id);
+  EstimateWatch watch(daemon.Channel(), sweep_id);
 
   std::vector<WorkerProcess> workers;
   for (const char* name : {"w1", "w2"}) {
-    workers.push_back(WorkerProcess::Start(
-        daemon.address(), name,
+    workers.push_back(WorkerProcess::Start(daemon, name,
         {"--synthetic", "--synthetic-gpus", "1", "--synthetic-steps-per-second", "50000"}));
   }
   const std::string lab_log = MakeTempDir("lab") + "/lab.log";
-  Process lab = Process::Start({MIXSWEEP_LAB_BIN, "--server", daemon.address(), "--robot",
+  Process lab = Process::Start({MIXSWEEP_LAB_BIN, "--server", daemon.address(), "--token-file",
+                                daemon.token_file(), "--robot",
                                 "aloha-1", "--truth", TruthFile(), "--seed", "7",
                                 "--exit-when-idle", "4", "--poll-ms", "100"},
                                lab_log);
@@ -149,7 +148,7 @@ TEST(EvaluationE2E, SyntheticLabEvaluatesAndServedEstimatesEqualARecomputationFr
   ASSERT_TRUE(WaitUntil([&] { return QueryInt(dsn, "SELECT count(*) FROM stale_estimates") == 0; },
                         60s));
 
-  auto channel = grpc::CreateChannel(daemon.address(), grpc::InsecureChannelCredentials());
+  auto channel = daemon.Channel();
   auto evaluation = v1::EvaluationService::NewStub(channel);
   auto utilization = v1::UtilizationService::NewStub(channel);
 

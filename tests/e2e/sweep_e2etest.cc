@@ -60,7 +60,8 @@ TEST(SweepE2E, SeedZeroSweepExpandsTo18RunsAnd21JobsWithSharedPretrains) {
   const json sweep = ShowJson(daemon, 1);
   ASSERT_EQ(sweep["runs"].size(), 18u);
   ASSERT_EQ(sweep["jobs"].size(), 21u);
-  EXPECT_EQ(sweep["sweep"]["owner"], "e2e-tester");
+  // The owner is the principal of the token that submitted (the bootstrapped admin).
+  EXPECT_EQ(sweep["sweep"]["owner"], "admin");
   const auto kinds = CountBy(sweep["jobs"], "kind");
   EXPECT_EQ(kinds.at("JOB_KIND_TRAIN"), 9);
   EXPECT_EQ(kinds.at("JOB_KIND_PRETRAIN"), 3);
@@ -148,7 +149,6 @@ TEST(SweepE2E, EveryBadSpecIsRefusedWithItsFieldAndLineAndStoresNothing) {
       {"no teleop-only baseline", "n_nt: [0, 1000]", "n_nt: [1000]", "baseline"},
       {"unknown placeholder", "\"training.seed={seed}\", \"hydra.run.dir={output_dir}\", \"logging.name={job_id}\"",
        "\"training.seed={sed}\", \"hydra.run.dir={output_dir}\", \"logging.name={job_id}\"", "sed"},
-      {"more runs than the limit", "seeds: [0, 1, 2]", "seeds: [0, 1, 2, 3]", "runs"},
       {"a baseline sweep that does not exist", "n_nt: [0, 1000]",
        "n_nt: [1000]\nbaseline_from_sweep: 999", "baseline_from_sweep"},
   };
@@ -162,6 +162,20 @@ TEST(SweepE2E, EveryBadSpecIsRefusedWithItsFieldAndLineAndStoresNothing) {
     if (spec.name != "a baseline sweep that does not exist") {
       EXPECT_NE(r.err.find("line "), std::string::npos) << r.err;
     }
+    EXPECT_EQ(TableCounts(dsn), empty) << "a refused spec left rows behind";
+  }
+  // More runs than the server's limit is a quota (issue 5): RESOURCE_EXHAUSTED
+  // with the count and the limit, and nothing stored either.
+  for (bool validate_only : {false, true}) {
+    std::vector<std::string> args = {"sweep", "submit"};
+    if (validate_only) args.push_back("--validate-only");
+    args.push_back(WriteSpec(Replace(PickDualBottles(), "seeds: [0, 1, 2]", "seeds: [0, 1, 2, 3]")));
+    CommandResult r = daemon.Cli(args);
+    EXPECT_NE(r.exit_code, 0) << r.out << r.err;
+    EXPECT_NE(r.err.find("RESOURCE_EXHAUSTED"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("line 1: (root): the sweep expands to 24 runs"), std::string::npos)
+        << r.err;
+    EXPECT_NE(r.err.find("more than the limit of 20 runs per sweep"), std::string::npos) << r.err;
     EXPECT_EQ(TableCounts(dsn), empty) << "a refused spec left rows behind";
   }
   // --validate-only checks and counts but stores nothing either.
@@ -199,10 +213,9 @@ TEST(SweepE2E, CliExitCodesAreStable) {
 TEST(SweepE2E, SubmitIsIdempotentPerKeyOverGrpc) {
   Daemon daemon = Daemon::Start({.database = CreateTestDatabase()});
   auto stub = v1::SweepService::NewStub(
-      grpc::CreateChannel(daemon.address(), grpc::InsecureChannelCredentials()));
+      daemon.Channel());
   auto submit = [&](const std::string& yaml, const std::string& key, v1::SubmitSweepResponse* out) {
     grpc::ClientContext context;
-    context.AddMetadata("x-mixsweep-user", "alice");
     v1::SubmitSweepRequest request;
     request.set_spec_yaml(yaml);
     request.set_idempotency_key(key);
@@ -237,7 +250,7 @@ TEST(SweepE2E, WatchSweepStreamsTheSnapshotThenEachChange) {
   Daemon daemon = Daemon::Start({.database = CreateTestDatabase()});
   ASSERT_EQ(daemon.Cli({"sweep", "submit", WriteSpec(PickDualBottles())}).exit_code, 0);
   auto stub = v1::SweepService::NewStub(
-      grpc::CreateChannel(daemon.address(), grpc::InsecureChannelCredentials()));
+      daemon.Channel());
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
   v1::WatchSweepRequest request;
@@ -259,7 +272,7 @@ TEST(SweepE2E, WatchSweepStreamsTheSnapshotThenEachChange) {
 
 TEST(SweepE2E, HealthAndReflectionAreServed) {
   Daemon daemon = Daemon::Start({.database = CreateTestDatabase()});
-  auto channel = grpc::CreateChannel(daemon.address(), grpc::InsecureChannelCredentials());
+  auto channel = daemon.Channel();
 
   auto health = grpc::health::v1::Health::NewStub(channel);
   for (const std::string service : {"", "mixsweep.v1.SweepService"}) {

@@ -431,7 +431,9 @@ TEST_F(SweepStoreTest, ExtendWithAFourthSeedAddsOnlyTheNewRunsAndJobs) {
   ASSERT_EQ(jobs_before.size(), 21u);
 
   const std::string extended = WithFourthSeed();
-  auto result = service_->Extend(id, extended, false, {.principal = "bob", .idempotency_key = "e1"});
+  // bob, an admin, extends alice's sweep: the revision says who.
+  auto result = service_->Extend(
+      id, extended, false, {.principal = "bob", .idempotency_key = "e1", .acts_for_anyone = true});
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->sweep_id, id);
   EXPECT_EQ(result->runs_added, 6);
@@ -466,15 +468,15 @@ TEST_F(SweepStoreTest, ExtendWithAFourthSeedAddsOnlyTheNewRunsAndJobs) {
 
   // Nothing to add: refused as a request, nothing stored.
   const auto counts = TableCounts();
-  auto noop = service_->Extend(id, extended, false, {"bob", ""});
+  auto noop = service_->Extend(id, extended, false, {"alice", ""});
   EXPECT_EQ(noop.status().code(), absl::StatusCode::kInvalidArgument) << noop.status();
   EXPECT_EQ(TableCounts(), counts);
 
   // Removing a value is refused, nothing stored.
-  auto removed = service_->Extend(id, kPickDualBottles, false, {"bob", ""});
+  auto removed = service_->Extend(id, kPickDualBottles, false, {"alice", ""});
   EXPECT_EQ(removed.status().code(), absl::StatusCode::kInvalidArgument) << removed.status();
   EXPECT_EQ(TableCounts(), counts);
-  EXPECT_EQ(service_->Extend(id + 1000, extended, false, {"bob", ""}).status().code(),
+  EXPECT_EQ(service_->Extend(id + 1000, extended, false, {"alice", ""}).status().code(),
             absl::StatusCode::kNotFound);
 }
 
@@ -485,7 +487,7 @@ TEST_F(SweepStoreTest, ExtendWithAFourthSeedAddsOnlyTheNewRunsAndJobs) {
 TEST_F(SweepStoreTest, RetriedExtensionWithTheSameKeyIsReplayed) {
   const int64_t id = MustSubmit(kPickDualBottles);
   const std::string extended = WithFourthSeed();
-  const WriteContext ctx{.principal = "bob", .idempotency_key = "e1"};
+  const WriteContext ctx{.principal = "alice", .idempotency_key = "e1"};
   auto first = service_->Extend(id, extended, false, ctx);
   ASSERT_TRUE(first.ok()) << first.status();
   const auto counts = TableCounts();
@@ -685,7 +687,7 @@ TEST_F(SweepStoreTest, ConcurrentExtensionsThroughTheServiceStayConsistent) {
     });
     std::thread tb([&] {
       start.arrive_and_wait();
-      b = service_->Extend(id, b_yaml, false, {"bob", ""});
+      b = service_->Extend(id, b_yaml, false, {"alice", ""});
     });
     ta.join();
     tb.join();

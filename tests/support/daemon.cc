@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include "services/channel/channel.h"
 #include "tests/support/pg_harness.h"
 
 namespace mixsweep::testing {
@@ -21,8 +22,47 @@ Daemon Daemon::Start(DaemonOptions options) {
     daemon.options_.data_dir = daemon.dir_ + "/data";
   }
   daemon.log_path_ = daemon.dir_ + "/mixsweepd.log";
+  if (daemon.options_.token_file.empty()) daemon.Bootstrap();
   daemon.Launch();
   return daemon;
+}
+
+void Daemon::Bootstrap() {
+  options_.token_file = dir_ + "/admin.token";
+  std::vector<std::string> argv = {MIXSWEEPD_BIN};
+  if (!options_.database.empty()) {
+    argv.insert(argv.end(), {"--database", options_.database});
+  } else {
+    argv.insert(argv.end(), {"--data-dir", options_.data_dir});
+  }
+  argv.insert(argv.end(), {"token", "bootstrap", "--token-file", options_.token_file});
+  CommandResult result = RunCommand(argv, "", std::chrono::seconds(120));
+  if (result.exit_code != 0) {
+    ADD_FAILURE() << "mixsweepd token bootstrap failed (" << result.exit_code << "):\n"
+                  << result.out << result.err;
+  }
+}
+
+std::shared_ptr<grpc::Channel> Daemon::Channel(const std::string& token_file) const {
+  client::ConnectionFlags flags;
+  flags.server = address();
+  flags.token_file = token_file.empty() ? options_.token_file : token_file;
+  auto channel = client::MakeChannel(flags);
+  if (!channel.ok()) {
+    ADD_FAILURE() << channel.status();
+    return nullptr;
+  }
+  return *channel;
+}
+
+std::string Daemon::CreateToken(const std::string& principal, const std::string& role) const {
+  const std::string path = MakeTempDir("token") + "/" + principal + "." + role + ".token";
+  CommandResult result =
+      Cli({"token", "create", "--principal", principal, "--role", role, "--out", path});
+  if (result.exit_code != 0) {
+    ADD_FAILURE() << "token create " << principal << " " << role << ": " << result.err;
+  }
+  return path;
 }
 
 void Daemon::Restart() {
@@ -56,7 +96,9 @@ CommandResult Daemon::Cli(const std::vector<std::string>& args,
                           const std::map<std::string, std::string>& env) const {
   std::vector<std::string> argv = {MIXSWEEP_CLI_BIN, "--server", address()};
   argv.insert(argv.end(), args.begin(), args.end());
-  std::map<std::string, std::string> full_env = {{"MIXSWEEP_USER", "e2e-tester"}};
+  // A test may override the token (or drop it: MIXSWEEP_TOKEN_FILE="").
+  std::map<std::string, std::string> full_env = {{"MIXSWEEP_USER", "e2e-tester"},
+                                                 {"MIXSWEEP_TOKEN_FILE", options_.token_file}};
   for (const auto& [k, v] : env) full_env[k] = v;
   return RunCommand(argv, "", std::chrono::seconds(60), full_env);
 }

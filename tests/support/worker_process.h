@@ -7,7 +7,7 @@
 //
 // Example:
 //   Daemon d = Daemon::Start({.database = dsn, .extra_args = {...}});
-//   WorkerProcess w = WorkerProcess::Start(d.address(), "w1", {"--synthetic"});
+//   WorkerProcess w = WorkerProcess::Start(d, "w1", {"--synthetic"});
 //   WaitUntil([&] { return QueryInt(dsn, "SELECT count(*) FROM jobs") == 21; }, 120s);
 //   w.Kill(SIGKILL);
 #pragma once
@@ -25,6 +25,7 @@
 
 #include <pqxx/pqxx>
 
+#include "tests/support/daemon.h"
 #include "tests/support/pg_harness.h"
 #include "tests/support/process.h"
 
@@ -56,12 +57,20 @@ inline std::string FileTail(const std::string& path, size_t lines = 40) {
 // A mixsweep-worker process. Killed (SIGKILL) when destroyed.
 class WorkerProcess {
  public:
-  static WorkerProcess Start(const std::string& server, const std::string& name,
-                             const std::vector<std::string>& args) {
+  // Connects to `daemon` with `token_file` (default: the daemon's admin
+  // token; tests of worker roles pass a worker token).
+  // `daemon`: a Daemon, or anything with address() and token_file().
+  template <typename DaemonLike>
+  static WorkerProcess Start(const DaemonLike& daemon, const std::string& name,
+                             const std::vector<std::string>& args,
+                             const std::string& token_file = "") {
     WorkerProcess w;
     w.name_ = name;
     w.log_path_ = MakeTempDir("worker-" + name) + "/worker.log";
-    std::vector<std::string> argv = {MIXSWEEP_WORKER_BIN, "--server", server, "--name", name};
+    std::vector<std::string> argv = {
+        MIXSWEEP_WORKER_BIN, "--server",     daemon.address(),
+        "--name",            name,           "--token-file",
+        token_file.empty() ? daemon.token_file() : token_file};
     // A short long poll, unless the test sets its own (a flag given twice is
     // refused).
     if (std::find(args.begin(), args.end(), "--lease-wait-seconds") == args.end()) {

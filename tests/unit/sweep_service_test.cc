@@ -118,7 +118,9 @@ class FakeSweepStore : public SweepStore {
   absl::StatusOr<std::optional<ExtendSweepResult>> find_extension_answer = std::nullopt;
   absl::StatusOr<CancelSweepResult> cancel_answer =
       CancelSweepResult{.jobs_cancelled = 12, .jobs_stopping = 2};
-  absl::StatusOr<SweepRecord> sweep_answer = absl::NotFoundError("no sweep");
+  // Owned by alice, who the tests' writes come from (Extend and Cancel
+  // check the owner first).
+  absl::StatusOr<SweepRecord> sweep_answer = SweepRecord{.owner = "alice"};
   absl::StatusOr<std::vector<RunRecord>> runs_answer = std::vector<RunRecord>{};
   absl::StatusOr<std::vector<JobRecord>> jobs_answer = std::vector<JobRecord>{};
   absl::StatusOr<SweepPage> page_answer = SweepPage{};
@@ -302,12 +304,19 @@ TEST_F(SweepServiceTest, SubmitBadVersionIsInvalidArgumentAndStoresNothing) {
   EXPECT_EQ(store_.Calls(), 0);
 }
 
-TEST_F(SweepServiceTest, SubmitOverRunLimitIsInvalidArgumentAndStoresNothing) {
-  auto result = Service(/*extend_attempts=*/3, /*max_runs=*/10).Submit(kPickDualBottles, false,
-                                                                       Alice());
-  ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(store_.Calls(), 0);
+// Runs per sweep is a quota (issue 5): RESOURCE_EXHAUSTED with the count and
+// the limit, for validate_only too, and nothing is stored.
+TEST_F(SweepServiceTest, SubmitOverRunLimitIsResourceExhaustedAndStoresNothing) {
+  for (bool validate_only : {false, true}) {
+    auto result = Service(/*extend_attempts=*/3, /*max_runs=*/10)
+                      .Submit(kPickDualBottles, validate_only, Alice());
+    ASSERT_FALSE(result.ok());
+    EXPECT_EQ(result.status().code(), absl::StatusCode::kResourceExhausted);
+    EXPECT_THAT(result.status().message(),
+                HasSubstr("expands to 18 runs (3 N_tele values x (1 baseline + 1 mixed) x 3 "
+                          "seeds), more than the limit of 10 runs per sweep"));
+    EXPECT_EQ(store_.Calls(), 0);
+  }
 }
 
 TEST_F(SweepServiceTest, SubmitPassesStoreErrorsThroughUnchanged) {
@@ -560,6 +569,21 @@ TEST_F(SweepServiceTest, ExtendValidateOnlyPlansButWritesNothing) {
   EXPECT_EQ(store_.revisions[5].revision, 1);
 }
 
+// The run quota counts the whole sweep after the extension: 18 stored + 6
+// added = 24 runs.
+TEST_F(SweepServiceTest, ExtendOverRunLimitIsResourceExhaustedAndWritesNothing) {
+  StoreExample(5);
+  auto result = Service(/*extend_attempts=*/3, /*max_runs=*/23)
+                    .Extend(5, ExampleWithSeed3(), false, Alice("ext-1"));
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(result.status().message(), HasSubstr("24 runs"));
+  EXPECT_THAT(result.status().message(), HasSubstr("the limit of 23 runs per sweep"));
+  EXPECT_THAT(store_.extends, IsEmpty());
+  EXPECT_THAT(store_.finds, IsEmpty());
+  EXPECT_TRUE(Service(3, /*max_runs=*/24).Extend(5, ExampleWithSeed3(), false, Alice()).ok());
+}
+
 TEST_F(SweepServiceTest, ExtendRemovingAValueIsInvalidArgument) {
   StoreExample(5);
   const std::string fewer = Replace(kPickDualBottles, "n_tele: [50, 100, 200]", "n_tele: [50, 100]");
@@ -667,6 +691,7 @@ TEST_F(SweepServiceTest, GetRunsOnlyAndJobsOnly) {
 }
 
 TEST_F(SweepServiceTest, GetErrorsPassThroughUnchanged) {
+  store_.sweep_answer = absl::NotFoundError("no sweep");
   auto missing = Service().Get(5, true, true);
   EXPECT_EQ(missing.status(), absl::NotFoundError("no sweep"));
   EXPECT_THAT(store_.list_runs_ids, IsEmpty());
@@ -732,6 +757,42 @@ TEST_F(SweepServiceTest, StoredSpecIgnoresTheCurrentRunLimit) {
   auto broken = Service().StoredSpec("version: 1\n");
   ASSERT_FALSE(broken.ok());
   EXPECT_EQ(broken.status().code(), absl::StatusCode::kInternal);
+}
+
+
+// ---------------------------------------------------------------------------
+// Ownership: a researcher changes only their own sweeps; an admin any.
+
+TEST_F(SweepServiceTest, CancelOfAnotherPrincipalsSweepIsPermissionDeniedAndWritesNothing) {
+  auto result = Service().Cancel(5, "not mine", {.principal = "bob", .idempotency_key = "c1"});
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(result.status().message()), HasSubstr("belongs to alice"));
+  EXPECT_THAT(store_.cancels, IsEmpty());
+}
+
+TEST_F(SweepServiceTest, ExtendOfAnotherPrincipalsSweepIsPermissionDeniedAndWritesNothing) {
+  StoreExample(5);
+  auto result = Service().Extend(5, ExampleWithSeed3(), false, {.principal = "bob"});
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(store_.extends, IsEmpty());
+  EXPECT_THAT(store_.get_revision_ids, IsEmpty());
+}
+
+TEST_F(SweepServiceTest, AnAdminMayCancelAnotherPrincipalsSweep) {
+  auto result = Service().Cancel(
+      5, "lab shutdown", {.principal = "root", .idempotency_key = "c1", .acts_for_anyone = true});
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(store_.cancels.size(), 1u);
+  EXPECT_EQ(store_.cancels[0].ctx.principal, "root");
+}
+
+TEST_F(SweepServiceTest, CancelOfAnUnknownSweepIsNotFound) {
+  store_.sweep_answer = absl::NotFoundError("no sweep 9");
+  auto result = Service().Cancel(9, "", Alice());
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(store_.cancels, IsEmpty());
 }
 
 }  // namespace

@@ -209,7 +209,7 @@ class FakeWorkerService final : public v1::WorkerService::Service {
 
  private:
   void Record(grpc::ServerContext* context) {
-    auto it = context->client_metadata().find("x-mixsweep-user");
+    auto it = context->client_metadata().find("authorization");
     principals.push_back(it == context->client_metadata().end()
                              ? ""
                              : std::string(it->second.data(), it->second.size()));
@@ -280,6 +280,9 @@ class WorkerProcess {
   bool reaped_ = false;
 };
 
+// A token of the right shape; the fake server only records it.
+constexpr const char* kWorkerToken = "msw_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
 class WorkerRpcTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -309,7 +312,10 @@ class WorkerRpcTest : public ::testing::Test {
   }
 
   void StartWorker(std::vector<std::string> extra) {
+    const std::string token_file = root_ + "/worker.token";
+    std::ofstream(token_file) << kWorkerToken << "\n";
     std::vector<std::string> args = {"--server", "127.0.0.1:" + std::to_string(port_),
+                                     "--token-file", token_file,
                                      "--name", "test-worker", "--label", "lab=a",
                                      "--lease-wait-seconds", "1", "--stop-grace-seconds", "5",
                                      "--log-level", "debug"};
@@ -380,8 +386,10 @@ TEST_F(WorkerRpcTest, SyntheticJobCompletesWithItsCheckpoint) {
     EXPECT_EQ(reg.gpus(0).name(), "synthetic");
     EXPECT_EQ(reg.gpus(0).memory_total_mib(), 81559);
     EXPECT_EQ(reg.labels().at("lab"), "a");
-    for (const std::string& principal : service_->principals) {
-      EXPECT_EQ(principal, "worker/test-worker");
+    // Every call carries the token from --token-file.
+    EXPECT_FALSE(service_->principals.empty());
+    for (const std::string& authorization : service_->principals) {
+      EXPECT_EQ(authorization, std::string("Bearer ") + kWorkerToken);
     }
 
     const v1::CompleteJobRequest& done = service_->completes.at(0);

@@ -1,6 +1,11 @@
 #include "workers/agent/job_runner.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <filesystem>
 #include <fstream>
@@ -55,6 +60,149 @@ JobValues ValuesOf(const JobLaunch& launch, const std::string& output_dir,
   return values;
 }
 
+// ---------------------------------------------------------------------------
+// Path confinement. Whatever the server sends, this worker writes only under
+// the job's own output directory, which lies strictly under the artifact
+// root, and reads checkpoints only from under the artifact root: a
+// compromised or buggy scheduler must not make it write /etc/cron.d/x or
+// hand /etc/shadow to a training tool. The renderer checks the values a
+// template uses; these checks hold whether the template uses them or not,
+// and resolve symbolic links once the directories exist.
+
+// Whether `path` is `dir` or lies below it, comparing text at '/' boundaries.
+bool IsWithin(std::string_view path, std::string_view dir) {
+  while (dir.size() > 1 && dir.back() == '/') dir.remove_suffix(1);
+  if (path.substr(0, dir.size()) != dir) return false;
+  return path.size() == dir.size() || path[dir.size()] == '/' || dir == "/";
+}
+
+bool HasParentSegment(std::string_view path) {
+  for (size_t start = 0; start <= path.size();) {
+    size_t end = path.find('/', start);
+    if (end == std::string_view::npos) end = path.size();
+    if (path.substr(start, end - start) == "..") return true;
+    start = end + 1;
+  }
+  return false;
+}
+
+// The artifact root must confine something: an absolute path, not "/".
+absl::Status CheckArtifactRoot(const std::string& root) {
+  std::string_view trimmed = root;
+  while (trimmed.size() > 1 && trimmed.back() == '/') trimmed.remove_suffix(1);
+  if (trimmed.empty() || trimmed.front() != '/' || trimmed == "/" || HasParentSegment(trimmed)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "artifact root '", root, "' confines nothing; it must be an absolute directory other "
+        "than / and without '..'"));
+  }
+  return absl::OkStatus();
+}
+
+// Checks, before anything is written: the output directory, the manifest
+// and the checkpoints the job reads, as the renderer checks a value a
+// template uses; the output directory strictly under the root; the
+// checkpoint the job writes under the output directory.
+absl::Status CheckJobPaths(const JobLaunch& launch, const PreparedJob& job,
+                           const JobValues& values) {
+  const RenderOptions roots{.allowed_roots = {launch.artifact_root}};
+  for (std::string_view name : {"output_dir", "subset_manifest", "init_checkpoint",
+                                "resume_checkpoint"}) {
+    const bool set = name == "output_dir"        ? !values.output_dir.empty()
+                     : name == "subset_manifest" ? !values.subset_manifest.empty()
+                     : name == "init_checkpoint" ? !values.init_checkpoint.empty()
+                                                 : !values.resume_checkpoint.empty();
+    if (!set && name != "output_dir") continue;
+    if (absl::Status s = CheckPlaceholderValue(name, values, roots); !s.ok()) return s;
+  }
+  std::string_view root = launch.artifact_root;
+  while (root.size() > 1 && root.back() == '/') root.remove_suffix(1);
+  std::string_view output = job.output_dir;
+  while (output.size() > 1 && output.back() == '/') output.remove_suffix(1);
+  if (output == root) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "{output_dir}: ", job.output_dir, " is the artifact root itself; a job writes only "
+        "in its own directory under it"));
+  }
+  // What the job writes: its checkpoint. A remote URI (s3://...) is the
+  // tool's business: this worker never opens it.
+  const std::string& checkpoint = job.command.checkpoint;
+  const bool remote = checkpoint.find("://") != std::string::npos &&
+                      checkpoint.substr(0, 7) != "file://";
+  if (!remote) {
+    const std::string local = LocalPathOf(checkpoint);
+    if (local.empty() || HasParentSegment(local) || !IsWithin(local, output)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "checkpoint: ", checkpoint, " is not under the job's output directory ",
+          job.output_dir));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Resolved through symbolic links (as far as they exist), the output
+// directory and every local checkpoint the job reads still lie under the
+// resolved root, and nothing the worker writes into the output directory is
+// a symbolic link.
+absl::Status CheckResolvedPaths(const JobLaunch& launch, const PreparedJob& job,
+                                const JobValues& values) {
+  std::error_code error;
+  const fs::path root = fs::canonical(launch.artifact_root, error);
+  if (error) {
+    return absl::InternalError(
+        absl::StrCat("resolving the artifact root ", launch.artifact_root, ": ", error.message()));
+  }
+  const auto resolved_within = [&](std::string_view name, const std::string& path,
+                                   const fs::path& dir) -> absl::Status {
+    std::error_code ec;
+    const fs::path resolved = fs::weakly_canonical(path, ec);
+    if (ec) {
+      return absl::InternalError(absl::StrCat("resolving ", path, ": ", ec.message()));
+    }
+    if (!IsWithin(resolved.string(), dir.string())) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "{", std::string(name), "}: ", path, " resolves to ", resolved.string(),
+          " through a symbolic link, outside ", dir.string()));
+    }
+    return absl::OkStatus();
+  };
+  if (absl::Status s = resolved_within("output_dir", job.output_dir, root); !s.ok()) return s;
+  for (auto [name, value] : {std::pair{"init_checkpoint", &values.init_checkpoint},
+                             std::pair{"resume_checkpoint", &values.resume_checkpoint}}) {
+    const std::string local = LocalPathOf(*value);
+    if (local.empty()) continue;
+    if (absl::Status s = resolved_within(name, local, root); !s.ok()) return s;
+  }
+  for (const char* file : {"job.log", "subset_manifest.json"}) {
+    const std::string path = job.output_dir + "/" + file;
+    if (fs::is_symlink(fs::symlink_status(path, error))) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, " is a symbolic link; the worker does not write through one"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Writes `text` to `path`, which must not be a symbolic link.
+absl::Status WriteNoFollow(const std::string& path, const std::string& text) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0) return absl::InternalError(absl::StrCat("writing ", path, ": ", std::strerror(errno)));
+  size_t written = 0;
+  while (written < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + written, text.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const std::string why = std::strerror(errno);
+      ::close(fd);
+      return absl::InternalError(absl::StrCat("writing ", path, ": ", why));
+    }
+    written += static_cast<size_t>(n);
+  }
+  if (::close(fd) != 0) {
+    return absl::InternalError(absl::StrCat("writing ", path, ": ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
 // The renderer may give a shell command as one string; exec wants sh -c.
 void WrapShell(RenderedCommand& command) {
   if (!command.shell) return;
@@ -68,6 +216,9 @@ void WrapShell(RenderedCommand& command) {
 absl::StatusOr<PreparedJob> PrepareJob(const JobLaunch& launch) {
   const mixsweep::v1::JobSpec& spec = launch.spec;
   PreparedJob job;
+  if (absl::Status s = CheckArtifactRoot(launch.artifact_root); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("job paths: ", s.message()));
+  }
   if (spec.output_uri().empty()) {
     job.output_dir = absl::StrCat(launch.artifact_root, "/jobs/", spec.job().id());
   } else {
@@ -84,9 +235,8 @@ absl::StatusOr<PreparedJob> PrepareJob(const JobLaunch& launch) {
 
   // Render before touching the disk: a refused template leaves no trace.
   RenderOptions options{.allowed_roots = {launch.artifact_root}};
-  absl::StatusOr<RenderedCommand> command =
-      RenderCommand(TemplateOf(spec), ValuesOf(launch, job.output_dir, job.subset_manifest_path),
-                    options);
+  const JobValues values = ValuesOf(launch, job.output_dir, job.subset_manifest_path);
+  absl::StatusOr<RenderedCommand> command = RenderCommand(TemplateOf(spec), values, options);
   if (!command.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("command template: ", command.status().message()));
@@ -96,19 +246,30 @@ absl::StatusOr<PreparedJob> PrepareJob(const JobLaunch& launch) {
     return absl::InvalidArgumentError("command template: empty argv and no shell command");
   }
   WrapShell(job.command);
+  if (absl::Status s = CheckJobPaths(launch, job, values); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("job paths: ", s.message()));
+  }
 
+  // Resolved through symbolic links before anything is created under the
+  // root, so that a link cannot make the worker create directories outside.
   std::error_code error;
+  fs::create_directories(launch.artifact_root, error);
+  if (error) {
+    return absl::InternalError(
+        absl::StrCat("creating the artifact root ", launch.artifact_root, ": ", error.message()));
+  }
+  if (absl::Status s = CheckResolvedPaths(launch, job, values); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("job paths: ", s.message()));
+  }
   fs::create_directories(job.output_dir, error);
   if (error) {
     return absl::InternalError(
         absl::StrCat("creating output dir ", job.output_dir, ": ", error.message()));
   }
   if (!job.subset_manifest_path.empty()) {
-    std::ofstream out(job.subset_manifest_path, std::ios::trunc);
-    out << spec.subset_manifest_json();
-    out.close();
-    if (!out) {
-      return absl::InternalError(absl::StrCat("writing ", job.subset_manifest_path));
+    if (absl::Status s = WriteNoFollow(job.subset_manifest_path, spec.subset_manifest_json());
+        !s.ok()) {
+      return s;
     }
   }
 

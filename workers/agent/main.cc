@@ -16,6 +16,7 @@
 #include <spdlog/spdlog.h>
 
 #include "workers/agent/agent_logic.h"
+#include "services/channel/channel.h"
 #include "workers/agent/worker_agent.h"
 #include "workers/gpu_probe.h"
 
@@ -29,7 +30,7 @@ std::string HostName() {
 }
 
 struct Flags {
-  std::string server;
+  client::ConnectionFlags connection;  // --server, --token-file, --tls-*
   std::string name;
   std::vector<std::string> labels;
   std::string gpus = "auto";
@@ -64,13 +65,11 @@ absl::StatusOr<std::vector<GpuInfo>> ResolveGpus(const Flags& flags, bool* repro
 
 int Main(int argc, char** argv) {
   Flags flags;
-  const char* env_server = std::getenv("MIXSWEEP_SERVER");
-  flags.server = env_server != nullptr && *env_server != '\0' ? env_server : "127.0.0.1:50051";
   flags.name = HostName();
 
   CLI::App app{"mixsweep-worker: leases mixsweep jobs and runs them"};
-  app.add_option("--server", flags.server, "scheduler address host:port (env MIXSWEEP_SERVER)")
-      ->capture_default_str();
+  // A worker token (role worker): only this worker's leases can be reported on.
+  client::AddConnectionFlags(app, &flags.connection);
   app.add_option("--name", flags.name, "worker name (default: the host name)")
       ->capture_default_str();
   app.add_option("--label", flags.labels, "a label key=value; repeatable");
@@ -117,7 +116,13 @@ int Main(int argc, char** argv) {
     return 2;
   }
   AgentOptions options;
-  options.server = flags.server;
+  options.server = flags.connection.server;
+  auto channel = client::MakeChannel(flags.connection);
+  if (!channel.ok()) {
+    spdlog::error("{}", std::string(channel.status().message()));
+    return 2;
+  }
+  options.channel = *std::move(channel);
   options.name = flags.name;
   options.host = HostName();
   options.labels = *labels;

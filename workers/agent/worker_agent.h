@@ -50,7 +50,9 @@ namespace mixsweep::workers {
 inline constexpr const char* kWorkerVersion = "0.1.0";
 
 struct AgentOptions {
-  std::string server = "127.0.0.1:50051";
+  std::string server = "127.0.0.1:50051";  // for logs
+  // To mixsweepd, carrying the worker's token (client::MakeChannel).
+  std::shared_ptr<grpc::Channel> channel;
   std::string name;  // default: the host name
   std::string host;
   std::map<std::string, std::string> labels;

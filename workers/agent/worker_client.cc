@@ -1,5 +1,6 @@
 #include "workers/agent/worker_client.h"
 
+#include <algorithm>
 #include <limits>
 #include <thread>
 
@@ -52,9 +53,9 @@ bool CallCanceller::Sleep(std::chrono::milliseconds delay) {
 
 // ------------------------------------------------------------- WorkerClient
 
-WorkerClient::WorkerClient(std::shared_ptr<grpc::Channel> channel, const std::string& worker_name)
-    : stub_(mixsweep::v1::WorkerService::NewStub(std::move(channel))),
-      principal_("worker/" + worker_name),
+WorkerClient::WorkerClient(std::shared_ptr<grpc::Channel> channel)
+    : channel_(std::move(channel)),
+      stub_(mixsweep::v1::WorkerService::NewStub(channel_)),
       retry_deadline_ns_(std::numeric_limits<int64_t>::max()) {}
 
 void WorkerClient::SetRetryDeadline(Clock::time_point deadline) {
@@ -70,7 +71,6 @@ grpc::Status WorkerClient::Call(const char* name, Method<Request, Response> meth
   Backoff backoff;
   for (int attempt = 1;; ++attempt) {
     grpc::ClientContext context;
-    context.AddMetadata("x-mixsweep-user", principal_);
     context.set_deadline(std::chrono::system_clock::now() + attempt_timeout);
     if (canceller != nullptr) canceller->Attach(&context);
     response->Clear();
@@ -96,12 +96,33 @@ grpc::Status WorkerClient::Call(const char* name, Method<Request, Response> meth
     } else {
       spdlog::debug("{}: attempt {} failed: {}", name, attempt, status.error_message());
     }
-    if (canceller != nullptr) {
-      if (!canceller->Sleep(delay)) return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
-    } else {
-      std::this_thread::sleep_for(delay);
+    if (!WaitBeforeRetry(delay, canceller)) {
+      return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
     }
   }
+}
+
+// While mixsweepd is unreachable the channel is not READY, and its calls fail
+// at once. A reconnection attempt's outcome is only noticed when someone
+// polls the channel: a call that fails fast does not, and gRPC's backup
+// poller runs every 5 s, so a worker went on failing for up to 6 s after a
+// mixsweepd that restarted in 0.1 s was serving again (crash_e2etest). So
+// the wait polls the channel (WaitForConnected) and ends as soon as it is
+// connected again. When the channel is READY, mixsweepd itself answered
+// UNAVAILABLE (its database is down, say): the whole delay is waited.
+bool WorkerClient::WaitBeforeRetry(std::chrono::milliseconds delay, CallCanceller* canceller) {
+  if (channel_->GetState(/*try_to_connect=*/false) == GRPC_CHANNEL_READY) {
+    if (canceller != nullptr) return canceller->Sleep(delay);
+    std::this_thread::sleep_for(delay);
+    return true;
+  }
+  const auto until = std::chrono::system_clock::now() + delay;
+  while (std::chrono::system_clock::now() < until) {
+    if (canceller != nullptr && canceller->cancelled()) return false;
+    const auto slice = std::min(until, std::chrono::system_clock::now() + 100ms);
+    if (channel_->WaitForConnected(slice)) break;
+  }
+  return canceller == nullptr || !canceller->cancelled();
 }
 
 grpc::Status WorkerClient::RegisterWorker(const mixsweep::v1::RegisterWorkerRequest& request,

@@ -1,6 +1,6 @@
 // WorkerClient: the agent's blocking calls to WorkerService, with retries.
 //
-// Every call carries `x-mixsweep-user: worker/<name>`. UNAVAILABLE (the
+// The channel carries the worker's bearer token. UNAVAILABLE (the
 // scheduler is restarting) and a lost answer (DEADLINE_EXCEEDED) are retried
 // with capped exponential backoff, sending the same request again (same
 // idempotency key, same log offset), until the call succeeds, fails for
@@ -11,7 +11,7 @@
 // io_context thread. The client is thread-safe.
 //
 // Example:
-//   WorkerClient client(grpc::CreateChannel(...), "gpu-node-1");
+//   WorkerClient client(*client::MakeChannel(flags));
 //   auto canceller = std::make_shared<CallCanceller>();
 //   mixsweep::v1::LeaseJobResponse response;
 //   grpc::Status s = client.LeaseJob(request, &response, canceller.get());
@@ -52,7 +52,8 @@ class CallCanceller {
 
 class WorkerClient {
  public:
-  WorkerClient(std::shared_ptr<grpc::Channel> channel, const std::string& worker_name);
+  // `channel` carries the worker's token (client::MakeChannel).
+  explicit WorkerClient(std::shared_ptr<grpc::Channel> channel);
 
   // Retries give up once `deadline` passes (and sleeps end there).
   void SetRetryDeadline(std::chrono::steady_clock::time_point deadline);
@@ -87,8 +88,11 @@ class WorkerClient {
                     Response* response, std::chrono::milliseconds attempt_timeout, bool retry,
                     CallCanceller* canceller);
 
+  // Waits `delay` before the next attempt; false when cancelled meanwhile.
+  bool WaitBeforeRetry(std::chrono::milliseconds delay, CallCanceller* canceller);
+
+  std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<Stub> stub_;
-  std::string principal_;
   std::atomic<int64_t> retry_deadline_ns_;  // steady_clock, since its epoch
 };
 
