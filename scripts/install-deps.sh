@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what mixsweep needs from Debian 12's packages. Idempotent: does
 # nothing when everything is there. Needs root (or sudo).
+#   scripts/install-deps.sh          what the build and the tests need
+#   scripts/install-deps.sh --fuzz   also clang and libFuzzer (scripts/fuzz.sh)
 set -euo pipefail
 
 PACKAGES=(
@@ -11,6 +13,9 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   openssl  # scripts/make-test-ca.sh (test certificates for TLS)
 )
+if [ "${1:-}" = "--fuzz" ]; then
+  PACKAGES+=(clang libclang-rt-14-dev)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

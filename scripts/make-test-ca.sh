@@ -22,10 +22,10 @@ usage() {
   echo "usage: $0 OUTDIR [SERVER_NAME]" >&2
   exit 2
 }
-[ $# -ge 1 ] && [ $# -le 2 ] || usage
+if [ $# -lt 1 ] || [ $# -gt 2 ]; then usage; fi
 OUTDIR=$1
 SERVER_NAME=${2:-localhost}
-[ -n "$OUTDIR" ] && [ -n "$SERVER_NAME" ] || usage
+if [ -z "$OUTDIR" ] || [ -z "$SERVER_NAME" ]; then usage; fi
 DAYS=30
 
 command -v openssl >/dev/null || { echo "$0: needs the openssl command" >&2; exit 1; }

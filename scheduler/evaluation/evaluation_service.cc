@@ -175,20 +175,13 @@ absl::StatusOr<RecordTrialsResult> EvaluationService::RecordTrials(
   if (!spec.ok()) return spec.status();
 
   // Every trial is checked before any is stored: a bad one refuses them all.
+  absl::StatusOr<std::vector<double>> scores = ScoreTrials(
+      (*spec)->task.rubric, call.trials, request->trials_wanted, options_.trial_limits);
+  if (!scores.ok()) return scores.status();
   std::vector<ScoredTrial> scored;
-  std::set<int> indices;
+  scored.reserve(call.trials.size());
   for (size_t i = 0; i < call.trials.size(); ++i) {
-    const std::string prefix = absl::StrCat("trials[", i, "]");
-    absl::StatusOr<double> score = ScoreTrial((*spec)->task.rubric, call.trials[i],
-                                              request->trials_wanted, prefix,
-                                              options_.trial_limits);
-    if (!score.ok()) return score.status();
-    if (!indices.insert(call.trials[i].trial_index).second) {
-      return absl::InvalidArgumentError(absl::StrCat(prefix, ".trial_index: ",
-                                                     call.trials[i].trial_index,
-                                                     " appears twice in this request"));
-    }
-    scored.push_back({.values = call.trials[i], .score = *score});
+    scored.push_back({.values = call.trials[i], .score = (*scores)[i]});
   }
   absl::StatusOr<RecordTrialsResult> result =
       store_.RecordTrials(request->id, scored, call.simulated, ctx);

@@ -207,6 +207,26 @@ absl::StatusOr<double> ScoreTrial(const spec::Rubric& rubric, const TrialValues&
   return *score;
 }
 
+absl::StatusOr<std::vector<double>> ScoreTrials(const spec::Rubric& rubric,
+                                                const std::vector<TrialValues>& trials,
+                                                int trials_wanted, const TrialLimits& limits) {
+  std::vector<double> scores;
+  scores.reserve(trials.size());
+  std::set<int> indices;
+  for (size_t i = 0; i < trials.size(); ++i) {
+    const std::string prefix = absl::StrCat("trials[", i, "]");
+    absl::StatusOr<double> score = ScoreTrial(rubric, trials[i], trials_wanted, prefix, limits);
+    if (!score.ok()) return score.status();
+    if (!indices.insert(trials[i].trial_index).second) {
+      return absl::InvalidArgumentError(absl::StrCat(prefix, ".trial_index: ",
+                                                     trials[i].trial_index,
+                                                     " appears twice in this request"));
+    }
+    scores.push_back(*score);
+  }
+  return scores;
+}
+
 std::vector<double> AttainableScores(const spec::Rubric& rubric) {
   std::vector<double> scores = {0.0};
   if (rubric.kind == spec::RubricKind::kMilestones) {

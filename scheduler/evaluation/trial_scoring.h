@@ -59,6 +59,16 @@ absl::StatusOr<double> ScoreTrial(const spec::Rubric& rubric, const TrialValues&
                                   int trials_wanted, std::string_view field_prefix,
                                   const TrialLimits& limits = {});
 
+// The scores of one request's trials, in their order, the batch checked
+// whole as RecordTrials checks it before storing anything: each trial by
+// ScoreTrial (prefix "trials[i]"), and no trial_index twice. The first
+// problem found is the error, so one bad trial refuses them all. Pure: the
+// count limits and the request's lookup are the caller's.
+absl::StatusOr<std::vector<double>> ScoreTrials(const spec::Rubric& rubric,
+                                                const std::vector<TrialValues>& trials,
+                                                int trials_wanted,
+                                                const TrialLimits& limits = {});
+
 // Every score the rubric can give, ascending (milestones: 0 and each stage's
 // value; items: every subset sum, computed as ScoreTrial does; sums within
 // 1e-9 of each other listed once; only the first 16 items enumerated). For

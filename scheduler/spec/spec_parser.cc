@@ -1305,6 +1305,22 @@ absl::Status CheckQuotas(const SweepSpec& spec, const SpecLimits& limits) {
   return absl::OkStatus();
 }
 
+// yaml-cpp's messages quote the offending character as it is ("unknown
+// escape character: " and the byte, a newline or ESC among them): control
+// characters are written \xHH so that the problem stays one message line.
+std::string OneLine(absl::string_view text) {
+  std::string out;
+  for (char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      absl::StrAppend(&out, "\\x", absl::Hex(u, absl::kZeroPad2));
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 // Where the event stream of one document starts; nothing else is kept.
 class FirstMark : public YAML::EventHandler {
  public:
@@ -1388,10 +1404,10 @@ absl::StatusOr<ParsedSpec> ParseSweepSpec(std::string_view yaml_text,
         "line ", std::max(e.mark.line + 1, 1), ": (yaml): nesting is too deep for a spec"));
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "line ", std::max(e.mark.line + 1, 1), ": (yaml): YAML syntax error: ", e.msg));
+        "line ", std::max(e.mark.line + 1, 1), ": (yaml): YAML syntax error: ", OneLine(e.msg)));
   } catch (const std::exception& e) {
     return absl::InvalidArgumentError(absl::StrCat("line 1: (yaml): cannot read the spec: ",
-                                                   e.what()));
+                                                   OneLine(e.what())));
   }
 }
 

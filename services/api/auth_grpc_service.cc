@@ -1,6 +1,7 @@
 #include "services/api/auth_grpc_service.h"
 
 #include "absl/strings/str_cat.h"
+#include "services/api/request_limits.h"
 #include "services/api/status_convert.h"
 
 namespace mixsweep::api {
@@ -50,6 +51,7 @@ void ToProto(const auth::TokenRecord& record, v1::Token* out) {
 grpc::Status AuthGrpcService::CreateToken(grpc::ServerContext* context,
                                           const v1::CreateTokenRequest* request,
                                           v1::CreateTokenResponse* response) {
+  if (auto s = CheckRequestLimits(*request); !s.ok()) return ToGrpcStatus(s);
   auto caller = callers_.Of(context);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   const std::optional<auth::Role> role = FromProto(request->role());

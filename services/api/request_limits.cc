@@ -87,6 +87,9 @@ constexpr FieldBound kBounds[] = {
     {.field = "CorrectTrialRequest.idempotency_key", .max_bytes = kIdempotencyKeyBytes},
     {.field = "ListResultsRequest.scenario", .max_bytes = kNameBytes},
     {.field = "PlanEvaluationsRequest.robot_id", .max_bytes = kRobotIdBytes},
+    // AuthService (TokenService checks the principal's characters and length, 64)
+    {.field = "CreateTokenRequest.principal", .max_bytes = kNameBytes},
+    {.field = "CreateTokenRequest.note", .max_bytes = 256},
     // UtilizationService
     {.field = "GetEstimatesRequest.scenario", .max_bytes = kNameBytes},
     {.field = "GetEstimatesRequest.source", .max_bytes = kNameBytes},

@@ -37,7 +37,7 @@ std::map<std::string, int64_t> Rows(const std::string& dsn) {
 TEST(LimitsE2E, OversizedFieldsAreRefusedNamedAndStoreNothing) {
   const std::string dsn = CreateTestDatabase();
   Daemon daemon = Daemon::Start({.database = dsn, .extra_args = {"--max-runs-per-sweep", "20"}});
-  auto channel = grpc::CreateChannel(daemon.address(), grpc::InsecureChannelCredentials());
+  auto channel = daemon.Channel();
   auto sweeps = v1::SweepService::NewStub(channel);
   auto workers = v1::WorkerService::NewStub(channel);
   auto evaluation = v1::EvaluationService::NewStub(channel);

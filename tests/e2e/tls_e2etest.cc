@@ -59,11 +59,10 @@ grpc::Status CheckHealth(const std::shared_ptr<grpc::Channel>& channel,
   return stub->Check(&context, grpc::health::v1::HealthCheckRequest{}, response);
 }
 
-// An in-process channel to `address` with these TLS files ("" for none).
-std::shared_ptr<grpc::Channel> ChannelTo(const std::string& address, const std::string& ca,
-                                         const std::string& server_name = "") {
-  client::ConnectionFlags flags{.server = address, .tls_ca_file = ca,
-                                .tls_server_name = server_name};
+// An in-process channel without a token to `address`: TLS trusting `ca`, or
+// plaintext when `ca` is "". (Daemon::Channel() has no TLS.)
+std::shared_ptr<grpc::Channel> ChannelTo(const std::string& address, const std::string& ca) {
+  client::ConnectionFlags flags{.server = address, .tls_ca_file = ca};
   auto channel = client::MakeChannel(flags, /*token=*/"");
   EXPECT_TRUE(channel.ok()) << channel.status();
   return channel.ok() ? *channel : nullptr;
@@ -86,10 +85,10 @@ class TlsE2E : public ::testing::Test {
   }
   // Mutual TLS: client certificates from the test CA required.
   std::vector<std::string> ServerMutualTls() const {
-    return Cat(ServerTls(),
-               {"--tls-client-ca", Pem("ca.pem"), "--tls-require-client-cert"});
+    return Cat(ServerTls(), {"--tls-client-ca", Pem("ca.pem"), "--tls-require-client-cert"});
   }
-  // A client's flags: trust the test CA, present the client certificate.
+  // A client's flags: trust the test CA; for mutual TLS also present the
+  // client certificate it signed.
   std::vector<std::string> ClientTls() const { return {"--tls-ca", Pem("ca.pem")}; }
   std::vector<std::string> ClientMutualTls() const {
     return Cat(ClientTls(), {"--tls-cert", Pem("client.pem"), "--tls-key", Pem("client.key")});
@@ -141,10 +140,13 @@ TEST_F(TlsE2E, CliReachesATlsDaemonOnlyThroughTheRightCaAndName) {
   CommandResult wrong_ca = daemon.Cli({"--timeout", "5", "--tls-ca", Pem("other-ca.pem"), "whoami"});
   EXPECT_EQ(wrong_ca.exit_code, 6) << wrong_ca.out << wrong_ca.err;
   EXPECT_EQ(wrong_ca.out, "");
+  EXPECT_TRUE(Contains(wrong_ca.err, "certificate verify failed")) << wrong_ca.err;
   // The right CA, but a name the certificate is not for.
   CommandResult wrong_name = daemon.Cli(
       Cat(ClientTls(), {"--timeout", "5", "--tls-server-name", "not-mixsweepd.example", "whoami"}));
   EXPECT_EQ(wrong_name.exit_code, 6) << wrong_name.out << wrong_name.err;
+  EXPECT_TRUE(Contains(wrong_name.err, "not-mixsweepd.example is not in peer certificate"))
+      << wrong_name.err;
   // A name the certificate is for, other than the address's.
   CommandResult by_name =
       daemon.Cli(Cat(ClientTls(), {"--tls-server-name", "localhost", "whoami"}));
@@ -165,6 +167,8 @@ TEST_F(TlsE2E, CliReachesATlsDaemonOnlyThroughTheRightCaAndName) {
   EXPECT_EQ(cleartext.error_code(), grpc::StatusCode::UNAVAILABLE) << cleartext.error_message();
   grpc::Status untrusted = CheckHealth(ChannelTo(daemon.address(), Pem("other-ca.pem")), &health);
   EXPECT_EQ(untrusted.error_code(), grpc::StatusCode::UNAVAILABLE) << untrusted.error_message();
+  EXPECT_TRUE(Contains(untrusted.error_message(), "certificate verify failed"))
+      << untrusted.error_message();
 
   // The refused handshakes left the daemon serving.
   CommandResult after = daemon.Cli(Cat(ClientTls(), {"whoami"}));
@@ -259,8 +263,9 @@ TEST_F(TlsE2E, MutualTlsRefusesClientsWithoutTheCasCertificateAndAWorkerRunsJobs
   // The CLI sees it too.
   CommandResult show = daemon.Cli(Cat(ClientMutualTls(), {"--json", "sweep", "show", "1"}));
   ASSERT_EQ(show.exit_code, 0) << show.err;
+  const nlohmann::json sweep = nlohmann::json::parse(show.out);
   int succeeded = 0;
-  for (const auto& job : nlohmann::json::parse(show.out)["jobs"]) {
+  for (const auto& job : sweep["jobs"]) {
     succeeded += job.value("state", "") == "JOB_STATE_SUCCEEDED" ? 1 : 0;
   }
   EXPECT_GE(succeeded, 1) << show.out;

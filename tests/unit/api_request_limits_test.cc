@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "mixsweep/v1/auth.pb.h"
 #include "mixsweep/v1/evaluation.pb.h"
 #include "mixsweep/v1/sweep.pb.h"
 #include "mixsweep/v1/utilization.pb.h"
@@ -33,7 +34,8 @@ using ::testing::StartsWith;
 
 constexpr const char* kProtoFiles[] = {"mixsweep/v1/common.proto", "mixsweep/v1/sweep.proto",
                                        "mixsweep/v1/worker.proto", "mixsweep/v1/evaluation.proto",
-                                       "mixsweep/v1/utilization.proto"};
+                                       "mixsweep/v1/utilization.proto",
+                                       "mixsweep/v1/auth.proto"};
 
 // Every request message of every service in the package.
 std::vector<const pb::Descriptor*> RequestTypes() {
@@ -42,6 +44,7 @@ std::vector<const pb::Descriptor*> RequestTypes() {
   (void)v1::RegisterWorkerRequest::descriptor();
   (void)v1::RecordTrialsRequest::descriptor();
   (void)v1::GetEstimatesRequest::descriptor();
+  (void)v1::CreateTokenRequest::descriptor();
   std::vector<const pb::Descriptor*> out;
   for (const char* name : kProtoFiles) {
     const pb::FileDescriptor* file = pb::DescriptorPool::generated_pool()->FindFileByName(name);

@@ -351,5 +351,31 @@ TEST(EvaluationTrialScoring, AttainableScoresEnumerateAtMostSixteenItems) {
   EXPECT_EQ(scores.front(), 0.0);
 }
 
+TEST(EvaluationTrialScoring, BatchScoresEveryTrialInOrder) {
+  std::vector<TrialValues> trials = {Trial({"first_bottle_grasped"}), Trial({})};
+  trials[1].trial_index = 1;
+  absl::StatusOr<std::vector<double>> scores =
+      ScoreTrials(PickDualBottles(), trials, /*trials_wanted=*/10);
+  ASSERT_TRUE(scores.ok()) << scores.status();
+  EXPECT_THAT(*scores, ElementsAre(0.5, 0.0));
+}
+
+TEST(EvaluationTrialScoring, BatchRefusedWholeByItsFirstBadTrial) {
+  std::vector<TrialValues> trials = {Trial({}), Trial({"lifted"}), Trial({})};
+  trials[1].trial_index = 1;
+  trials[2].trial_index = 2;
+  absl::StatusOr<std::vector<double>> scores = ScoreTrials(PickDualBottles(), trials, 10);
+  ASSERT_FALSE(scores.ok());
+  EXPECT_THAT(std::string(scores.status().message()),
+              StartsWith("trials[1].achieved[0]: unknown stage"));
+}
+
+TEST(EvaluationTrialScoring, BatchRefusesATrialIndexTwice) {
+  std::vector<TrialValues> trials = {Trial({}), Trial({"both_bottles_lifted"})};
+  absl::StatusOr<std::vector<double>> scores = ScoreTrials(PickDualBottles(), trials, 10);
+  ASSERT_FALSE(scores.ok());
+  EXPECT_EQ(scores.status().message(), "trials[1].trial_index: 0 appears twice in this request");
+}
+
 }  // namespace
 }  // namespace mixsweep::evaluation

@@ -925,6 +925,25 @@ TEST(SpecParserRobustnessTest, HugeAndOversizedValues) {
   ExpectRefused(many_keys);
 }
 
+// Found by fuzz/spec_fuzzer: yaml-cpp's message quotes the offending
+// character as it is ("unknown escape character: " and a raw control byte,
+// a newline among them), which split the problem over two message lines.
+TEST(SpecParserRobustnessTest, YamlErrorQuotingAControlCharacterStaysOneLine) {
+  for (const std::string& text : {std::string("a: \"\\\x01\"\n"), std::string("a: \"\\\x1b\"\n"),
+                                  std::string("\xff\x00\n", 3)}) {
+    ExpectRefused(text);
+    const std::string message = Message(ParseSweepSpec(text).status());
+    EXPECT_EQ(Lines(message).size(), 1u) << message;
+    EXPECT_NE(message.back(), '\n') << message;
+    for (char c : message) {
+      EXPECT_FALSE(static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+          << "control character " << static_cast<int>(c) << " in: " << absl::CHexEscape(message);
+    }
+  }
+  EXPECT_THAT(Message(ParseSweepSpec("a: \"\\\x01\"\n").status()),
+              HasSubstr("unknown escape character: \\x01"));
+}
+
 // Random byte edits of a valid spec: every outcome is a value or an error.
 TEST(SpecParserRobustnessTest, RandomMutationsNeverCrash) {
   std::mt19937 rng(20240611);
