@@ -29,24 +29,32 @@ int RemoveEntry(const char* path, const struct stat*, int, struct FTW*) {
 
 }  // namespace
 
-// Runs `args` to the end with stdout and stderr appended to `log`; its exit
-// code (-1 if it could not run or died of a signal).
-int RunToEnd(std::vector<std::string> args, const std::string& log) {
+// Starts `args` with stdout and stderr appended to `log`, dying with this
+// process (whatever kills it); the child's pid, or -1.
+pid_t Spawn(std::vector<std::string> args, const std::string& log) {
+  const pid_t parent = getpid();
   const pid_t pid = fork();
-  if (pid < 0) return -1;
-  if (pid == 0) {
-    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd >= 0) {
-      dup2(fd, 1);
-      dup2(fd, 2);
-      ::close(fd);
-    }
-    std::vector<char*> cargs;
-    for (auto& a : args) cargs.push_back(a.data());
-    cargs.push_back(nullptr);
-    execv(cargs[0], cargs.data());
-    _exit(127);
+  if (pid != 0) return pid;
+  prctl(PR_SET_PDEATHSIG, SIGTERM);
+  if (getppid() != parent) _exit(127);
+  const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  if (fd >= 0) {
+    dup2(fd, 1);
+    dup2(fd, 2);
+    ::close(fd);
   }
+  std::vector<char*> cargs;
+  for (auto& a : args) cargs.push_back(a.data());
+  cargs.push_back(nullptr);
+  execv(cargs[0], cargs.data());
+  _exit(127);
+}
+
+// Runs `args` to the end (see Spawn); its exit code (-1 if it could not run
+// or died of a signal).
+int RunToEnd(std::vector<std::string> args, const std::string& log) {
+  const pid_t pid = Spawn(std::move(args), log);
+  if (pid < 0) return -1;
   int status = 0;
   if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return -1;
   return WEXITSTATUS(status);
@@ -109,27 +117,10 @@ std::unique_ptr<Daemon> Daemon::Start(const DaemonOptions& options, std::string*
       return nullptr;
     }
   }
-  const pid_t parent = getpid();
-  const pid_t pid = fork();
+  const pid_t pid = Spawn(args, log);
   if (pid < 0) {
     *error = std::string("fork: ") + std::strerror(errno);
     return nullptr;
-  }
-  if (pid == 0) {
-    // Dies with the driver, whatever kills it.
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() != parent) _exit(127);
-    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd >= 0) {
-      dup2(fd, 1);
-      dup2(fd, 2);
-      ::close(fd);
-    }
-    std::vector<char*> cargs;
-    for (auto& a : args) cargs.push_back(a.data());
-    cargs.push_back(nullptr);
-    execv(cargs[0], cargs.data());
-    _exit(127);
   }
   d->pid_ = pid;
   const auto deadline = Clock::now() + std::chrono::seconds(120);
