@@ -28,6 +28,7 @@
 #include "services/api/evaluation_convert.h"
 #include "services/channel/channel.h"
 #include "tests/support/process.h"
+#include "tests/support/results_inputs.h"
 
 namespace mixsweep::testing {
 namespace {
@@ -165,36 +166,6 @@ void Decorate(grpc::ClientContext& context) {
   context.set_deadline(std::chrono::system_clock::now() + 120s);
 }
 
-// The scenario's inputs rebuilt from what ListResults serves: the runs and
-// their current trials (as evaluation_e2etest does).
-evaluation::ScenarioInputs InputsFromResults(const v1::ListResultsResponse& results,
-                                             int64_t sweep_id, const std::string& scenario) {
-  evaluation::ScenarioInputs in{.sweep_id = sweep_id, .scenario = scenario};
-  std::set<std::string> sources;
-  std::set<int64_t> runs;
-  for (const v1::ScenarioResult& r : results.results()) {
-    if (!r.source().empty()) sources.insert(r.source());
-    if (runs.insert(r.run_id()).second) {
-      in.runs.push_back({.run_id = r.run_id(),
-                         .n_tele = r.n_tele(),
-                         .source = r.source(),
-                         .n_nt = r.n_nt(),
-                         .seed = r.seed()});
-    }
-    if (r.scenario() != scenario) continue;
-    for (const v1::Trial& t : r.trials()) {
-      in.trials.push_back({.trial_id = t.id(),
-                           .run_id = t.run_id(),
-                           .request_id = t.request_id(),
-                           .score = t.score()});
-      in.last_trial_id = std::max(in.last_trial_id, t.id());
-    }
-  }
-  in.sources.assign(sources.begin(), sources.end());
-  std::sort(in.trials.begin(), in.trials.end(),
-            [](const auto& a, const auto& b) { return a.trial_id < b.trial_id; });
-  return in;
-}
 
 // What a kill left in flight.
 struct InFlight {
