@@ -179,6 +179,12 @@ RENDER_SEEDS = {
     "negative-number": render_case(["t", "{seed}", "{n_demos}"], seed=-1,
                                    n_demos=-(2**63)),
     "nul-in-template": render_case(["t", "a\0b"]),
+    "percent-u": render_case(["t", "{output_dir}"], output_dir="/art/%u002e%u002e/x"),
+    "percent-double": render_case(["t", "{output_dir}"], output_dir="/art/%%32%65%%32%65/x"),
+    "overlong-dot": render_case(["t", "{output_dir}"], output_dir="/art/%c0%ae%c0%ae/x"),
+    "fullwidth-dot": render_case(["t", "{dataset}"], dataset="file:///d/%ef%bc%8e%ef%bc%8e/x"),
+    "identifier-path": render_case(["t", "{policy}"], policy="/etc/shadow"),
+    "identifier-dot": render_case(["t", "{task}"], task=".hidden"),
 }
 
 # ---------------------------------------------------------------------------

@@ -2,17 +2,20 @@
 //
 // The input is the YAML text a researcher submits. Beyond "no crash, no
 // sanitizer report, no leak, no hang":
-//   - a refused spec is INVALID_ARGUMENT, and every line of the message reads
-//     `line L: path: what` (L >= 1, a path without spaces), or is the final
-//     `... and N more problems`;
+//   - a refused spec is INVALID_ARGUMENT, or RESOURCE_EXHAUSTED when only a
+//     quota (runs, demos) is exceeded: then it parses with the quotas lifted;
+//     every line of the message reads `line L: path: what` (L >= 1, a path
+//     without spaces), or is the final `... and N more problems`;
 //   - an accepted spec keeps the submitted text, obeys the documented rules
 //     (checked here independently: rubric, counts, seeds, protocol sums,
 //     one baseline, stage templates, the run limit);
 //   - an accepted spec re-validates: written back as YAML (by this target's
-//     own emitter) it parses OK again, to the very same spec;
+//     own emitter) it parses OK again, to the very same spec; and read back
+//     as a stored spec (SpecLimits::ForStoredSpecs) it is the same spec;
 //   - every template an accepted spec gives a stage renders (workers/
-//     command_render.h) with well-formed job values: the validator never
-//     accepts a template that every job of the sweep would then fail on.
+//     command_render.h) with the spec's own values ({task}, {policy},
+//     {code_version}, {dataset}, {dataset_hash}) and well-formed worker ones:
+//     the validator never accepts a spec whose jobs would all be refused.
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -40,7 +43,7 @@ namespace {
 using spec::CommandTemplate;
 using spec::SweepSpec;
 
-constexpr int64_t kMaxRuns = 10000;  // SpecLimits' default, as mixsweepd uses
+const spec::SpecLimits kLimits;  // the defaults, as mixsweepd uses them
 
 // ---------------------------------------------------------------------------
 // Error messages.
@@ -50,7 +53,9 @@ bool IsDigits(std::string_view s) {
 }
 
 void CheckErrorMessage(const absl::Status& status, std::string_view input) {
-  FUZZ_CHECK(status.code() == absl::StatusCode::kInvalidArgument, status.ToString());
+  FUZZ_CHECK(status.code() == absl::StatusCode::kInvalidArgument ||
+                 status.code() == absl::StatusCode::kResourceExhausted,
+             status.ToString());
   const std::string message(status.message());
   FUZZ_CHECK(!message.empty(), "empty message");
   std::vector<std::string> lines = absl::StrSplit(message, '\n');
@@ -264,15 +269,24 @@ void CheckRules(const SweepSpec& s) {
     FUZZ_CHECK(*s.job_deadline_hours > 0 && *s.job_deadline_hours <= 8760, "deadline");
   }
   const int64_t runs = spec::CountRuns(s);
-  FUZZ_CHECK(runs >= 1 && runs <= kMaxRuns, absl::StrCat(runs, " runs"));
+  FUZZ_CHECK(runs >= 1 && runs <= kLimits.max_runs, absl::StrCat(runs, " runs"));
+  const int64_t episodes = spec::CountSubsetEpisodes(s);
+  FUZZ_CHECK(episodes >= 1 && episodes <= kLimits.max_subset_episodes,
+             absl::StrCat(episodes, " demos"));
+  for (int64_t n : s.teleop.n_tele) FUZZ_CHECK(n <= 1000000, absl::StrCat("N_tele ", n));
+  for (const spec::Source& source : s.sources) {
+    for (int64_t n : source.n_nt) FUZZ_CHECK(n <= 1000000, absl::StrCat("N_nt ", n));
+  }
 }
 
 // ---------------------------------------------------------------------------
 // Rendering: each stage's template with well-formed values.
 
+std::string Emit(const SweepSpec& s);  // below
+
 void CheckRenders(const SweepSpec& s) {
-  workers::JobValues values{.dataset = "file:///data/fuzz/teleop",
-                            .dataset_hash = "sha256:0123abcd",
+  workers::JobValues values{.dataset = s.teleop.dataset.uri,
+                            .dataset_hash = s.teleop.dataset.content_hash,
                             .subset_manifest = "/art/sweeps/1/jobs/2/subset.json",
                             .n_demos = 50,
                             .steps = 1000,
@@ -282,22 +296,28 @@ void CheckRenders(const SweepSpec& s) {
                             .job_id = 2,
                             .run_id = 3,
                             .sweep_id = 1,
-                            .code_version = "git:4f1c2e9",
-                            .policy = "diffusion_policy",
-                            .task = "pick_dual_bottles",
+                            .code_version = s.code_version,
+                            .policy = s.policy,
+                            .task = s.task.name,
                             .init_checkpoint = "/art/sweeps/1/jobs/1/last.ckpt",
                             .resume_checkpoint = "/art/sweeps/1/jobs/2/resume.ckpt"};
   const workers::RenderOptions options{.allowed_roots = {"file:///art"}};
   auto render = [&](const std::string& stage, const spec::Source* source) {
     std::optional<CommandTemplate> t = s.TemplateFor(stage, source);
     if (!t) return;
+    // A pretrain reads its source's dataset; train and finetune the teleop's.
+    const spec::Dataset& data =
+        stage == "pretrain" && source != nullptr ? source->dataset : s.teleop.dataset;
+    values.dataset = data.uri;
+    values.dataset_hash = data.content_hash;
     workers::CommandTemplate command{
         .argv = t->argv, .shell = t->shell, .env = t->env, .checkpoint = t->checkpoint};
     absl::StatusOr<workers::RenderedCommand> rendered =
         workers::RenderCommand(command, values, options);
     FUZZ_CHECK(rendered.ok(), absl::StrCat("the accepted ", stage, " template of source '",
                                            source ? source->name : "", "' does not render: ",
-                                           rendered.status().ToString()));
+                                           rendered.status().ToString(), "\nspec written back:\n",
+                                           Emit(s)));
   };
   if (s.has_own_baseline()) render("train", nullptr);
   for (const spec::Source& source : s.sources) {
@@ -476,7 +496,7 @@ std::string Emit(const SweepSpec& s) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace mixsweep;
   const std::string_view text(reinterpret_cast<const char*>(data), size);
-  const spec::SpecLimits limits{.max_runs = fuzz::kMaxRuns};
+  const spec::SpecLimits& limits = fuzz::kLimits;
   absl::StatusOr<spec::ParsedSpec> parsed = spec::ParseSweepSpec(text, limits);
   if (fuzz::PrintInputs()) {
     std::fprintf(stderr, "%s\n",
@@ -487,6 +507,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   if (!parsed.ok()) {
     fuzz::CheckErrorMessage(parsed.status(), text);
+    if (absl::IsResourceExhausted(parsed.status())) {
+      // Only a quota: valid otherwise.
+      const spec::SpecLimits unlimited{.max_runs = INT64_MAX, .max_subset_episodes = INT64_MAX};
+      absl::StatusOr<spec::ParsedSpec> lifted = spec::ParseSweepSpec(text, unlimited);
+      FUZZ_CHECK(lifted.ok(), absl::StrCat(parsed.status().ToString(), "\nbut without quotas: ",
+                                           lifted.status().ToString()));
+      FUZZ_CHECK(spec::CountRuns(lifted->spec) > limits.max_runs ||
+                     spec::CountSubsetEpisodes(lifted->spec) > limits.max_subset_episodes,
+                 parsed.status().ToString());
+    }
     return 0;
   }
   FUZZ_CHECK(parsed->yaml == text, "the submitted text is not kept as is");
@@ -503,5 +533,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(emitted_again == emitted,
              absl::StrCat("re-validation changed the spec:\n", emitted, "\nbecame\n",
                           emitted_again));
+  // Read back from storage (no quotas, no newer value rules): the same spec.
+  absl::StatusOr<spec::ParsedSpec> stored =
+      spec::ParseSweepSpec(text, spec::SpecLimits::ForStoredSpecs());
+  FUZZ_CHECK(stored.ok() && fuzz::Emit(stored->spec) == emitted,
+             absl::StrCat("read back as a stored spec: ",
+                          stored.ok() ? fuzz::Emit(stored->spec) : stored.status().ToString()));
   return 0;
 }
