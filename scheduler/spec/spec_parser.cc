@@ -392,7 +392,6 @@ constexpr TextRule kIdentifier{kMaxNameLength, false, true};
 constexpr TextRule kName{kMaxNameLength};
 constexpr TextRule kToken{kMaxNameLength, false, false, false, TokenShape};
 constexpr TextRule kTextToken{kMaxTextLength, false, false, false, TokenShape};
-constexpr TextRule kUri{kMaxUriLength};
 constexpr TextRule kLocation{kMaxUriLength, false, false, false, LocationShape};
 constexpr TextRule kPlatform{kMaxPlatformLength, false, false, false, PlatformShape};
 constexpr TextRule kLabelValue{kMaxNameLength, true, false, false, TokenShape};
