@@ -3,5 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir="${1:-build}"; shift || true
+# ccache keys on paths relative to the checkout, so that build directories
+# (build-test, build-sanitize, ...) share one cache.
+export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$PWD}"
 cmake -S . -B "$dir" "$@" >/dev/null
 cmake --build "$dir" -j "$(nproc)"

@@ -12,6 +12,9 @@ PACKAGES=(
   libboost-dev prometheus-cpp-dev libspdlog-dev libcli11-dev nlohmann-json3-dev libyaml-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   openssl  # scripts/make-test-ca.sh (test certificates for TLS)
+  prometheus  # the real Prometheus server and promtool, for the metrics test
+  chromium chromium-driver python3-selenium  # the dashboard's browser test
+  python3-grpcio python3-protobuf  # the Python client (clients/python) and its test
 )
 if [ "${1:-}" = "--fuzz" ]; then
   PACKAGES+=(clang libclang-rt-14-dev)
