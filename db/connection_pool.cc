@@ -100,16 +100,23 @@ absl::Status RunTransaction(ConnectionPool& pool,
   for (int attempt = 0; attempt < attempts; ++attempt) {
     auto handle = pool.Acquire();
     if (!handle.ok()) return handle.status();
+    const absl::Time start = absl::Now();
+    const auto observe = [&pool, start](bool committed) {
+      if (pool.transaction_observer()) pool.transaction_observer()(absl::Now() - start, committed);
+    };
     try {
       pqxx::work tx(**handle);
       absl::Status status = body(tx);
       if (!status.ok()) {
         tx.abort();
+        observe(false);
         return status;
       }
       tx.commit();
+      observe(true);
       return absl::OkStatus();
     } catch (const std::exception& e) {
+      observe(false);
       last = StatusFromException(e);
       if (!(*handle)->is_open() || absl::IsUnavailable(last)) handle->Discard();
       if (!absl::IsAborted(last)) return last;

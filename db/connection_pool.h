@@ -67,10 +67,20 @@ class ConnectionPool {
 
   const std::string& dsn() const { return dsn_; }
 
+  // Called after every RunTransaction attempt with its duration (BEGIN to
+  // COMMIT or rollback) and whether it committed: the transaction latency
+  // metric. Set it before the pool is shared between threads.
+  using TransactionObserver = std::function<void(absl::Duration elapsed, bool committed)>;
+  void set_transaction_observer(TransactionObserver observer) {
+    transaction_observer_ = std::move(observer);
+  }
+  const TransactionObserver& transaction_observer() const { return transaction_observer_; }
+
  private:
   void Release(std::unique_ptr<pqxx::connection> conn);
 
   const std::string dsn_;
+  TransactionObserver transaction_observer_;
   std::mutex mu_;
   std::condition_variable freed_;
   std::vector<std::unique_ptr<pqxx::connection>> idle_;  // open connections

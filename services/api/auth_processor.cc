@@ -19,6 +19,7 @@ grpc::Status TokenAuthProcessor::Process(const InputMetadata& auth_metadata, grp
   // Two authorization headers would let a proxy and the server disagree on
   // who is calling.
   if (auth_metadata.count("authorization") > 1) {
+    if (on_refused_) on_refused_(path, absl::StatusCode::kUnauthenticated);
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
                         "authorization: sent more than once; send one bearer token");
   }
@@ -27,13 +28,17 @@ grpc::Status TokenAuthProcessor::Process(const InputMetadata& auth_metadata, grp
       token_it == auth_metadata.end()
           ? std::string_view()
           : std::string_view(token_it->second.data(), token_it->second.size());
-  auto caller = authenticator_.Authenticate(header);
-  if (!caller.ok()) return ToGrpcStatus(caller.status());
-  if (auto s = auth::Authorize(caller->role, path); !s.ok()) return ToGrpcStatus(s);
-  if (auto s = limiter_.Admit(caller->token_id, caller->principal); !s.ok()) {
-    return ToGrpcStatus(s);
-  }
-  return grpc::Status::OK;
+  const absl::Status admitted = Admit(path, header);
+  if (!admitted.ok() && on_refused_) on_refused_(path, admitted.code());
+  return ToGrpcStatus(admitted);
+}
+
+absl::Status TokenAuthProcessor::Admit(std::string_view path, std::string_view authorization) {
+  if (auth::IsOpenMethod(path)) return absl::OkStatus();
+  auto caller = authenticator_.Authenticate(authorization);
+  if (!caller.ok()) return caller.status();
+  if (auto s = auth::Authorize(caller->role, path); !s.ok()) return s;
+  return limiter_.Admit(caller->token_id, caller->principal);
 }
 
 }  // namespace mixsweep::api

@@ -17,6 +17,9 @@
 //       std::make_shared<TokenAuthProcessor>(authenticator, limiter));
 #pragma once
 
+#include <functional>
+#include <string_view>
+
 #include <grpcpp/security/auth_metadata_processor.h>
 
 #include "scheduler/auth/authenticator.h"
@@ -26,8 +29,13 @@ namespace mixsweep::api {
 
 class TokenAuthProcessor final : public grpc::AuthMetadataProcessor {
  public:
-  TokenAuthProcessor(auth::Authenticator& authenticator, auth::RateLimiter& limiter)
-      : authenticator_(authenticator), limiter_(limiter) {}
+  // Told of every call the gate refuses (such calls never reach a handler,
+  // nor the interceptors that count the others).
+  using RefusalObserver = std::function<void(std::string_view path, absl::StatusCode code)>;
+
+  TokenAuthProcessor(auth::Authenticator& authenticator, auth::RateLimiter& limiter,
+                     RefusalObserver on_refused = {})
+      : authenticator_(authenticator), limiter_(limiter), on_refused_(std::move(on_refused)) {}
 
   // A token lookup may read the database: gRPC must run us off its I/O
   // threads.
@@ -37,9 +45,15 @@ class TokenAuthProcessor final : public grpc::AuthMetadataProcessor {
                        OutputMetadata* consumed_auth_metadata,
                        OutputMetadata* response_metadata) override;
 
+  // The same check for a call that does not come through a listener (the
+  // dashboard's in-process calls): `path` is the full method path,
+  // `authorization` the one Authorization header.
+  absl::Status Admit(std::string_view path, std::string_view authorization);
+
  private:
   auth::Authenticator& authenticator_;
   auth::RateLimiter& limiter_;
+  RefusalObserver on_refused_;
 };
 
 }  // namespace mixsweep::api

@@ -19,6 +19,12 @@ std::string DefaultDataDir() {
   return std::string(home != nullptr ? home : ".") + "/.local/share/mixsweep";
 }
 
+bool IsLoopbackAddress(const std::string& host_port) {
+  const size_t colon = host_port.rfind(':');
+  const std::string host = colon == std::string::npos ? host_port : host_port.substr(0, colon);
+  return host == "localhost" || host == "[::1]" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
 std::optional<Config> ParseConfig(int argc, char** argv, int* exit_code) {
   Config config;
   CLI::App app{"mixsweepd: the mixsweep scheduler and API server"};
@@ -104,6 +110,24 @@ std::optional<Config> ParseConfig(int argc, char** argv, int* exit_code) {
       ->check(CLI::Range(64 * 1024, 256 * 1024 * 1024))
       ->capture_default_str();
   app.add_option("--port-file", config.port_file, "write the bound port here once listening");
+  app.add_option("--dashboard-listen", config.dashboard_listen,
+                 "web dashboard address, host:port (port 0: any free port); empty: no dashboard");
+  app.add_flag("--dashboard-open", config.dashboard_open,
+               "serve the dashboard to anyone who reaches it, without asking for a token");
+  app.add_option("--dashboard-port-file", config.dashboard_port_file,
+                 "write the dashboard's bound port here once listening");
+  app.add_option("--metrics-listen", config.metrics_listen,
+                 "Prometheus /metrics address, host:port; empty: no metrics endpoint");
+  app.add_option("--metrics-port-file", config.metrics_port_file,
+                 "write the metrics endpoint's bound port here once listening");
+  app.add_option("--metrics-refresh-seconds", config.metrics_refresh_seconds,
+                 "how often the metrics read counts and estimates from the database")
+      ->check(CLI::Range(0.1, 3600.0))
+      ->capture_default_str();
+  app.add_option("--metrics-estimate-days", config.metrics_estimate_days,
+                 "days after completion that a sweep's estimates stay in the metrics")
+      ->check(CLI::Range(0, 3650))
+      ->capture_default_str();
   app.add_option("--log-level", config.log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->capture_default_str();
@@ -148,6 +172,17 @@ std::optional<Config> ParseConfig(int argc, char** argv, int* exit_code) {
   if (config.artifact_root.empty()) config.artifact_root = "file://" + config.data_dir + "/artifacts";
   if (config.bootstrap_token_file.empty()) {
     config.bootstrap_token_file = config.data_dir + "/admin.token";
+  }
+  if (!config.dashboard_listen.empty() && !config.dashboard_open &&
+      !IsLoopbackAddress(config.dashboard_listen)) {
+    // The page sends a bearer token with every request, and the dashboard
+    // speaks plain HTTP.
+    std::cerr << "--dashboard-listen " << config.dashboard_listen
+              << ": not a loopback address, and a token sent to the dashboard would cross the "
+                 "network in clear. Listen on 127.0.0.1 and put a TLS proxy (or an SSH tunnel) "
+                 "in front of it, or serve a token-free read-only view with --dashboard-open\n";
+    *exit_code = 2;
+    return std::nullopt;
   }
   if (config.heartbeat_seconds >= config.lease_ttl_seconds) {
     std::cerr << "--heartbeat-seconds must be shorter than --lease-ttl-seconds\n";

@@ -76,12 +76,29 @@ struct Config {
   std::string bootstrap_token_file;
   // Written with the bound port once the server listens (for --listen :0).
   std::string port_file;
+  // The web dashboard (read-only), host:port; empty: not served. Without
+  // dashboard_open it asks for a token of a role that may read, and then
+  // serves this machine only unless TLS is put in front of it.
+  std::string dashboard_listen;
+  bool dashboard_open = false;
+  std::string dashboard_port_file;
+  // Prometheus /metrics, host:port; empty: not served.
+  std::string metrics_listen;
+  std::string metrics_port_file;
+  // How often the database-derived series are read, and for how many days
+  // after completion a sweep's estimates stay exported.
+  double metrics_refresh_seconds = 5;
+  int metrics_estimate_days = 7;
   std::string log_level = "info";
 };
 
 // /var/lib/mixsweep for root, else $XDG_DATA_HOME/mixsweep or
 // ~/.local/share/mixsweep.
 std::string DefaultDataDir();
+
+// "127.0.0.1:8080", "localhost:80", "[::1]:0": a host:port that only this
+// machine can reach.
+bool IsLoopbackAddress(const std::string& host_port);
 
 // Parses flags and the config file. On --help, prints and returns nullopt
 // with `exit_code` 0; on a bad flag, prints the error and sets exit_code 2.

@@ -21,6 +21,7 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <prometheus/registry.h>
 #include <spdlog/spdlog.h>
 
 #include "absl/strings/str_cat.h"
@@ -31,6 +32,7 @@
 #include "db/pg_evaluation_store.h"
 #include "db/pg_job_store.h"
 #include "db/pg_sweep_store.h"
+#include "db/pg_system_stats_store.h"
 #include "db/pg_token_store.h"
 #include "scheduler/auth/authenticator.h"
 #include "scheduler/auth/rate_limiter.h"
@@ -48,6 +50,10 @@
 #include "services/api/sweep_grpc_service.h"
 #include "services/api/utilization_grpc_service.h"
 #include "services/api/worker_grpc_service.h"
+#include "services/dashboard/dashboard.h"
+#include "services/metrics/metrics_endpoint.h"
+#include "services/metrics/process_metrics.h"
+#include "services/metrics/system_metrics.h"
 #include "services/mixsweepd/config.h"
 #include "services/mixsweepd/server_credentials.h"
 
@@ -192,6 +198,35 @@ absl::Status WriteSecretFile(const std::string& path, const std::string& secret)
   return absl::OkStatus();
 }
 
+// Writes a bound port for whoever started us (tests, scripts): write then
+// rename, so a reader never sees a half-written file.
+void WritePortFile(const std::string& path, int port) {
+  if (path.empty()) return;
+  const std::string tmp = path + ".tmp";
+  std::ofstream(tmp) << port << "\n";
+  std::rename(tmp.c_str(), path.c_str());
+}
+
+// The web dashboard on its own address: a read-only gateway to the API
+// through an in-process channel, behind the same token gate as the API
+// unless it was started open.
+absl::StatusOr<std::unique_ptr<http::HttpServer>> StartDashboard(
+    const Config& config, grpc::Server& server, api::TokenAuthProcessor& gate,
+    std::optional<dashboard::ApiGateway>& gateway) {
+  dashboard::ApiGateway::Gate check;
+  if (!config.dashboard_open) {
+    check = [&gate](std::string_view method, std::string_view authorization) {
+      return gate.Admit(method, authorization);
+    };
+  }
+  gateway.emplace(server.InProcessChannel(grpc::ChannelArguments()), std::move(check));
+  return http::HttpServer::Start(
+      {.listen = config.dashboard_listen},
+      [&gateway](const http::HttpRequest& request) {
+        return dashboard::HandleDashboardRequest(request, *gateway);
+      });
+}
+
 scheduler::DispatchOptions DispatchOptionsOf(const Config& config) {
   scheduler::DispatchOptions options;
   options.lease_ttl = absl::Seconds(config.lease_ttl_seconds);
@@ -202,8 +237,24 @@ scheduler::DispatchOptions DispatchOptionsOf(const Config& config) {
   return options;
 }
 
+// /metrics on its own address: this process's RPC and transaction series,
+// and the system's, read from the database when scraped.
+absl::StatusOr<std::unique_ptr<http::HttpServer>> StartMetrics(
+    const Config& config, std::vector<std::shared_ptr<prometheus::Collectable>> collectables) {
+  return http::HttpServer::Start(
+      {.listen = config.metrics_listen, .threads = 2},
+      [collectables = std::move(collectables)](const http::HttpRequest& request) {
+        return metrics::ServeMetrics(request, collectables);
+      });
+}
+
 int Serve(const Config& config, const std::string& dsn, const sigset_t& stop_signals) {
+  auto registry = std::make_shared<prometheus::Registry>();
+  metrics::ProcessMetrics process_metrics(*registry, MIXSWEEP_VERSION);
   db::ConnectionPool pool(dsn, config.db_pool_size);
+  pool.set_transaction_observer([&process_metrics](absl::Duration elapsed, bool committed) {
+    process_metrics.RecordTransaction(elapsed, committed);
+  });
   scheduler::SystemClock clock;
   db::PgSweepStore sweep_store(pool);
   db::PgJobStore job_store(pool);
@@ -271,10 +322,13 @@ int Serve(const Config& config, const std::string& dsn, const sigset_t& stop_sig
     return 2;
   }
   // Every call passes the token check before its handler (health excepted).
-  (*credentials)
-      ->SetAuthMetadataProcessor(
-          std::make_shared<api::TokenAuthProcessor>(authenticator, rate_limiter));
+  auto gate = std::make_shared<api::TokenAuthProcessor>(
+      authenticator, rate_limiter, [&process_metrics](std::string_view path, absl::StatusCode code) {
+        process_metrics.RecordRpc(path, code, absl::ZeroDuration());
+      });
+  (*credentials)->SetAuthMetadataProcessor(gate);
   grpc::ServerBuilder builder;
+  builder.experimental().SetInterceptorCreators(process_metrics.InterceptorFactories());
   builder.SetMaxReceiveMessageSize(config.max_message_bytes);
   builder.SetMaxSendMessageSize(config.max_message_bytes);
   int bound_port = 0;
@@ -299,15 +353,45 @@ int Serve(const Config& config, const std::string& dsn, const sigset_t& stop_sig
                config.tls.enabled()
                    ? (config.tls.require_client_cert ? "TLS, client certificates required" : "TLS")
                    : "plaintext, connections from this machine only");
-  if (!config.port_file.empty()) {
-    // Write then rename, so a reader never sees a half-written file.
-    const std::string tmp = config.port_file + ".tmp";
-    std::ofstream(tmp) << bound_port << "\n";
-    std::rename(tmp.c_str(), config.port_file.c_str());
+  std::optional<dashboard::ApiGateway> gateway;
+  std::unique_ptr<http::HttpServer> dashboard_server;
+  if (!config.dashboard_listen.empty()) {
+    auto started = StartDashboard(config, *server, *gate, gateway);
+    if (!started.ok()) {
+      spdlog::error("dashboard: {}", started.status().ToString());
+      return 1;
+    }
+    dashboard_server = std::move(*started);
+    spdlog::info("dashboard on http://{}:{}/ ({})",
+                 http::SplitHostPort(config.dashboard_listen, "")->first,
+                 dashboard_server->port(),
+                 config.dashboard_open ? "open: no token asked" : "asks for a token");
+    WritePortFile(config.dashboard_port_file, dashboard_server->port());
   }
+  db::PgSystemStatsStore stats_store(pool);
+  auto system_metrics = std::make_shared<metrics::SystemCollector>(
+      stats_store, estimate_store, clock,
+      metrics::SystemCollectorOptions{
+          .refresh_interval = absl::Seconds(config.metrics_refresh_seconds),
+          .snapshot = {.estimate_days = config.metrics_estimate_days}});
+  std::unique_ptr<http::HttpServer> metrics_server;
+  if (!config.metrics_listen.empty()) {
+    auto started = StartMetrics(config, {registry, system_metrics});
+    if (!started.ok()) {
+      spdlog::error("metrics: {}", started.status().ToString());
+      return 1;
+    }
+    metrics_server = std::move(*started);
+    const int port = metrics_server->port();
+    spdlog::info("metrics on http://{}:{}/metrics",
+                 http::SplitHostPort(config.metrics_listen, "")->first, port);
+    WritePortFile(config.metrics_port_file, port);
+  }
+  WritePortFile(config.port_file, bound_port);
 
   const int signal = WaitForStopSignal(stop_signals);
   spdlog::info("signal {} received: stopping", signal);
+  dashboard_server.reset();  // its requests call the server: stop it first
   server->GetHealthCheckService()->Shutdown();
   // In-flight calls get a moment to finish; watch streams are cut.
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));

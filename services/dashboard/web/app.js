@@ -1,0 +1,1 @@
+// The dashboard's page logic (placeholder until the page is written).

@@ -1,0 +1,1 @@
+// Log-log plots as SVG (placeholder).
