@@ -79,13 +79,28 @@ void Daemon::Launch() {
   } else {
     argv.insert(argv.end(), {"--data-dir", options_.data_dir});
   }
+  const std::string suffix = "." + std::to_string(launches_);
+  if (options_.dashboard) {
+    argv.insert(argv.end(), {"--dashboard-listen", "127.0.0.1:0", "--dashboard-port-file",
+                             dir_ + "/dashboard_port" + suffix});
+    if (options_.dashboard_open) argv.push_back("--dashboard-open");
+  }
+  if (options_.metrics) {
+    argv.insert(argv.end(), {"--metrics-listen", "127.0.0.1:0", "--metrics-port-file",
+                             dir_ + "/metrics_port" + suffix});
+  }
   argv.insert(argv.end(), options_.extra_args.begin(), options_.extra_args.end());
   process_ = Process::Start(argv, log_path_);
 
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (std::chrono::steady_clock::now() < deadline) {
     std::ifstream in(port_file);
-    if (in >> port_ && port_ > 0) return;
+    if (in >> port_ && port_ > 0) {
+      // mixsweepd writes the gRPC port file last.
+      if (options_.dashboard) std::ifstream(dir_ + "/dashboard_port" + suffix) >> dashboard_port_;
+      if (options_.metrics) std::ifstream(dir_ + "/metrics_port" + suffix) >> metrics_port_;
+      return;
+    }
     if (!process_.running()) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }

@@ -30,6 +30,11 @@ struct DaemonOptions {
   // The admin token to use; empty: bootstrap one (the database must have
   // none yet).
   std::string token_file;
+  // Serve the web dashboard (on a free port; `dashboard_open`: without
+  // asking for a token) and /metrics (on a free port).
+  bool dashboard = false;
+  bool dashboard_open = false;
+  bool metrics = false;
 };
 
 class Daemon {
@@ -48,6 +53,9 @@ class Daemon {
                     const std::map<std::string, std::string>& env = {}) const;
 
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  // With options.dashboard / options.metrics: where they serve (127.0.0.1).
+  int dashboard_port() const { return dashboard_port_; }
+  int metrics_port() const { return metrics_port_; }
   // The admin token's file (mode 0600).
   const std::string& token_file() const { return options_.token_file; }
   // A channel to this daemon carrying `token_file` (default: the admin's).
@@ -68,6 +76,8 @@ class Daemon {
   std::string log_path_;
   Process process_;
   int port_ = 0;
+  int dashboard_port_ = 0;
+  int metrics_port_ = 0;
   int launches_ = 0;
 };
 
