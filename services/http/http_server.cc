@@ -1,6 +1,8 @@
 #include "services/http/http_server.h"
 
 #include <atomic>
+#include <cstdio>
+#include <fstream>
 #include <optional>
 #include <thread>
 
@@ -136,6 +138,13 @@ struct HttpServer::Impl {
     });
   }
 };
+
+void WritePortFile(const std::string& path, int port) {
+  if (path.empty()) return;
+  const std::string tmp = path + ".tmp";
+  std::ofstream(tmp) << port << "\n";
+  std::rename(tmp.c_str(), path.c_str());
+}
 
 absl::StatusOr<std::pair<std::string, int>> SplitHostPort(const std::string& address,
                                                           const std::string& field) {

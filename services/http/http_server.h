@@ -65,6 +65,11 @@ class HttpServer {
   std::unique_ptr<Impl> impl_;
 };
 
+// Writes `port` to `path` for whoever started the process (tests,
+// scripts): written then renamed, so a reader never sees half a file. An
+// empty path writes nothing.
+void WritePortFile(const std::string& path, int port);
+
 // "host:port" or "[v6]:port" split; INVALID_ARGUMENT naming `field` if not.
 absl::StatusOr<std::pair<std::string, int>> SplitHostPort(const std::string& address,
                                                           const std::string& field);

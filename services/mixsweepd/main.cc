@@ -198,15 +198,6 @@ absl::Status WriteSecretFile(const std::string& path, const std::string& secret)
   return absl::OkStatus();
 }
 
-// Writes a bound port for whoever started us (tests, scripts): write then
-// rename, so a reader never sees a half-written file.
-void WritePortFile(const std::string& path, int port) {
-  if (path.empty()) return;
-  const std::string tmp = path + ".tmp";
-  std::ofstream(tmp) << port << "\n";
-  std::rename(tmp.c_str(), path.c_str());
-}
-
 // The web dashboard on its own address: a read-only gateway to the API
 // through an in-process channel, behind the same token gate as the API
 // unless it was started open.
@@ -366,7 +357,7 @@ int Serve(const Config& config, const std::string& dsn, const sigset_t& stop_sig
                  http::SplitHostPort(config.dashboard_listen, "")->first,
                  dashboard_server->port(),
                  config.dashboard_open ? "open: no token asked" : "asks for a token");
-    WritePortFile(config.dashboard_port_file, dashboard_server->port());
+    http::WritePortFile(config.dashboard_port_file, dashboard_server->port());
   }
   db::PgSystemStatsStore stats_store(pool);
   auto system_metrics = std::make_shared<metrics::SystemCollector>(
@@ -385,9 +376,9 @@ int Serve(const Config& config, const std::string& dsn, const sigset_t& stop_sig
     const int port = metrics_server->port();
     spdlog::info("metrics on http://{}:{}/metrics",
                  http::SplitHostPort(config.metrics_listen, "")->first, port);
-    WritePortFile(config.metrics_port_file, port);
+    http::WritePortFile(config.metrics_port_file, port);
   }
-  WritePortFile(config.port_file, bound_port);
+  http::WritePortFile(config.port_file, bound_port);
 
   const int signal = WaitForStopSignal(stop_signals);
   spdlog::info("signal {} received: stopping", signal);

@@ -17,7 +17,11 @@
 
 #include "workers/agent/agent_logic.h"
 #include "services/channel/channel.h"
+#include "services/http/http_server.h"
+#include "services/metrics/metrics_endpoint.h"
 #include "workers/agent/worker_agent.h"
+#include "workers/agent/worker_metrics.h"
+#include "workers/agent/worker_stats.h"
 #include "workers/gpu_probe.h"
 
 namespace mixsweep::workers {
@@ -45,6 +49,8 @@ struct Flags {
   double synthetic_steps_per_second = 20000;
   int64_t synthetic_fail_every = 0;
   int synthetic_exit_code = 1;
+  std::string metrics_listen;
+  std::string metrics_port_file;
 };
 
 // The GPUs to offer: synthetic ones, none, or (a subset of) what nvidia-smi
@@ -105,6 +111,10 @@ int Main(int argc, char** argv) {
   app.add_option("--synthetic-exit-code", flags.synthetic_exit_code,
                  "exit code of a synthetic job made to fail")
       ->capture_default_str();
+  app.add_option("--metrics-listen", flags.metrics_listen,
+                 "Prometheus /metrics address, host:port (port 0: any free port); empty: none");
+  app.add_option("--metrics-port-file", flags.metrics_port_file,
+                 "write the metrics endpoint's bound port here once listening");
   CLI11_PARSE(app, argc, argv);
 
   spdlog::set_default_logger(spdlog::stderr_color_mt("mixsweep-worker"));
@@ -140,6 +150,30 @@ int Main(int argc, char** argv) {
   options.synthetic_steps_per_second = flags.synthetic_steps_per_second;
   options.synthetic_fail_every = flags.synthetic_fail_every;
   options.synthetic_exit_code = flags.synthetic_exit_code;
+
+  WorkerStats stats;
+  options.stats = &stats;
+  // /metrics on its own threads: it reads `stats` and nvidia-smi only.
+  std::unique_ptr<http::HttpServer> metrics_server;
+  if (!flags.metrics_listen.empty()) {
+    std::vector<std::shared_ptr<prometheus::Collectable>> collectables = {
+        std::make_shared<WorkerCollector>(
+            stats, WorkerCollectorOptions{.nvidia_smi = flags.nvidia_smi,
+                                          .synthetic = flags.synthetic,
+                                          .version = kWorkerVersion})};
+    auto started = http::HttpServer::Start(
+        {.listen = flags.metrics_listen, .threads = 1},
+        [collectables](const http::HttpRequest& request) {
+          return metrics::ServeMetrics(request, collectables);
+        });
+    if (!started.ok()) {
+      spdlog::error("metrics: {}", started.status().ToString());
+      return 2;
+    }
+    metrics_server = std::move(*started);
+    spdlog::info("metrics on port {}", metrics_server->port());
+    http::WritePortFile(flags.metrics_port_file, metrics_server->port());
+  }
 
   boost::asio::io_context io;
   boost::asio::signal_set signals(io, SIGTERM, SIGINT);

@@ -6,6 +6,8 @@
 #include <google/protobuf/util/time_util.h>
 #include <spdlog/spdlog.h>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "workers/agent/process_runner.h"
 #include "workers/agent/synthetic_runner.h"
@@ -54,6 +56,12 @@ v1::Gpu ToProto(const GpuInfo& gpu) {
   out.set_utilization_percent(gpu.utilization_percent);
   out.set_uuid(gpu.uuid);
   return out;
+}
+
+// "train" for JOB_KIND_TRAIN: the label the metrics use.
+std::string JobKindLabel(v1::JobKind kind) {
+  std::string name = absl::AsciiStrToLower(v1::JobKind_Name(kind));
+  return absl::StartsWith(name, "job_kind_") ? name.substr(9) : name;
 }
 
 const char* KindName(TerminalAction::Kind kind) {
@@ -343,6 +351,7 @@ void WorkerAgent::StartJob(const v1::LeaseJobResponse& response) {
                JoinIndices(slots->gpu_indices));
   JobSession& ref = *session;
   sessions_[ref.token()] = std::move(session);
+  PublishLoad();
   ref.runner->Start();
 }
 
@@ -567,6 +576,15 @@ void WorkerAgent::SendTerminal(JobSession& s) {
     RemoveSession(token);
   };
   switch (action.kind) {
+    case TerminalAction::Kind::kComplete: CountJobEnd(s, "succeeded"); break;
+    case TerminalAction::Kind::kFail: CountJobEnd(s, "failed"); break;
+    case TerminalAction::Kind::kHandBack:
+      CountJobEnd(s, action.reason == v1::HandBackJobRequest::REASON_CANCELLED ? "cancelled"
+                                                                               : "handed_back");
+      break;
+    case TerminalAction::Kind::kNothing: CountJobEnd(s, "cancelled"); break;
+  }
+  switch (action.kind) {
     case TerminalAction::Kind::kNothing:
       s.terminal_done = true;
       RemoveSession(token);
@@ -634,6 +652,7 @@ void WorkerAgent::OnSessionExit(JobSession& s) {
   if (!s.slots_released) {
     s.slots_released = true;
     slots_.Release(s.slots);
+    PublishLoad();
     RestartLeaseIfStale();
   }
   if (s.lost) {
@@ -659,6 +678,7 @@ void WorkerAgent::LoseLease(JobSession& s, const std::string& why) {
   spdlog::warn("job {}: lease lost ({}); killing it and reporting nothing more", s.job_id(), why);
   s.lost = true;
   s.stop = StopReason::kLeaseLost;
+  CountJobEnd(s, "lease_lost");
   if (!s.exited) {
     s.runner->Stop(0ms);  // SIGKILL to the group at once
   } else if (!s.rpc_busy) {
@@ -684,9 +704,25 @@ void WorkerAgent::RemoveSession(int64_t token) {
   // Not now: we may be inside one of the session's own callbacks.
   asio::post(io_, [this, token] {
     sessions_.erase(token);
+    PublishLoad();
     MaybeLease();
     MaybeExit();
   });
+}
+
+// ---------------------------------------------------------------- metrics
+
+void WorkerAgent::PublishLoad() {
+  if (options_.stats == nullptr) return;
+  const int total = static_cast<int>(options_.gpus.size());
+  options_.stats->SetLoad({.jobs_running = static_cast<int>(sessions_.size()),
+                           .gpus_busy = total - static_cast<int>(slots_.FreeGpus().size()),
+                           .gpus_total = total});
+}
+
+void WorkerAgent::CountJobEnd(const JobSession& s, const char* outcome) {
+  if (options_.stats == nullptr) return;
+  options_.stats->JobEnded(JobKindLabel(s.spec.job().kind()), outcome);
 }
 
 // ---------------------------------------------------------------- shutdown

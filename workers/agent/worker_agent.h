@@ -43,6 +43,7 @@
 #include "workers/agent/agent_logic.h"
 #include "workers/agent/job_runner.h"
 #include "workers/agent/worker_client.h"
+#include "workers/agent/worker_stats.h"
 #include "workers/gpu_probe.h"
 
 namespace mixsweep::workers {
@@ -64,6 +65,10 @@ struct AgentOptions {
   std::chrono::milliseconds stop_grace = std::chrono::seconds(30);
   // How long shutdown keeps retrying its last calls when the server is away.
   std::chrono::milliseconds shutdown_rpc_budget = std::chrono::seconds(30);
+
+  // Where the agent publishes what it did and holds (its /metrics); may be
+  // null.
+  WorkerStats* stats = nullptr;
 
   bool synthetic = false;
   double synthetic_steps_per_second = 20000;
@@ -116,6 +121,10 @@ class WorkerAgent {
   JobSession* Find(int64_t fencing_token);
 
   void MaybeExit();
+  // Tells options_.stats how many jobs run and GPUs are busy now.
+  void PublishLoad();
+  // Tells options_.stats that a session's job ended with `outcome`.
+  void CountJobEnd(const JobSession& session, const char* outcome);
 
   boost::asio::io_context& io_;
   AgentOptions options_;
