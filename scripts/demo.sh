@@ -6,6 +6,12 @@
 # is trained and evaluated, and prints the eta table with its intervals beside
 # the ground truth. Then stops everything (the data stays for next time).
 #
+# While it runs, the web dashboard (http://127.0.0.1:8080/, or
+# $MIXSWEEP_DASHBOARD_PORT) shows the sweep live, and Prometheus metrics are
+# on http://127.0.0.1:9464/metrics ($MIXSWEEP_METRICS_PORT). Run from a
+# terminal, it keeps serving them after the sweep until Ctrl-C
+# (MIXSWEEP_DEMO_KEEP=0 to stop at once, 1 to keep without a terminal).
+#
 # Every call is authenticated, as in a real lab: the first admin token is
 # made locally (`mixsweepd token bootstrap`), and each process gets a token
 # of its own role: the researcher (this script's CLI), one worker token per
@@ -41,9 +47,16 @@ if [ ! -s "$tokens/admin.token" ]; then
 fi
 
 port_file="$data/mixsweepd.port"
-rm -f "$port_file"
+rm -f "$port_file" "$data/dashboard.port" "$data/metrics.port"
+# A busy port (another demo?) falls back to any free one.
+free_or_zero() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && echo 0 || echo "$1"; }
+dashboard_port=$(free_or_zero "${MIXSWEEP_DASHBOARD_PORT:-8080}")
+metrics_port=$(free_or_zero "${MIXSWEEP_METRICS_PORT:-9464}")
 build/services/mixsweepd --data-dir "$data/pg" --artifact-root "file://$data/artifacts" \
-  --listen 127.0.0.1:0 --port-file "$port_file" > "$data/mixsweepd.log" 2>&1 &
+  --listen 127.0.0.1:0 --port-file "$port_file" \
+  --dashboard-listen "127.0.0.1:$dashboard_port" --dashboard-port-file "$data/dashboard.port" \
+  --metrics-listen "127.0.0.1:$metrics_port" --metrics-port-file "$data/metrics.port" \
+  > "$data/mixsweepd.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 600); do
   [ -s "$port_file" ] && break
@@ -66,6 +79,12 @@ token_for() {  # principal role -> the token file
 }
 export MIXSWEEP_TOKEN_FILE="$(token_for demo-researcher researcher)"
 echo "== tokens: researcher (this CLI), worker x2, operator (lab) in $tokens; mixsweep whoami: $($cli whoami)"
+# The dashboard asks for a token of a role that may read; this link carries a
+# viewer token in its #fragment (never sent to the server in the URL).
+viewer_secret=$(head -n1 "$(token_for demo-lead viewer)")
+dashboard_url="http://127.0.0.1:$(cat "$data/dashboard.port")/"
+echo "== dashboard: ${dashboard_url}#token=$viewer_secret"
+echo "   (a read-only viewer token rides in the link; metrics: http://127.0.0.1:$(cat "$data/metrics.port")/metrics)"
 
 # Synthetic workers: no GPU needed; each pretends to have one and trains at
 # 5,000 steps/s, so a 13,000-step job takes under 3 seconds.
@@ -114,3 +133,11 @@ $cli util show "$id" --truth "$truth"
 echo
 echo "== mixsweep util recommend $id --scenario in_domain --source sim --budget 4"
 $cli util recommend "$id" --scenario in_domain --source sim --budget 4
+echo
+echo "== dashboard of this sweep: ${dashboard_url}#/sweeps/$id (viewer token: $tokens/demo-lead.token)"
+keep="${MIXSWEEP_DEMO_KEEP:-}"
+if [ -z "$keep" ]; then [ -t 0 ] && keep=1 || keep=0; fi
+if [ "$keep" = 1 ]; then
+  echo "   still serving: open ${dashboard_url}#token=$viewer_secret then sweep $id; Ctrl-C stops everything"
+  wait "${pids[0]}" || true
+fi
