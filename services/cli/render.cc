@@ -183,9 +183,10 @@ std::string RenderSweepSummary(const v1::Sweep& sweep) {
   return SweepSummaryWith(sweep, RenderProgressBar(sweep.counts()));
 }
 
-std::string RenderSweepSummary(const v1::GetSweepResponse& sweep, TimePoint now) {
-  return SweepSummaryWith(sweep.sweep(), RenderSweepProgressLine(
-                                             sweep.sweep(), EstimateSecondsLeft(sweep, now)));
+std::string RenderSweepSummary(const v1::GetSweepResponse& sweep, TimePoint now, int width) {
+  return SweepSummaryWith(sweep.sweep(),
+                          RenderSweepProgressLine(sweep.sweep(), EstimateSecondsLeft(sweep, now),
+                                                  width));
 }
 
 namespace {
@@ -207,17 +208,6 @@ std::string SweepSummaryWith(const v1::Sweep& sweep, const std::string& progress
 }
 
 }  // namespace
-
-std::string RenderSweepList(const std::vector<v1::Sweep>& sweeps) {
-  std::vector<std::vector<std::string>> rows;
-  for (const v1::Sweep& s : sweeps) {
-    rows.push_back({absl::StrCat(s.id()), s.name(), s.task(), s.owner(),
-                    ShortEnumName(v1::SweepState_Name(s.state())),
-                    absl::StrCat(s.counts().runs_total()),
-                    RenderProgressBar(s.counts(), 20)});
-  }
-  return RenderTable({"ID", "NAME", "TASK", "OWNER", "STATE", "RUNS", "PROGRESS"}, rows);
-}
 
 std::string RenderRuns(const v1::GetSweepResponse& sweep) {
   std::vector<std::vector<std::string>> rows;
@@ -586,11 +576,17 @@ std::optional<double> EstimateSecondsLeft(const v1::GetSweepResponse& sweep, Tim
 std::string RenderSweepProgressLine(const v1::Sweep& sweep, std::optional<double> seconds_left,
                                     int width) {
   const v1::SweepCounts& c = sweep.counts();
+  const bool ended =
+      sweep.state() != v1::SWEEP_STATE_ACTIVE && sweep.state() != v1::SWEEP_STATE_UNSPECIFIED;
   std::vector<std::string> parts = {RenderProgressBar(c, width)};
   parts.push_back(absl::StrCat("succeeded ", CountOf(c, "JOB_STATE_SUCCEEDED")));
-  parts.push_back(absl::StrCat(
-      "running ", CountOf(c, "JOB_STATE_RUNNING") + CountOf(c, "JOB_STATE_LEASED")));
-  parts.push_back(absl::StrCat("queued ", CountOf(c, "JOB_STATE_QUEUED")));
+  if (const int running = CountOf(c, "JOB_STATE_RUNNING") + CountOf(c, "JOB_STATE_LEASED");
+      !ended || running > 0) {
+    parts.push_back(absl::StrCat("running ", running));
+  }
+  if (const int queued = CountOf(c, "JOB_STATE_QUEUED"); !ended || queued > 0) {
+    parts.push_back(absl::StrCat("queued ", queued));
+  }
   if (const int blocked = CountOf(c, "JOB_STATE_BLOCKED"); blocked > 0) {
     parts.push_back(absl::StrCat("blocked ", blocked));
   }
@@ -598,7 +594,7 @@ std::string RenderSweepProgressLine(const v1::Sweep& sweep, std::optional<double
   if (const int cancelled = CountOf(c, "JOB_STATE_CANCELLED"); cancelled > 0) {
     parts.push_back(absl::StrCat("cancelled ", cancelled));
   }
-  if (sweep.state() != v1::SWEEP_STATE_ACTIVE && sweep.state() != v1::SWEEP_STATE_UNSPECIFIED) {
+  if (ended) {
     parts.push_back(ShortEnumName(v1::SweepState_Name(sweep.state())));
   } else if (!seconds_left.has_value()) {
     parts.push_back("eta unknown");

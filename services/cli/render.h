@@ -26,14 +26,15 @@ std::string ShortEnumName(const std::string& name);
 
 // Who and what, the counts by state, then a progress bar.
 std::string RenderSweepSummary(const mixsweep::v1::Sweep& sweep);
-// The same with RenderSweepProgressLine (counts, bar, time left from the
-// jobs' rates: `sweep` includes its jobs) as the last line.
-std::string RenderSweepSummary(const mixsweep::v1::GetSweepResponse& sweep, TimePoint now);
+// The same with RenderSweepProgressLine (counts, a bar `width` wide, time
+// left from the jobs' rates: `sweep` includes its jobs) as the last line.
+std::string RenderSweepSummary(const mixsweep::v1::GetSweepResponse& sweep, TimePoint now,
+                               int width = 30);
 
 // A progress bar like "[#########-----------] 45% (9/20 jobs done)".
 std::string RenderProgressBar(const mixsweep::v1::SweepCounts& counts, int width = 30);
 
-std::string RenderSweepList(const std::vector<mixsweep::v1::Sweep>& sweeps);
+// RenderSweepList, the sweep grid and the evaluation counts: render_sweep.h.
 std::string RenderRuns(const mixsweep::v1::GetSweepResponse& sweep);
 // One row per job; PROGRESS ("1200/13000") is filled while a job runs.
 std::string RenderJobs(const mixsweep::v1::GetSweepResponse& sweep);
@@ -105,7 +106,8 @@ std::optional<double> EstimateSecondsLeft(const mixsweep::v1::GetSweepResponse& 
 // One line: "[####------] 40% (8/20 jobs done) · succeeded 7 · running 2 ·
 // queued 5 · blocked 4 · failed 1 · eta 4m10s". running counts leased jobs
 // too; blocked and cancelled appear only when non-zero; "eta unknown"
-// without an estimate; once the sweep ended, its state instead of an eta.
+// without an estimate; once the sweep ended, its state instead of an eta,
+// and running and queued only when non-zero.
 std::string RenderSweepProgressLine(const mixsweep::v1::Sweep& sweep,
                                     std::optional<double> seconds_left, int width = 30);
 

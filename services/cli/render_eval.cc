@@ -511,8 +511,74 @@ std::string IntervalsLine(const v1::Estimate& e) {
 
 }  // namespace
 
+LogLogPlotInput PlotInputOf(const v1::Estimate& e) {
+  LogLogPlotInput in;
+  in.source = e.source();
+  for (const v1::CurvePoint& p : e.teleop_curve()) {
+    in.teleop.push_back({static_cast<double>(p.n_tele()), p.mean_s()});
+  }
+  auto mixed_of = [](const v1::GlobalEta& g, double s) {
+    MixedPlotPoint m;
+    m.n_tele = static_cast<double>(g.n_tele());
+    m.n_nt = g.n_nt();
+    m.s = s;
+    const v1::Eta::Status status = g.eta().status();
+    if (status == v1::Eta::STATUS_DEFINED && std::isfinite(g.eta().value()) &&
+        g.eta().value() != 0) {
+      m.eta = g.eta().value();
+    } else {
+      m.undefined_reason = EtaStatusShortName(status);
+    }
+    if ((status == v1::Eta::STATUS_DEFINED || status == v1::Eta::STATUS_N_EQ_EQUALS_N_TELE) &&
+        std::isfinite(g.n_eq()) && g.n_eq() > 0) {
+      m.n_eq = g.n_eq();
+    }
+    return m;
+  };
+  std::vector<bool> used(e.global_size(), false);
+  for (const v1::CurvePoint& p : e.mixed_curve()) {
+    bool found = false;
+    for (int i = 0; i < e.global_size(); ++i) {
+      const v1::GlobalEta& g = e.global(i);
+      if (!used[i] && g.n_tele() == p.n_tele() && g.n_nt() == p.n_nt()) {
+        in.mixed.push_back(mixed_of(g, p.mean_s()));
+        used[i] = true;
+        found = true;
+        break;
+      }
+    }
+    if (!found) {
+      MixedPlotPoint m;
+      m.n_tele = static_cast<double>(p.n_tele());
+      m.n_nt = p.n_nt();
+      m.s = p.mean_s();
+      m.undefined_reason = "no global eta";
+      in.mixed.push_back(m);
+    }
+  }
+  for (int i = 0; i < e.global_size(); ++i) {  // a global eta without its curve point
+    if (!used[i]) in.mixed.push_back(mixed_of(e.global(i), e.global(i).s_mix()));
+  }
+  const v1::PowerLawFit& fit = e.fit();
+  in.fit.alpha = fit.alpha();
+  in.fit.beta = fit.beta();
+  in.fit.drawable = (fit.defined() || fit.alpha() != 0 || fit.beta() != 0) &&
+                    std::isfinite(fit.alpha()) && fit.alpha() > 0 && std::isfinite(fit.beta());
+  if (!in.fit.drawable) {
+    in.fit.undefined_reason = fit.undefined_reason() == v1::Eta::STATUS_UNSPECIFIED
+                                  ? std::string("no fit")
+                                  : EtaStatusShortName(fit.undefined_reason());
+  }
+  return in;
+}
+
+std::string RenderEstimatePlot(const v1::Estimate& e, const PlotOptions& options) {
+  return absl::StrCat("plot: S against N_tele, log-log (seed 000, Figures 4-7)\n",
+                      RenderLogLogPlot(PlotInputOf(e), options));
+}
+
 std::string RenderEstimates(const std::vector<v1::Estimate>& estimates,
-                            const EstimateTruth* truth) {
+                            const EstimateTruth* truth, const PlotOptions* plot) {
   if (estimates.empty()) return "No estimates yet.\n";
   std::string out;
   for (size_t i = 0; i < estimates.size(); ++i) {
@@ -578,6 +644,11 @@ std::string RenderEstimates(const std::vector<v1::Estimate>& estimates,
       body += Indent(RenderTable(header, rows), 2);
     } else {
       body += "global eta: none yet\n";
+    }
+    if (plot != nullptr) {
+      PlotOptions inner = *plot;
+      inner.width -= 2;  // the block's indentation
+      body += RenderEstimatePlot(e, inner);
     }
     out += Indent(body, 2);
   }

@@ -12,6 +12,7 @@
 
 #include "mixsweep/v1/evaluation.pb.h"
 #include "mixsweep/v1/utilization.pb.h"
+#include "services/cli/render_plot.h"
 
 namespace mixsweep::cli {
 
@@ -98,9 +99,21 @@ struct EstimateTruth {
 // where some point has a cost), each local eta (N_NT, S_T, S_MIX, ETA,
 // INTERVAL, SIGN) and each global eta per mixed point (N_TELE, N_NT, S_MIX,
 // N_EQ, ETA, INTERVAL, SIGN). With `truth`, "TRUE ETA" (global) and
-// "EXPECTED LOCAL" (local) columns.
+// "EXPECTED LOCAL" (local) columns. With `plot`, each estimate ends with its
+// log-log plot (RenderEstimatePlot; `plot->width` is the whole line's, the
+// indentation included).
 std::string RenderEstimates(const std::vector<mixsweep::v1::Estimate>& estimates,
-                            const EstimateTruth* truth = nullptr);
+                            const EstimateTruth* truth = nullptr,
+                            const PlotOptions* plot = nullptr);
+
+// The estimate's numbers for the log-log plot: the teleop curve (seed
+// means), the fit (drawn also when beta <= 0, as the fit the server
+// reports), and each mixed point with its global eta and N_eq (the arrow's
+// end where eta is defined or N_eq == N'_t).
+LogLogPlotInput PlotInputOf(const mixsweep::v1::Estimate& estimate);
+
+// "plot: S against N_tele, log-log (seed 000, Figures 4-7)" and the plot.
+std::string RenderEstimatePlot(const mixsweep::v1::Estimate& estimate, const PlotOptions& options);
 // One CSV row per eta (kind local or global), with its estimate's columns.
 std::string RenderEstimatesCsv(const std::vector<mixsweep::v1::Estimate>& estimates,
                                const EstimateTruth* truth = nullptr);

@@ -13,6 +13,8 @@
 #include "absl/strings/str_cat.h"
 #include "services/cli/client.h"
 #include "services/cli/render.h"
+#include "services/cli/render_sweep.h"
+#include "services/cli/terminal.h"
 
 namespace mixsweep::cli {
 namespace {
@@ -53,6 +55,27 @@ int ExtendSweep(const Globals& globals, int64_t id, const std::string& file, boo
                       });
 }
 
+// Every result of a sweep (ListResults, without trials).
+grpc::Status SweepResults(Client& client, int64_t sweep_id, std::vector<v1::ScenarioResult>* out) {
+  v1::ListResultsRequest request;
+  request.set_sweep_id(sweep_id);
+  do {
+    v1::ListResultsResponse page;
+    grpc::Status status =
+        client.Call(&v1::EvaluationService::Stub::ListResults, request, &page);
+    if (!status.ok()) return status;
+    for (auto& result : *page.mutable_results()) out->push_back(std::move(result));
+    request.mutable_page()->set_page_token(page.next_page_token());
+  } while (!request.page().page_token().empty());
+  return grpc::Status::OK;
+}
+
+// Where the grid and the list wrap: the terminal's width, else 100 columns.
+int OutputWidth() {
+  const int columns = TerminalColumns();
+  return columns > 0 ? columns : 100;
+}
+
 int ListSweeps(const Globals& globals, const std::string& owner) {
   Client client(globals);
   v1::ListSweepsRequest request;
@@ -71,25 +94,64 @@ int ListSweeps(const Globals& globals, const std::string& owner) {
   } while (!request.page().page_token().empty());
   if (globals.json) {
     PrintJson(merged);
-  } else {
-    std::cout << RenderSweepList(all);
+    return kOk;
   }
+  // The evaluations of each sweep: a completed sweep has evaluated every run
+  // that trained; the others are counted from their results, one call each.
+  // Where that call fails, the sweep shows jobs only.
+  std::vector<std::optional<EvaluationProgress>> evaluations;
+  for (const v1::Sweep& sweep : all) {
+    if (sweep.state() == v1::SWEEP_STATE_COMPLETED) {
+      evaluations.push_back(CompletedEvaluations(sweep));
+      continue;
+    }
+    std::vector<v1::ScenarioResult> results;
+    if (SweepResults(client, sweep.id(), &results).ok()) {
+      evaluations.push_back(CountEvaluations(sweep, results));
+    } else {
+      evaluations.push_back(std::nullopt);
+    }
+  }
+  std::cout << RenderSweepList(all, evaluations);
   return kOk;
 }
 
-int ShowSweep(const Globals& globals, int64_t id, bool jobs) {
+// The bars of `sweep show`: jobs, then evaluations.
+constexpr int kBarWidth = 20;
+
+int ShowSweep(const Globals& globals, int64_t id, bool runs, bool jobs) {
+  Client client(globals);
   v1::GetSweepRequest request;
   request.set_sweep_id(id);
   request.set_include_runs(true);
   request.set_include_jobs(true);
-  return CallAndPrint(globals, &v1::SweepService::Stub::GetSweep, request,
-                      [&](const v1::GetSweepResponse& response) {
-                        std::string out = absl::StrCat(
-                            RenderSweepSummary(response, std::chrono::system_clock::now()), "\n",
-                            RenderRuns(response));
-                        if (jobs) absl::StrAppend(&out, "\n", RenderJobs(response));
-                        return out;
-                      });
+  v1::GetSweepResponse response;
+  if (grpc::Status status = client.Call(&v1::SweepService::Stub::GetSweep, request, &response);
+      !status.ok()) {
+    return Fail(status);
+  }
+  if (globals.json) {
+    PrintJson(response);
+    return kOk;
+  }
+  // The scores; without them (a server or role that refuses), the grid of
+  // states alone.
+  std::vector<v1::ScenarioResult> results;
+  const grpc::Status listed = SweepResults(client, id, &results);
+  std::string out = RenderSweepSummary(response, std::chrono::system_clock::now(), kBarWidth);
+  if (listed.ok()) {
+    absl::StrAppend(
+        &out, RenderEvaluationLine(CountEvaluations(response.sweep(), results), kBarWidth), "\n");
+  }
+  absl::StrAppend(&out, "\n",
+                  RenderSweepGrid(response, results, {.color = ColorWanted(), .width = OutputWidth()}));
+  if (!listed.ok()) {
+    absl::StrAppend(&out, "(no scores: ListResults: ", listed.error_message(), ")\n");
+  }
+  if (runs || jobs) absl::StrAppend(&out, "\n", RenderRuns(response));
+  if (jobs) absl::StrAppend(&out, "\n", RenderJobs(response));
+  std::cout << out << std::flush;
+  return kOk;
 }
 
 int CancelSweep(const Globals& globals, int64_t id, const std::string& reason) {
@@ -215,6 +277,7 @@ struct SweepOptions {
   int64_t id = 0;
   bool validate_only = false;
   std::string owner;
+  bool show_runs = false;
   bool show_jobs = false;
   std::string reason;
   bool follow = false;
@@ -242,14 +305,24 @@ void AddSweepCommands(CLI::App& app, Globals& globals, Action& action) {
   OnRun(extend, globals, action,
         [](const Globals& g) { return ExtendSweep(g, o.id, o.file, o.validate_only); });
 
-  CLI::App* list = sweep->add_subcommand("list", "list sweeps, newest first");
+  CLI::App* list = sweep->add_subcommand(
+      "list",
+      "list sweeps, newest first, each with a progress bar: (jobs ended + evaluations "
+      "complete) / (jobs + evaluations)");
   list->add_option("--owner", o.owner, "only this owner's");
   OnRun(list, globals, action, [](const Globals& g) { return ListSweeps(g, o.owner); });
 
-  CLI::App* show = sweep->add_subcommand("show", "a sweep with its runs (and jobs)");
+  CLI::App* show = sweep->add_subcommand(
+      "show",
+      "a sweep: its progress, the grid of runs by state (rows N_tele, columns the baseline and "
+      "each source's N_nt, a character per seed), and per scenario the grid of scores (per "
+      "seed the tenths of S, then the seed mean); colours when stdout is a terminal and "
+      "NO_COLOR is unset");
   show->add_option("ID", o.id, "sweep id")->required();
-  show->add_flag("--jobs", o.show_jobs, "also list the jobs");
-  OnRun(show, globals, action, [](const Globals& g) { return ShowSweep(g, o.id, o.show_jobs); });
+  show->add_flag("--runs", o.show_runs, "also the runs as a table (key, jobs)");
+  show->add_flag("--jobs", o.show_jobs, "also the runs and the jobs as tables");
+  OnRun(show, globals, action,
+        [](const Globals& g) { return ShowSweep(g, o.id, o.show_runs, o.show_jobs); });
 
   CLI::App* watch = sweep->add_subcommand("watch", "follow a sweep's progress until it ends");
   watch->add_option("ID", o.id, "sweep id")->required();

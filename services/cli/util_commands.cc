@@ -1,5 +1,6 @@
 // mixsweep util ...: the data utilization ratios (eta) of a sweep with their
 // intervals, their updates as trials arrive, and the mix to buy for a budget.
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <iostream>
@@ -13,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "services/cli/client.h"
 #include "services/cli/render_eval.h"
+#include "services/cli/terminal.h"
 #include "services/lab/ground_truth.h"
 
 namespace mixsweep::cli {
@@ -31,7 +33,14 @@ struct UtilOptions {
   double cost_nt_hours = 0;
   int64_t teleop_core = 0;
   bool skip_initial = false;
+  bool plot = false;
+  bool no_plot = false;
 };
+
+// `util show` draws its plots by default on a terminal at least this wide.
+constexpr int kPlotMinColumns = 60;
+// Plots are at most this wide, whatever the terminal.
+constexpr int kPlotMaxColumns = 100;
 
 UtilOptions& Options() {
   static UtilOptions options;
@@ -68,6 +77,30 @@ std::optional<EstimateTruth> LoadTruth(const std::string& path, std::string* err
   return columns;
 }
 
+// The recommendation for each estimate shown (--budget): one RecommendMix
+// per (scenario, source); one that fails says why and the others go on.
+std::string Recommendations(Client& client, const UtilOptions& o,
+                            const std::vector<v1::Estimate>& estimates) {
+  std::string out;
+  for (const v1::Estimate& e : estimates) {
+    v1::RecommendMixRequest request;
+    request.set_sweep_id(o.sweep_id);
+    request.set_scenario(e.scenario());
+    request.set_source(e.source());
+    request.set_budget_hours(o.budget_hours);
+    v1::Recommendation recommendation;
+    out += "\n";
+    grpc::Status status = client.Call(&UtilStub::RecommendMix, request, &recommendation);
+    if (status.ok()) {
+      out += RenderRecommendation(request, recommendation);
+    } else {
+      absl::StrAppend(&out, "No recommendation for ", e.scenario(), " · ", e.source(), " (",
+                      o.budget_hours, " h): ", status.error_message(), "\n");
+    }
+  }
+  return out;
+}
+
 int Show(const Globals& g, const UtilOptions& o) {
   if (g.json && o.csv) {
     std::cerr << "error: --json and --csv exclude each other\n";
@@ -83,17 +116,44 @@ int Show(const Globals& g, const UtilOptions& o) {
     }
     if (g.json) std::cerr << "note: --truth adds columns to tables and CSV, not to JSON\n";
   }
+  if (o.budget_hours > 0 && (g.json || o.csv)) {
+    std::cerr << "note: --budget adds the recommendation to the tables only; for JSON: "
+                 "mixsweep --json util recommend\n";
+  }
+  // The plots: asked for, refused, or by default on a terminal that is wide
+  // enough; never in JSON or CSV.
+  const int columns = TerminalColumns();
+  const bool plot = !g.json && !o.csv && !o.no_plot &&
+                    (o.plot || (StdoutIsTerminal() && columns >= kPlotMinColumns));
+  PlotOptions plot_options;
+  plot_options.width = std::min(columns > 0 ? columns : kPlotMaxColumns, kPlotMaxColumns);
+  plot_options.color = ColorWanted();
+
   v1::GetEstimatesRequest request;
   request.set_sweep_id(o.sweep_id);
   request.set_scenario(o.scenario);
   request.set_source(o.source);
-  return CallAndPrint(
-      g, &UtilStub::GetEstimates, request, [&](const v1::GetEstimatesResponse& response) {
-        const std::vector<v1::Estimate> estimates(response.estimates().begin(),
-                                                  response.estimates().end());
-        const EstimateTruth* t = truth ? &*truth : nullptr;
-        return o.csv ? RenderEstimatesCsv(estimates, t) : RenderEstimates(estimates, t);
-      });
+  Client client(g);
+  v1::GetEstimatesResponse response;
+  if (grpc::Status status = client.Call(&UtilStub::GetEstimates, request, &response);
+      !status.ok()) {
+    return Fail(status);
+  }
+  if (g.json) {
+    PrintJson(response);
+    return kOk;
+  }
+  const std::vector<v1::Estimate> estimates(response.estimates().begin(),
+                                            response.estimates().end());
+  const EstimateTruth* t = truth ? &*truth : nullptr;
+  if (o.csv) {
+    std::cout << RenderEstimatesCsv(estimates, t) << std::flush;
+    return kOk;
+  }
+  std::string out = RenderEstimates(estimates, t, plot ? &plot_options : nullptr);
+  if (o.budget_hours > 0) out += Recommendations(client, o, estimates);
+  std::cout << out << std::flush;
+  return kOk;
 }
 
 int Recommend(const Globals& g, const UtilOptions& o) {
@@ -162,7 +222,9 @@ void AddUtilCommands(CLI::App& app, Globals& globals, Action& action) {
   util->require_subcommand(1);
 
   CLI::App* show = util->add_subcommand(
-      "show", "local and global eta per (scenario, source), with intervals and the fit");
+      "show",
+      "local and global eta per (scenario, source), with intervals, the fit, and the log-log "
+      "plot on a terminal");
   show->add_option("SWEEP", o.sweep_id, "sweep id")->required();
   show->add_option("--scenario", o.scenario, "only this scenario");
   show->add_option("--source", o.source, "only this non-teleop source");
@@ -170,6 +232,16 @@ void AddUtilCommands(CLI::App& app, Globals& globals, Action& action) {
   show->add_option("--truth", o.truth_file,
                    "the synthetic lab's ground truth (YAML): adds TRUE ETA and EXPECTED LOCAL")
       ->check(CLI::ExistingFile);
+  CLI::Option* plot = show->add_flag(
+      "--plot", o.plot,
+      "draw each estimate's log-log plot (S against N_tele: teleop points o, the fitted power "
+      "law ..., mixed points + for eta > 0 and x for eta < 0 with an arrow to their N_eq); "
+      "the default on a terminal at least 60 columns wide");
+  show->add_flag("--no-plot", o.no_plot, "no plots, even on a terminal")->excludes(plot);
+  show->add_option("--budget", o.budget_hours,
+                   "also the recommended mix for this collection budget in hours, per "
+                   "(scenario, source) shown, at the spec's or measured costs (as util recommend)")
+      ->check(Hours(/*zero_ok=*/false));
   OnRun(show, globals, action, [](const Globals& g) { return Show(g, Options()); });
 
   CLI::App* recommend = util->add_subcommand(

@@ -370,6 +370,17 @@ TEST(RenderSweepProgressLineTest, AnEndedSweepShowsItsStateNotAnEta) {
   const std::string line = RenderSweepProgressLine(s, 10.0);
   EXPECT_THAT(line, AllOf(HasSubstr(" · cancelled 2 · "), EndsWith(" · cancelled"),
                           Not(HasSubstr("eta"))));
+  // Jobs still stopping are shown.
+  EXPECT_THAT(line, AllOf(HasSubstr(" · running 2 · "), HasSubstr(" · queued 5 · ")));
+}
+
+TEST(RenderSweepProgressLineTest, AnEndedSweepLeavesOutRunningAndQueuedAtZero) {
+  v1::Sweep s;
+  s.set_state(v1::SWEEP_STATE_COMPLETED);
+  s.mutable_counts()->set_jobs_total(21);
+  (*s.mutable_counts()->mutable_jobs_by_state())["JOB_STATE_SUCCEEDED"] = 21;
+  EXPECT_EQ(RenderSweepProgressLine(s, std::nullopt, 20),
+            "[####################] 100% (21/21 jobs done) · succeeded 21 · failed 0 · completed");
 }
 
 }  // namespace

@@ -212,20 +212,7 @@ TEST(RenderSweepSummaryTest, CancelledSweepShowsItsReason) {
   EXPECT_THAT(out, EndsWith("cancelled: wrong teleop dataset\n"));
 }
 
-TEST(RenderSweepListTest, OneRowPerSweep) {
-  v1::Sweep a = ExampleSweep();
-  v1::Sweep b = ExampleSweep();
-  b.set_id(18);
-  b.set_state(v1::SWEEP_STATE_COMPLETED);
-  const std::string out = RenderSweepList({a, b});
-  ExpectNoTrailingBlanks(out);
-  const auto lines = Lines(out);
-  ASSERT_EQ(lines.size(), 3u);
-  EXPECT_THAT(lines[0], StartsWith("ID  NAME"));
-  EXPECT_THAT(lines[1], AllOf(StartsWith("17  pick-dual-bottles-sim"), HasSubstr("active"),
-                              HasSubstr(" 18 "), EndsWith("(3/21 jobs done)")));
-  EXPECT_THAT(lines[2], AllOf(StartsWith("18  "), HasSubstr("completed")));
-}
+// RenderSweepList: tests/unit/render_sweep_test.cc.
 
 // ---------------------------------------------------------------------------
 // RenderRuns, RenderJobs, RenderJob
