@@ -481,6 +481,10 @@ std::string RenderSweepGrid(const v1::GetSweepResponse& response,
                    {"-", "cancelled"}},
                   options.width, options.color, indent);
   }
+  if (sweep.baseline_from_sweep() != 0) {
+    absl::StrAppend(&out, indent, "the teleop-only baseline comes from sweep ",
+                    sweep.baseline_from_sweep(), "\n");
+  }
 
   if (scenarios.empty()) return out;
   // The scores: one group of columns per scenario, side by side while they

@@ -235,8 +235,9 @@ void AddUtilCommands(CLI::App& app, Globals& globals, Action& action) {
   CLI::Option* plot = show->add_flag(
       "--plot", o.plot,
       "draw each estimate's log-log plot (S against N_tele: teleop points o, the fitted power "
-      "law ..., mixed points + for eta > 0 and x for eta < 0 with an arrow to their N_eq); "
-      "the default on a terminal at least 60 columns wide");
+      "law ..., mixed points + for eta > 0 and x for eta < 0 with an arrow to their N_eq; "
+      "points with S = 0 counted below it); the default on a terminal at least 60 columns "
+      "wide; coloured on a terminal unless NO_COLOR is set");
   show->add_flag("--no-plot", o.no_plot, "no plots, even on a terminal")->excludes(plot);
   show->add_option("--budget", o.budget_hours,
                    "also the recommended mix for this collection budget in hours, per "

@@ -683,6 +683,86 @@ TEST(RenderEvalEstimatesTest, NoEstimates) {
   EXPECT_EQ(Csv(RenderEstimatesCsv({})).size(), 1u);  // the header only
 }
 
+// --- The estimate as a log-log plot (render_plot.h) ------------------------------------
+
+TEST(RenderEvalEstimatePlotTest, EveryMixedPointWithItsEtaAndNeq) {
+  const LogLogPlotInput in = PlotInputOf(EstimateWithEveryCase());
+  EXPECT_EQ(in.source, "sim");
+  ASSERT_EQ(in.teleop.size(), 3u);
+  EXPECT_EQ(in.teleop[2].n, 200);
+  EXPECT_EQ(in.teleop[2].s, 0.45);
+  EXPECT_TRUE(in.fit.drawable);
+  EXPECT_EQ(in.fit.alpha, 0.0297);
+  EXPECT_EQ(in.fit.beta, 0.5123);
+  // The curve's mixed point first (its S the curve's), then the global etas
+  // that have no curve point, in their order.
+  ASSERT_EQ(in.mixed.size(), 7u);
+  auto expect = [&](size_t i, double n_tele, int64_t n_nt, std::optional<double> eta,
+                    std::optional<double> n_eq, const std::string& reason) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ(in.mixed[i].n_tele, n_tele);
+    EXPECT_EQ(in.mixed[i].n_nt, n_nt);
+    EXPECT_EQ(in.mixed[i].s, 0.6);
+    EXPECT_EQ(in.mixed[i].eta, eta);
+    EXPECT_EQ(in.mixed[i].n_eq, n_eq);
+    EXPECT_EQ(in.mixed[i].undefined_reason, reason);
+  };
+  expect(0, 200, 1000, 12.500000000000004, 280, "");
+  expect(1, 100, 1000, -25, 60, "");
+  expect(2, 50, 1000, 0.5, 2000, "");
+  expect(3, 50, 500, -7, std::nullopt, "");  // an N_eq of 0 has no place on the plot
+  expect(4, 50, 2000, std::nullopt, std::nullopt, "S_mix=0");
+  expect(5, 100, 2000, std::nullopt, 100, "N_eq=N_t");
+  expect(6, 200, 2000, std::nullopt, std::nullopt, "N_eq overflow");
+}
+
+TEST(RenderEvalEstimatePlotTest, FitsWithoutPositiveScalingAreDrawnUndefinedOnesSayWhy) {
+  v1::Estimate e = EstimateWithEveryCase();
+  e.mutable_fit()->Clear();
+  e.mutable_fit()->set_undefined_reason(v1::Eta::STATUS_NO_POSITIVE_SCALING);
+  e.mutable_fit()->set_alpha(0.9);
+  e.mutable_fit()->set_beta(-0.1);
+  EXPECT_TRUE(PlotInputOf(e).fit.drawable);
+
+  e.mutable_fit()->Clear();
+  e.mutable_fit()->set_undefined_reason(v1::Eta::STATUS_TOO_FEW_POINTS);
+  e.clear_global();
+  const LogLogPlotInput in = PlotInputOf(e);
+  EXPECT_FALSE(in.fit.drawable);
+  EXPECT_EQ(in.fit.undefined_reason, "too few points");
+  ASSERT_EQ(in.mixed.size(), 1u);  // the curve's mixed point, without an eta
+  EXPECT_EQ(in.mixed[0].eta, std::nullopt);
+  EXPECT_EQ(in.mixed[0].undefined_reason, "no global eta");
+}
+
+TEST(RenderEvalEstimatePlotTest, RenderEstimatesEndsEachEstimateWithItsPlotWhenAsked) {
+  v1::Estimate e = EstimateWithEveryCase();
+  e.mutable_global(4)->set_s_mix(0);  // the S_mix=0 point, as a server sends it
+  EXPECT_THAT(RenderEstimates({e}), Not(HasSubstr("S (log)")));
+  PlotOptions plot;
+  plot.width = 90;
+  const std::string text = RenderEstimates({e, e}, nullptr, &plot);
+  ExpectNoTrailingBlanks(text);
+  size_t plots = 0;
+  for (size_t at = text.find("  plot: S against N_tele, log-log"); at != std::string::npos;
+       at = text.find("  plot: S against N_tele, log-log", at + 1)) {
+    ++plots;
+  }
+  EXPECT_EQ(plots, 2u);
+  EXPECT_THAT(text, HasSubstr("\n  S (log)\n"));
+  EXPECT_THAT(text, HasSubstr("N_tele (log)"));
+  // After the global eta table of its estimate, before the next estimate.
+  EXPECT_LT(text.find("global eta per mixed point"), text.find("  plot: "));
+  EXPECT_LT(text.find("  plot: "), text.find("\nin_domain", 1));
+  // The plot fits the width, indentation included.
+  const std::string first = text.substr(text.find("  plot: "));
+  for (const std::string& line : Lines(first.substr(0, first.find("\n\n")))) {
+    EXPECT_LE(line.size(), 90u) << line;
+  }
+  // S = 0 of a mixed point is counted under its plot.
+  EXPECT_THAT(text, HasSubstr("not drawn, S = 0 has no place on a log axis: 1 point (sim N=50+2000)"));
+}
+
 TEST(RenderEvalEstimateUpdateTest, OneLineWithEachGlobalEta) {
   v1::EstimateUpdate update;
   *update.mutable_estimate() = EstimateWithEveryCase();

@@ -373,6 +373,20 @@ TEST(RenderSweepGridTest, ManyColumnsWrapIntoBlocksThatFitTheWidth) {
   EXPECT_THAT(states, HasSubstr("sim 32000"));
 }
 
+TEST(RenderSweepGridTest, ABaselineFromAnotherSweepIsNamed) {
+  Example ex = PartWay();
+  ex.sweep.mutable_sweep()->set_baseline_from_sweep(7);
+  v1::GetSweepResponse mixed_only = ex.sweep;
+  mixed_only.clear_runs();
+  for (const v1::Run& r : ex.sweep.runs()) {
+    if (r.n_nt() > 0) *mixed_only.add_runs() = r;
+  }
+  const std::string out = RenderSweepGrid(mixed_only, {}, {.color = false, .width = 100});
+  EXPECT_THAT(out, HasSubstr("  N_TELE  sim 1000\n  50      >.-\n"));
+  EXPECT_THAT(out, HasSubstr("  the teleop-only baseline comes from sweep 7\n"));
+  EXPECT_THAT(out, Not(HasSubstr("N_TELE  baseline")));
+}
+
 TEST(RenderSweepGridTest, NoRunsAndNoTrialsYet) {
   v1::GetSweepResponse empty;
   *empty.mutable_sweep() = BaseSweep();
