@@ -49,7 +49,8 @@ import traceback
 import urllib.parse
 
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException, WebDriverException
+from selenium.common.exceptions import (StaleElementReferenceException, TimeoutException,
+                                        WebDriverException)
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -85,7 +86,8 @@ def make_driver(profile_dir):
 def wait_for(driver, what, condition, timeout=WAIT_S):
     """Waits until condition(driver) is truthy; fails naming `what`."""
     try:
-        return WebDriverWait(driver, timeout, poll_frequency=0.2).until(
+        return WebDriverWait(driver, timeout, poll_frequency=0.2,
+                             ignored_exceptions=[StaleElementReferenceException]).until(
             lambda d: condition(d))
     except TimeoutException:
         fail(f"timed out after {timeout} s waiting for {what}")
@@ -122,6 +124,18 @@ def float_attr(el, name):
 
 
 # ---- Checks of the page's content ------------------------------------------------
+
+def settled(check, *args):
+    """Runs a check again when the page replaced an element under it (a poll
+    brought new data between finding an element and reading it)."""
+    for attempt in range(5):
+        try:
+            return check(*args)
+        except StaleElementReferenceException:
+            if attempt == 4:
+                raise
+            time.sleep(0.3)
+
 
 def check_plots(driver, expect):
     plots = expect.get("plots", [])
@@ -329,7 +343,10 @@ def check_update_handshake(driver, hdir):
         newer = any(int(f.get_attribute("data-version")) > versions.get(
             (f.get_attribute("data-scenario"), f.get_attribute("data-source")), 0)
             for f in els(d, "figure[data-role=plot]"))
-        return newer and not eta_mismatches(d, after.get("eta_rows", []))
+        try:
+            return newer and not eta_mismatches(d, after.get("eta_rows", []))
+        except StaleElementReferenceException:
+            return False
     try:
         WebDriverWait(driver, 60, poll_frequency=0.5).until(shows_new)
     except TimeoutException:
@@ -338,7 +355,7 @@ def check_update_handshake(driver, hdir):
             problems or ["no plot shows a newer estimate version"]))
     if driver.execute_script("return window.__mixsweepCheckMarker;") != marker:
         fail("the page reloaded itself instead of updating in place")
-    check_plots(driver, after)
+    settled(check_plots, driver, after)
     log("live: the corrected trial's new estimates appeared without a reload")
 
 
@@ -430,8 +447,8 @@ def token_mode(driver, args, token, expect, shot_base):
     field = driver.find_element(By.CSS_SELECTOR, "#token-input")
     field.send_keys("msw_this-is-not-a-valid-token")
     driver.find_element(By.CSS_SELECTOR, "#token-form button[type=submit]").click()
-    wait_for(driver, "an error for the wrong token", lambda d: "refused" in
-             (els(d, "#token-error") or [None])[0].text if els(d, "#token-error") else False)
+    wait_for(driver, "an error for the wrong token",
+             lambda d: any("refused" in e.text for e in els(d, "#token-error")))
     error_text = driver.find_element(By.CSS_SELECTOR, "#token-error").text
     if els(driver, "figure[data-role=plot]"):
         fail("with a wrong token the page shows sweep data")
@@ -505,10 +522,10 @@ def main():
             token_mode(driver, args, token, expect, shot_base)
         else:
             open_mode(driver, args, expect)
-        check_plots(driver, expect)
-        check_eta(driver, expect)
-        check_grid(driver, expect)
-        check_recommendation(driver, expect)
+        settled(check_plots, driver, expect)
+        settled(check_eta, driver, expect)
+        settled(check_grid, driver, expect)
+        settled(check_recommendation, driver, expect)
         check_live_updates(driver)
         if args.handshake_dir:
             check_update_handshake(driver, args.handshake_dir)

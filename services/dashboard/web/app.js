@@ -58,7 +58,15 @@
     scenario: null, // the grid's score scenario
     recommendation: null,
     rendered: {},
+    // Bumped whenever the view changes under a poll in flight (another
+    // route, the token form): that poll's answers are then dropped.
+    gen: 0,
   };
+
+  class Stale extends Error {}
+  function alive(gen) {
+    if (gen !== state.gen) throw new Stale('view changed');
+  }
 
   // ---- Small helpers ---------------------------------------------------------
 
@@ -79,6 +87,14 @@
       e.append(c instanceof Node ? c : document.createTextNode(String(c)));
     }
     return e;
+  }
+
+  // JSON with object keys sorted: protobuf writes map fields (counts by
+  // state, a job's environment) in no fixed order, so plain JSON.stringify
+  // of the same data can differ from one answer to the next.
+  function stableJson(v) {
+    return JSON.stringify(v, (k, x) => (x && typeof x === 'object' && !Array.isArray(x)
+      ? Object.fromEntries(Object.keys(x).sort().map((key) => [key, x[key]])) : x));
   }
 
   function num(v) {
@@ -104,7 +120,7 @@
     const n = num(v);
     if (!Number.isFinite(n)) return '\u2014';
     if (n === 0) return '0 h';
-    if (Math.abs(n) < 0.01) return `${Number(n.toPrecision(2))} h`;
+    if (Math.abs(n) < 0.01) return `${Number(n.toPrecision(3))} h`;
     return `${n.toLocaleString('en-US', {minimumFractionDigits: 2, maximumFractionDigits: 2})} h`;
   }
   function fmtMoney(v, currency) {
@@ -125,6 +141,12 @@
     const d = new Date(ts);
     if (Number.isNaN(d.getTime())) return '\u2014';
     return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${fmtTime(d)}`;
+  }
+  // A time of today as HH:MM:SS, another day's with its date.
+  function fmtWhen(ts) {
+    const d = new Date(ts || '');
+    if (Number.isNaN(d.getTime())) return '\u2014';
+    return d.toDateString() === new Date().toDateString() ? fmtTime(d) : fmtDate(ts);
   }
   // "JOB_STATE_SUCCEEDED" -> "succeeded".
   function enumName(v, prefix) {
@@ -287,6 +309,7 @@
   }
 
   function showTokenForm(errorText) {
+    state.gen++;
     stopPolling();
     renderWho();
     statusEl.replaceChildren();
@@ -327,6 +350,7 @@
   // ---- Start-up ---------------------------------------------------------------------
 
   async function start() {
+    state.gen++;
     stopPolling();
     try {
       const session = await api('/api/v1/session');
@@ -367,6 +391,7 @@
   }
 
   function navigate() {
+    state.gen++;
     const route = routeOf(parseFragment(location.hash).route);
     state.route = route;
     state.error = null;
@@ -403,13 +428,19 @@
     }
     state.polling = true;
     const route = state.route;
+    const gen = state.gen;
     let changed = false;
     try {
-      changed = route.name === 'sweep' ? await pollSweep(route.id) : await pollList();
+      changed = route.name === 'sweep' ? await pollSweep(route.id, gen) : await pollList(gen);
       state.error = null;
       state.lastUpdated = new Date();
       if (changed) state.lastChanged = state.lastUpdated;
     } catch (e) {
+      if (e instanceof Stale || gen !== state.gen) {
+        // Whoever changed the view polls for it.
+        state.polling = false;
+        return;
+      }
       if (e instanceof ApiError && e.auth && !state.open) {
         state.polling = false;
         forgetToken();
@@ -433,8 +464,9 @@
     if (state.route === route) state.timer = setTimeout(poll, POLL_MS);
   }
 
-  async function pollList() {
+  async function pollList(gen) {
     const [list, workers] = await Promise.all([api('/api/v1/sweeps'), api('/api/v1/workers')]);
+    alive(gen);
     let changed = false;
     // The evaluation progress of active sweeps comes from their results:
     // fetched for at most 10 of them, every few polls.
@@ -442,12 +474,13 @@
       const active = (list.sweeps || []).filter((s) => s.state === 'SWEEP_STATE_ACTIVE').slice(0, 10);
       const got = await Promise.all(active.map((s) =>
         api(`/api/v1/sweeps/${encodeURIComponent(s.id)}/results`).catch(() => null)));
+      alive(gen);
       state.listResults = {};
       active.forEach((s, i) => {
         if (got[i]) state.listResults[s.id] = got[i];
       });
     }
-    const sig = JSON.stringify([list, Object.entries(state.listResults).map(([id, r]) =>
+    const sig = stableJson([list, Object.entries(state.listResults).map(([id, r]) =>
       [id, (r.results || []).map((x) => x.trialsRecorded)])]);
     if (sig !== state.listSig || !state.rendered.list) {
       changed = state.listSig !== '' && sig !== state.listSig;
@@ -455,7 +488,7 @@
       state.list = list;
       renderListView();
     }
-    const wsig = JSON.stringify(workers);
+    const wsig = stableJson(workers);
     if (wsig !== state.workersSig || !state.rendered.workers) {
       changed = changed || (state.workersSig !== '' && wsig !== state.workersSig);
       state.workersSig = wsig;
@@ -468,10 +501,10 @@
   // The part of a sweep that says whether its runs and jobs changed.
   function sweepSignature(sweep) {
     if (!sweep) return '';
-    return JSON.stringify([sweep.state, sweep.revision, sweep.counts, sweep.updatedAt]);
+    return stableJson([sweep.state, sweep.revision, sweep.counts, sweep.updatedAt]);
   }
 
-  async function pollSweep(id) {
+  async function pollSweep(id, gen) {
     const pollNo = state.pollCount;
     // Light: the list's counts (the sweep may be beyond its first page) and
     // the results.
@@ -479,6 +512,7 @@
       api('/api/v1/sweeps'),
       api(`/api/v1/sweeps/${id}/results`),
     ]);
+    alive(gen);
     const listed = (list.sweeps || []).find((s) => String(s.id) === String(id));
     let changed = false;
 
@@ -489,8 +523,9 @@
       (running && pollNo - state.detailFetchedPoll >= DETAIL_EVERY_WHILE_RUNNING);
     if (needDetail) {
       const detail = await api(`/api/v1/sweeps/${id}`);
+      alive(gen);
       state.detailFetchedPoll = pollNo;
-      const sig = JSON.stringify(detail);
+      const sig = stableJson(detail);
       if (sig !== state.detailSig) {
         changed = state.detailSig !== '';
         state.detailSig = sig;
@@ -498,7 +533,7 @@
       }
     }
 
-    const rsig = JSON.stringify((results.results || []).map((r) =>
+    const rsig = stableJson((results.results || []).map((r) =>
       [r.runId, r.scenario, r.checkpointUri, r.trialsRecorded, r.s, r.state]));
     const resultsChanged = rsig !== state.resultsSig;
     if (resultsChanged) {
@@ -514,8 +549,9 @@
     if (needEstimates) {
       if (!resultsChanged && state.settle > 0) state.settle--;
       const estimates = await api(`/api/v1/sweeps/${id}/estimates`);
+      alive(gen);
       state.estimatesFetchedAt = now;
-      const esig = JSON.stringify((estimates.estimates || []).map((e) =>
+      const esig = stableJson((estimates.estimates || []).map((e) =>
         [e.scenario, e.source, e.version, e.trialCount, e.lastTrialId]));
       if (esig !== state.estimatesSig) {
         changed = changed || state.estimatesSig !== '';
@@ -708,7 +744,7 @@
     replaceSection('grid', state.detailSig + state.resultsSig + state.scenario,
       () => buildGrid(d, state.results));
     replaceSection('costs', state.estimatesSig + state.detailSig, () => buildCosts(sweep, ests));
-    replaceSection('budget', JSON.stringify([scenarios, (sweep.sources || []).map((s) => s.name),
+    replaceSection('budget', stableJson([scenarios, (sweep.sources || []).map((s) => s.name),
       state.recommendation && state.recommendation.key]), () => buildBudget(sweep));
   }
 
@@ -839,20 +875,49 @@
     return model;
   }
 
+  // One line under a plot's title: where the non-teleop data helped or hurt
+  // (global eta per mixed point) and where that sign is established.
+  function plotVerdict(e, model) {
+    const groups = {positive: [], negative: [], undefined: []};
+    const established = [];
+    for (const m of model.mixed) {
+      if (!(Number.isFinite(m.s) && m.s > 0) || m.etaStatus === undefined) continue;
+      const sign = window.MixPlot.signOf(m);
+      const at = model.mixed.some((o) => o !== m && o.nTele === m.nTele)
+        ? `${fmtInt(m.nTele)}+${fmtInt(m.nNt)}` : fmtInt(m.nTele);
+      groups[sign].push(at);
+      if (m.signEstablished && sign !== 'undefined') established.push(at);
+    }
+    const parts = [];
+    if (groups.positive.length) {
+      parts.push(h('span', {class: 'key-positive', text: `helps at ${groups.positive.join(', ')}`}));
+    }
+    if (groups.negative.length) {
+      if (parts.length) parts.push(' \u00b7 ');
+      parts.push(h('span', {class: 'key-negative', text: `hurts at ${groups.negative.join(', ')}`}));
+    }
+    if (groups.undefined.length) {
+      if (parts.length) parts.push(' \u00b7 ');
+      parts.push(h('span', {class: 'muted', text: `undefined at ${groups.undefined.join(', ')}`}));
+    }
+    if (!parts.length) return h('div', {class: 'plot-verdict muted', text: 'no global \u03b7 yet'});
+    parts.push(h('span', {class: 'muted', text: established.length
+      ? ` \u00b7 sign established at ${established.join(', ')}` : ' \u00b7 sign not established'}));
+    return h('div', {class: 'plot-verdict', 'data-role': 'plot-verdict'}, `${e.source}: `, parts);
+  }
+
   function buildPlots(sweep, ests) {
     const section = h('section', {'aria-labelledby': 'plots-title'},
       h('h2', {id: 'plots-title', text: 'Success rate vs teleop demos (seed 000, Figs. 4\u20137)'}),
       h('p', {class: 'explain'},
-        'Both axes logarithmic. ',
-        h('span', {class: 'key-teleop', text: 'Blue circles'}),
-        ': teleop-only runs (mean over seeds, bar = std), with the dashed power-law fit. ',
-        h('span', {class: 'key-mixed', text: 'Orange markers'}),
-        ': the same teleop demos after pretraining on non-teleop demos. Each arrow goes to N_eq, ' +
+        'Log-log axes. ',
+        h('span', {class: 'key-teleop', text: 'Blue'}),
+        ': teleop only (seed mean \u00b1 std) and its power-law fit. ',
+        h('span', {class: 'key-mixed', text: 'Orange'}),
+        ': the same teleop demos after pretraining on non-teleop demos; the arrow goes to N_eq, ' +
         'the teleop demos the fit needs for the same success: ',
-        h('span', {class: 'key-positive', text: 'green, pointing right'}),
-        ' = the extra data helped (\u03b7 > 0); ',
-        h('span', {class: 'key-negative', text: 'red, pointing left'}),
-        ' = it hurt (\u03b7 < 0).'));
+        h('span', {class: 'key-positive', text: 'green \u2192 it helped (\u03b7 > 0)'}), ', ',
+        h('span', {class: 'key-negative', text: 'red \u2190 it hurt (\u03b7 < 0)'}), '.'));
     if (!ests.length) {
       section.append(h('p', {class: 'muted', 'data-role': 'no-estimates',
         text: 'No estimates yet: they appear as soon as the first trials are recorded.'}));
@@ -870,10 +935,11 @@
       h('figcaption', null,
         h('div', {class: 'plot-title'}, h('strong', {text: e.scenario}),
           ` \u00b7 teleop vs ${e.source} (${kind})`),
-        h('div', {class: 'plot-sub muted', 'data-role': 'fit-text', text: fitText(e.fit)})),
+        h('div', {class: 'plot-sub muted', 'data-role': 'fit-text', text: fitText(e.fit)}),
+        plotVerdict(e, model)),
       svg,
       h('div', {class: 'plot-foot muted', text: `${fmtInt(e.trialCount)} trials \u00b7 ` +
-        `estimate v${e.version || 0} \u00b7 computed ${fmtDate(e.computedAt)}` +
+        `estimate v${e.version || 0} of ${fmtWhen(e.computedAt)}` +
         (e.fromGivenS ? ' \u00b7 from given S values' : '') +
         (fig ? ` \u00b7 cf. seed 000 ${fig}` : '')})));
     }
@@ -1335,7 +1401,7 @@
         }
         state.recommendation = {scenario: scenarioSel.value, source: sourceSel.value, budget: b,
           node, key: `${scenarioSel.value}/${sourceSel.value}/${b}/${Date.now()}`};
-        state.rendered['sig:budget'] = JSON.stringify([scenarios, sources, state.recommendation.key]);
+        state.rendered['sig:budget'] = stableJson([scenarios, sources, state.recommendation.key]);
         out.replaceChildren(node);
       }},
     h('label', {for: 'rec-scenario', text: 'Scenario'}), scenarioSel,
@@ -1359,9 +1425,13 @@
     const ratio = num(rec.costNtHours) > 0 ? num(rec.costTeleHours) / num(rec.costNtHours) : NaN;
     return h('div', {class: 'rec', 'data-role': 'recommendation', 'data-n-tele': String(num(rec.nTele)),
       'data-n-nt': String(num(rec.nNt)), 'data-predicted-s': String(num(rec.predictedS))},
-    h('p', {class: 'rec-headline'}, 'Collect ',
-      h('strong', {text: `${fmtInt(rec.nTele)} teleop`}), ' + ',
-      h('strong', {text: `${fmtInt(rec.nNt)} ${source}`}), ' demos'),
+    num(rec.nNt) > 0
+      ? h('p', {class: 'rec-headline'}, 'Collect ',
+        h('strong', {text: `${fmtInt(rec.nTele)} teleop`}), ' + ',
+        h('strong', {text: `${fmtInt(rec.nNt)} ${source}`}), ' demos')
+      : h('p', {class: 'rec-headline'}, 'Collect ',
+        h('strong', {text: `${fmtInt(rec.nTele)} teleop`}), ' demos, ',
+        h('strong', {text: `0 ${source}`}), ` (more ${source} data would not pay here)`),
     h('p', null, 'Predicted success ', h('strong', {text: fmtS(rec.predictedS)}),
       hasIv ? ` (95% interval ${fmtS(iv.lower)}\u2013${fmtS(iv.upper)})` : '',
       ` \u00b7 spends ${fmtHours(rec.spentHours)} of ${fmtHours(rec.budgetHours || budget)}`),

@@ -435,12 +435,21 @@
       const tail = l.xa - l.dir * 9;
       const tailAnchor = l.dir > 0 ? 'end' : 'start';
       const y = l.y;
-      // y is 7 px above the arrow; the label's baseline sits at y.
+      // y is 7 px above the arrow; the label's baseline sits at y. First
+      // choice: along the shaft next to its own mixed point, so that arrows
+      // that overlap (two mixed points with the same S) keep their labels
+      // apart; then the middle of the shaft, beyond its tip, behind its tail.
+      const start = l.xa + l.dir * 9;
+      const startAnchor = l.dir > 0 ? 'start' : 'end';
       const candidates = [];
+      if (l.span >= width + 12) {
+        candidates.push([start, y, startAnchor], [start, y + 19, startAnchor]);
+      }
       if (l.span >= width + 4) candidates.push([mid, y, 'middle'], [mid, y + 19, 'middle']);
       candidates.push([tip, y + 11, tipAnchor], [tail, y + 11, tailAnchor]);
       for (const dy of [-11, 30, -22, 41, -33]) {
-        candidates.push([mid, y + dy, 'middle'], [tip, y + dy, tipAnchor]);
+        candidates.push([start, y + dy, startAnchor], [mid, y + dy, 'middle'],
+          [tip, y + dy, tipAnchor]);
       }
       let chosen = null;
       for (const [cx, cy, anchor] of candidates) {
@@ -511,8 +520,8 @@
     }
     {
       const y = row();
-      label(lg, lx, y, '\u03b7 12? and a faded arrow: sign not established (its 95% interval ' +
-        'includes both signs)', {fill: COLORS.muted});
+      label(lg, lx, y, '\u03b7 12? and a faded arrow: sign not established (95% interval ' +
+        'allows both)', {fill: COLORS.muted});
     }
     if (zeroTeleop + zeroMixed > 0) {
       const y = row() + 1;
