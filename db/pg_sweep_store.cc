@@ -186,7 +186,8 @@ std::vector<RunRecord> ReadRuns(pqxx::work& tx, int64_t sweep_id) {
     for (int column = 13; column <= 15; ++column) {
       if (!row[column].is_null()) job_states.push_back(JobStateOf(row[column]));
     }
-    run.state = scheduler::DeriveRunState(job_states);
+    run.state = scheduler::DeriveRunState(
+        job_states, {.open = row[16].as<int64_t>(), .complete = row[17].as<int64_t>()});
     runs.push_back(std::move(run));
   }
   return runs;

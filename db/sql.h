@@ -205,7 +205,11 @@ inline constexpr const char* kSelectRuns = R"sql(
 SELECT r.id, r.sweep_id, r.key, r.n_tele, r.source, r.source_kind, r.n_nt, r.seed,
        coalesce(r.train_job_id, 0), coalesce(r.pretrain_job_id, 0),
        coalesce(r.finetune_job_id, 0), coalesce(r.checkpoint_uri, ''),
-       r.revision_added, t.state, p.state, f.state
+       r.revision_added, t.state, p.state, f.state,
+       (SELECT count(*) FILTER (WHERE e.state = 'open') FROM evaluation_requests e
+        WHERE e.run_id = r.id),
+       (SELECT count(*) FILTER (WHERE e.state = 'complete') FROM evaluation_requests e
+        WHERE e.run_id = r.id)
 FROM runs r
 LEFT JOIN jobs t ON t.id = r.train_job_id
 LEFT JOIN jobs p ON p.id = r.pretrain_job_id

@@ -72,7 +72,8 @@ std::optional<plan::JobKind> ParseJobKind(const std::string& name) {
   return Parse(kJobKinds, name);
 }
 
-RunState DeriveRunState(const std::vector<JobState>& job_states) {
+RunState DeriveRunState(const std::vector<JobState>& job_states,
+                        const RunEvaluations& evaluations) {
   auto any = [&](JobState s) {
     return std::find(job_states.begin(), job_states.end(), s) != job_states.end();
   };
@@ -83,7 +84,12 @@ RunState DeriveRunState(const std::vector<JobState>& job_states) {
   };
   // Failure wins: one failed job means the run cannot finish.
   if (any(JobState::kFailed)) return RunState::kFailed;
-  if (all(JobState::kSucceeded)) return RunState::kTrained;
+  if (all(JobState::kSucceeded)) {
+    // Evaluated once every scenario's request has all its trials (a
+    // cancelled request counts as neither).
+    return evaluations.open == 0 && evaluations.complete > 0 ? RunState::kEvaluated
+                                                             : RunState::kTrained;
+  }
   if (any(JobState::kCancelled)) return RunState::kCancelled;
   if (any(JobState::kLeased) || any(JobState::kRunning) ||
       any(JobState::kSucceeded)) {

@@ -48,7 +48,13 @@ std::optional<JobState> ParseJobState(const std::string& name);
 std::optional<plan::JobKind> ParseJobKind(const std::string& name);
 
 // A run's state from the states of its jobs (train, or pretrain + finetune).
-RunState DeriveRunState(const std::vector<JobState>& job_states);
+// A run's evaluation requests (one per scenario, queued when it trained).
+struct RunEvaluations {
+  int64_t open = 0;
+  int64_t complete = 0;  // every trial recorded
+};
+RunState DeriveRunState(const std::vector<JobState>& job_states,
+                        const RunEvaluations& evaluations = {});
 
 struct SweepCounts {
   int runs_total = 0;

@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 
 #include "mixsweep/v1/evaluation.grpc.pb.h"
+#include "mixsweep/v1/sweep.grpc.pb.h"
 #include "mixsweep/v1/utilization.grpc.pb.h"
 #include "scheduler/evaluation/recomputer.h"
 #include "services/api/evaluation_convert.h"
@@ -122,6 +123,19 @@ TEST(EvaluationE2E, SyntheticLabEvaluatesAndServedEstimatesEqualARecomputationFr
   auto channel = daemon.Channel();
   auto evaluation = v1::EvaluationService::NewStub(channel);
   auto utilization = v1::UtilizationService::NewStub(channel);
+
+  // Every run says it was evaluated, not merely trained.
+  {
+    grpc::ClientContext context;
+    v1::GetSweepRequest request;
+    request.set_sweep_id(sweep_id);
+    request.set_include_runs(true);
+    v1::GetSweepResponse sweep;
+    ASSERT_TRUE(v1::SweepService::NewStub(channel)->GetSweep(&context, request, &sweep).ok());
+    ASSERT_EQ(sweep.runs_size(), 18);
+    for (const auto& run : sweep.runs()) EXPECT_EQ(run.state(), v1::RUN_STATE_EVALUATED);
+    EXPECT_EQ(sweep.sweep().counts().runs_by_state().at("RUN_STATE_EVALUATED"), 18);
+  }
 
   v1::ListResultsResponse results;
   {

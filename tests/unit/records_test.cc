@@ -60,6 +60,19 @@ TEST(RecordsDeriveRunStateTest, AllSucceededIsTrained) {
   EXPECT_EQ(DeriveRunState({J::kSucceeded, J::kSucceeded}), R::kTrained);
 }
 
+TEST(RecordsDeriveRunStateTest, TrainedWithEveryEvaluationCompleteIsEvaluated) {
+  EXPECT_EQ(DeriveRunState({J::kSucceeded}, {.open = 0, .complete = 3}), R::kEvaluated);
+  EXPECT_EQ(DeriveRunState({J::kSucceeded, J::kSucceeded}, {.open = 0, .complete = 1}),
+            R::kEvaluated);
+  // One scenario still open: trained, not yet evaluated.
+  EXPECT_EQ(DeriveRunState({J::kSucceeded}, {.open = 1, .complete = 2}), R::kTrained);
+  // No request at all (or only cancelled ones) is not an evaluation.
+  EXPECT_EQ(DeriveRunState({J::kSucceeded}, {.open = 0, .complete = 0}), R::kTrained);
+  // Evaluations never make an unfinished run evaluated.
+  EXPECT_EQ(DeriveRunState({J::kSucceeded, J::kRunning}, {.open = 0, .complete = 3}),
+            R::kTraining);
+}
+
 TEST(RecordsDeriveRunStateTest, AnyFailedIsFailedWhateverTheOthers) {
   for (JobState other : kAllJobStates) {
     SCOPED_TRACE(JobStateName(other));
