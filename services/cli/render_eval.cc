@@ -450,11 +450,12 @@ std::string FitLine(const v1::PowerLawFit& fit) {
   }
   std::vector<std::string> used;
   for (int64_t n : fit.n_used()) used.push_back(absl::StrCat(n));
+  // Two lines, so that each fits 100 columns.
   std::string out = absl::StrCat("fit: S = alpha N^beta · alpha ", FormatValue(fit.alpha()),
                                  " · beta ", FormatValue(fit.beta()), " · R^2 ",
-                                 Printf("%.3f", fit.r_squared()), " (log space)");
-  if (!used.empty()) absl::StrAppend(&out, " · N used ", absl::StrJoin(used, ","));
-  absl::StrAppend(&out, " · ", fit.points_excluded_zero(),
+                                 Printf("%.3f", fit.r_squared()), " (log space)\n     ");
+  if (!used.empty()) absl::StrAppend(&out, "N used ", absl::StrJoin(used, ","), " · ");
+  absl::StrAppend(&out, fit.points_excluded_zero(),
                   fit.points_excluded_zero() == 1 ? " point" : " points", " with S = 0 left out\n");
   return out;
 }

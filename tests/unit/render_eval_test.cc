@@ -553,7 +553,8 @@ TEST(RenderEvalEstimatesTest, HeaderFitAndCurve) {
   EXPECT_THAT(text, StartsWith("in_domain · sim (simulation) · task pick_dual_bottles · sweep 3\n"
                                "  version 7 · 240 trials (last #812) · checkpoints: last\n"));
   EXPECT_THAT(text, HasSubstr("  fit: S = alpha N^beta · alpha 0.0297 · beta 0.5123 · R^2 0.987 "
-                              "(log space) · N used 50,100,200 · 1 point with S = 0 left out\n"));
+                              "(log space)\n"
+                              "       N used 50,100,200 · 1 point with S = 0 left out\n"));
   EXPECT_THAT(text, HasSubstr("  intervals: 95% bootstrap percentile of 1/eta, 2000 resamples\n"));
   // No point has a cost: no cost columns.
   EXPECT_THAT(text, HasSubstr("    N_TELE  N_NT  S     STD   SEEDS  TRIALS\n"
