@@ -1254,6 +1254,7 @@
             const s = num(r.s);
             box.classList.add('scored');
             box.setAttribute('data-s', String(s));
+            box.style.backgroundImage = 'none';
             box.style.backgroundColor = viridis(s);
             box.style.color = s > 0.62 ? '#111827' : '#ffffff';
             box.append(h('span', {class: 'seed-s', text: fmtS(s)}));
