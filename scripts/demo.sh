@@ -113,7 +113,7 @@ id=$(echo "$out" | sed -n 's/^submitted sweep \([0-9]*\):.*/\1/p')
 echo "== training and evaluating (mixsweep sweep show $id, every 2 s)"
 while :; do
   shown=$($cli sweep show "$id")
-  echo "$shown" | grep -m1 '^\['          # the progress bar
+  echo "$shown" | grep -m2 -E '^\[|^evaluations '  # the jobs and evaluations bars
   # Done when the sweep completed: every job ended, every evaluation recorded.
   echo "$shown" | grep -m1 '^Sweep ' | grep -q '\[completed\]' && break
   echo "$shown" | grep -m1 '^Sweep ' | grep -q '\[cancelled\]' && exit 1
