@@ -189,6 +189,9 @@ int main(int argc, char** argv) {
     pqxx::nontransaction(conn).exec("VACUUM ANALYZE");
   }
   std::printf("system: %d sweep(s), %lld jobs succeeded, %lld events\n", sweeps, jobs, events);
+  std::printf("mixsweepd RSS after the submissions: %.1f MiB (peak %.1f MiB)\n",
+              mixsweep::bench::StatusKib(daemon->pid(), "VmRSS") / 1024.0,
+              mixsweep::bench::StatusKib(daemon->pid(), "VmHWM") / 1024.0);
 
   const double daemon_cpu0 = mixsweep::bench::ProcessCpuSeconds(daemon->pid());
   const double pg_cpu0 = mixsweep::bench::ProcessCpuSeconds(postmaster);
@@ -200,6 +203,27 @@ int main(int argc, char** argv) {
   std::printf("  mixsweepd CPU per scrape: %.1f ms\n", 1000.0 * daemon_cpu / scrapes);
   (void)pg_cpu0;
 
+  std::printf("mixsweepd peak RSS after the scrapes: %.1f MiB\n",
+              mixsweep::bench::StatusKib(daemon->pid(), "VmHWM") / 1024.0);
+  {
+    // The same read over gRPC, for comparison with the dashboard's.
+    std::vector<double> ms;
+    for (int i = 0; i < reads; ++i) {
+      v1::GetSweepRequest request;
+      request.set_sweep_id(1);
+      request.set_include_runs(true);
+      request.set_include_jobs(true);
+      v1::GetSweepResponse response;
+      grpc::ClientContext context;
+      const auto t0 = Clock::now();
+      if (!stub->GetSweep(&context, request, &response).ok()) return 1;
+      ms.push_back(Ms(Clock::now() - t0));
+    }
+    std::printf("%-42s p50 %8.1f ms  p99 %8.1f ms\n", "gRPC GetSweep 1 (runs + jobs)",
+                Percentile(ms, 0.5), Percentile(ms, 0.99));
+    std::printf("mixsweepd peak RSS after gRPC GetSweep: %.1f MiB\n",
+                mixsweep::bench::StatusKib(daemon->pid(), "VmHWM") / 1024.0);
+  }
   Print("GET /api/v1/sweeps (list)",
         TimeGets(dashboard, "/api/v1/sweeps", reads, bearer, std::chrono::milliseconds(0)));
   Print("GET /api/v1/sweeps/1 (runs + jobs)",
