@@ -171,6 +171,9 @@ HttpAnswer ApiGateway::Answer(const Route& route, std::string_view authorization
       request.set_scenario(route.scenario);
       request.set_source(route.source);
       request.set_budget_hours(route.budget_hours);
+      request.set_cost_tele_hours(route.cost_tele_hours);
+      request.set_cost_nt_hours(route.cost_nt_hours);
+      request.set_teleop_core(route.teleop_core);
       return Unary<v1::RecommendMixRequest, v1::Recommendation>(
           [&](auto* c, const auto& q, auto* r) { return stub->RecommendMix(c, q, r); }, request,
           context);

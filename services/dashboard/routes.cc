@@ -74,18 +74,32 @@ absl::Status ParseRecommendationQuery(absl::string_view query, Route& route) {
       route.scenario = *value;
     } else if (name == "source") {
       route.source = *value;
-    } else if (name == "budget_hours") {
-      double budget = 0;
-      if (!absl::SimpleAtod(*value, &budget) || !std::isfinite(budget) || budget <= 0) {
+    } else if (name == "budget_hours" || name == "cost_tele_hours" || name == "cost_nt_hours") {
+      double hours = 0;
+      if (!absl::SimpleAtod(*value, &hours) || !std::isfinite(hours) || hours <= 0) {
         return absl::InvalidArgumentError(absl::StrCat(
-            "budget_hours: '", value->substr(0, 40), "' is not a positive number of hours"));
+            name, ": '", value->substr(0, 40), "' is not a positive number of hours"));
       }
-      route.budget_hours = budget;
-      has_budget = true;
+      if (name == "budget_hours") {
+        route.budget_hours = hours;
+        has_budget = true;
+      } else if (name == "cost_tele_hours") {
+        route.cost_tele_hours = hours;
+      } else {
+        route.cost_nt_hours = hours;
+      }
+    } else if (name == "teleop_core") {
+      int64_t core = 0;
+      if (!absl::SimpleAtoi(*value, &core) || core <= 0) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "teleop_core: '", value->substr(0, 40), "' is not a positive number of demos"));
+      }
+      route.teleop_core = core;
     } else {
       return absl::InvalidArgumentError(absl::StrCat(
           "query parameter '", name.substr(0, 40),
-          "' is not known here (scenario, source, budget_hours)"));
+          "' is not known here (scenario, source, budget_hours, cost_tele_hours, cost_nt_hours, "
+          "teleop_core)"));
     }
   }
   if (!has_budget) return absl::InvalidArgumentError("budget_hours: missing");

@@ -13,6 +13,7 @@
 //   GET /api/v1/sweeps/{id}/results          EvaluationService/ListResults
 //   GET /api/v1/sweeps/{id}/estimates        UtilizationService/GetEstimates
 //   GET /api/v1/sweeps/{id}/recommendation?scenario=S&source=X&budget_hours=B
+//       [&cost_tele_hours=C&cost_nt_hours=D&teleop_core=N]
 //                                            UtilizationService/RecommendMix
 //   GET /api/v1/workers                      WorkerService/ListWorkers
 //   GET /, /app.js, /plot.js, /style.css     the page itself
@@ -60,6 +61,9 @@ struct Route {
   std::string scenario;   // kRecommendation
   std::string source;     // kRecommendation
   double budget_hours = 0;  // kRecommendation
+  double cost_tele_hours = 0;  // kRecommendation; 0: the spec's (or measured) costs
+  double cost_nt_hours = 0;    // kRecommendation
+  int64_t teleop_core = 0;     // kRecommendation; 0: the sweep's smallest N_tele
 };
 
 // The route of a GET request target (path and query). NOT_FOUND for a path

@@ -65,6 +65,16 @@ TEST(DashboardRoutes, RecommendationReadsItsDecodedQuery) {
   EXPECT_EQ(route->source, "sim 1");
   EXPECT_DOUBLE_EQ(route->budget_hours, 4.5);
   EXPECT_EQ(MethodOf(route->kind), "/mixsweep.v1.UtilizationService/RecommendMix");
+  EXPECT_EQ(route->cost_tele_hours, 0) << "0: the spec's costs";
+  EXPECT_EQ(route->teleop_core, 0);
+
+  auto costs = ParseRoute(
+      "/api/v1/sweeps/2/recommendation?budget_hours=10&cost_tele_hours=0.05&cost_nt_hours=0.001"
+      "&teleop_core=100");
+  ASSERT_TRUE(costs.ok()) << costs.status();
+  EXPECT_DOUBLE_EQ(costs->cost_tele_hours, 0.05);
+  EXPECT_DOUBLE_EQ(costs->cost_nt_hours, 0.001);
+  EXPECT_EQ(costs->teleop_core, 100);
 }
 
 TEST(DashboardRoutes, BadInputIsRefusedNamingTheField) {
@@ -83,6 +93,8 @@ TEST(DashboardRoutes, BadInputIsRefusedNamingTheField) {
       {"/api/v1/sweeps/1/recommendation?budget_hours=1&scenario=%zz", "scenario"},
       {"/api/v1/sweeps/1/recommendation?budget_hours=1&scenario=%0a", "scenario"},
       {"/api/v1/sweeps/1/recommendation?budget_hours=1&x=1", "'x'"},
+      {"/api/v1/sweeps/1/recommendation?budget_hours=1&cost_nt_hours=0", "cost_nt_hours"},
+      {"/api/v1/sweeps/1/recommendation?budget_hours=1&teleop_core=1.5", "teleop_core"},
       {"/api/v1/sweeps?page=2", "no query parameters"},
   };
   for (const auto& c : cases) {

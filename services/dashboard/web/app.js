@@ -1374,6 +1374,12 @@
       sources.map((s) => h('option', {value: s, selected: s === prev.source, text: s})));
     const budget = h('input', {id: 'rec-budget', name: 'budget_hours', type: 'number', min: '0',
       step: 'any', value: String(defaultBudget), required: true});
+    // Optional: the costs per demo to plan with, when they differ from the
+    // spec's (or the measured) ones; empty means those.
+    const costInput = (id, name) => h('input', {id, name, type: 'number', min: '0', step: 'any',
+      placeholder: "spec's", value: prev[name] ? String(prev[name]) : ''});
+    const costTele = costInput('rec-cost-tele', 'cost_tele_hours');
+    const costNt = costInput('rec-cost-nt', 'cost_nt_hours');
     const out = h('div', {class: 'rec-out', 'data-role': 'recommendation-out', 'aria-live': 'polite'});
     if (prev.node) out.append(prev.node);
     const form = h('form', {class: 'rec-form', 'data-role': 'recommendation-form',
@@ -1384,8 +1390,20 @@
           out.replaceChildren(h('p', {class: 'form-error', text: 'Enter a budget above 0 hours.'}));
           return;
         }
-        const q = `scenario=${encodeURIComponent(scenarioSel.value)}` +
+        let q = `scenario=${encodeURIComponent(scenarioSel.value)}` +
           `&source=${encodeURIComponent(sourceSel.value)}&budget_hours=${encodeURIComponent(String(b))}`;
+        const costs = {};
+        for (const input of [costTele, costNt]) {
+          if (input.value === '') continue;
+          const v = Number(input.value);
+          if (!(v > 0)) {
+            out.replaceChildren(h('p', {class: 'form-error',
+              text: 'A cost per demo must be above 0 hours (or empty for the spec\'s).'}));
+            return;
+          }
+          costs[input.name] = v;
+          q += `&${input.name}=${encodeURIComponent(String(v))}`;
+        }
         out.replaceChildren(h('p', {class: 'muted', text: 'Computing\u2026'}));
         let node;
         try {
@@ -1401,13 +1419,15 @@
             text: `No recommendation: ${e instanceof ApiError ? e.describe() : e}`});
         }
         state.recommendation = {scenario: scenarioSel.value, source: sourceSel.value, budget: b,
-          node, key: `${scenarioSel.value}/${sourceSel.value}/${b}/${Date.now()}`};
+          ...costs, node, key: `${scenarioSel.value}/${sourceSel.value}/${b}/${Date.now()}`};
         state.rendered['sig:budget'] = stableJson([scenarios, sources, state.recommendation.key]);
         out.replaceChildren(node);
       }},
     h('label', {for: 'rec-scenario', text: 'Scenario'}), scenarioSel,
     h('label', {for: 'rec-source', text: 'Non-teleop source'}), sourceSel,
     h('label', {for: 'rec-budget', text: 'Collection budget (hours)'}), budget,
+    h('label', {for: 'rec-cost-tele', text: 'Teleop hours per demo'}), costTele,
+    h('label', {for: 'rec-cost-nt', text: 'Non-teleop hours per demo'}), costNt,
     h('button', {type: 'submit', text: 'Recommend a mix'}));
     return h('section', {'aria-labelledby': 'budget-title'},
       h('h2', {id: 'budget-title', text: 'Budget recommendation'}),
