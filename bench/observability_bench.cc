@@ -231,8 +231,9 @@ int main(int argc, char** argv) {
   Print("GET /api/v1/sweeps/1/estimates",
         TimeGets(dashboard, "/api/v1/sweeps/1/estimates", reads, bearer,
                  std::chrono::milliseconds(0)));
-  std::printf("mixsweepd peak RSS: %.1f MiB\n",
-              mixsweep::bench::StatusKib(daemon->pid(), "VmHWM") / 1024.0);
+  std::printf("mixsweepd peak RSS: %.1f MiB (now %.1f MiB)\n",
+              mixsweep::bench::StatusKib(daemon->pid(), "VmHWM") / 1024.0,
+              mixsweep::bench::StatusKib(daemon->pid(), "VmRSS") / 1024.0);
   std::remove((files + ".dashboard").c_str());
   std::remove((files + ".metrics").c_str());
   return daemon->Stop() == 0 ? 0 : 1;
