@@ -30,14 +30,9 @@
 #include "tests/support/daemon.h"
 #include "tests/support/pg_harness.h"
 #include "tests/support/spec_files.h"
+#include "tests/support/synthetic_lab.h"
 #include "tests/support/worker_process.h"
 
-#ifndef MIXSWEEP_LAB_BIN
-#error "MIXSWEEP_LAB_BIN must name the mixsweep-lab binary"
-#endif
-#ifndef MIXSWEEP_SOURCE_DIR
-#error "MIXSWEEP_SOURCE_DIR must name the source tree"
-#endif
 
 namespace mixsweep::testing {
 namespace {
@@ -230,23 +225,10 @@ TEST(DashboardE2E, BrowserShowsTheSweepAndItsEtaTableAndUpdatesByItself) {
         {"--synthetic", "--synthetic-gpus", "1", "--synthetic-steps-per-second", "50000"}));
   }
   const std::string lab_log = MakeTempDir("lab") + "/lab.log";
-  Process lab = Process::Start(
-      {MIXSWEEP_LAB_BIN, "--server", daemon.address(), "--token-file", daemon.token_file(),
-       "--robot", "aloha-1", "--truth",
-       std::string(MIXSWEEP_SOURCE_DIR) + "/docs/examples/pick_dual_bottles.truth.yaml",
-       "--seed", "7", "--exit-when-idle", "3", "--poll-ms", "100"},
-      lab_log);
+  Process lab = StartSyntheticLab(daemon, {.log = lab_log, .exit_when_idle_seconds = 3});
   // 18 runs x 3 scenarios, every evaluation complete, every estimate fresh.
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        return QueryInt(dsn, "SELECT count(*) FROM evaluation_requests WHERE state = 'complete'") ==
-               54;
-      },
-      240s))
-      << "lab log:\n" << FileTail(lab_log) << "\ndaemon log:\n" << daemon.LogTail();
+  ASSERT_TRUE(WaitForEvaluations(daemon, dsn, 54, lab_log));
   EXPECT_EQ(lab.Wait(), 0) << FileTail(lab_log);
-  ASSERT_TRUE(WaitUntil([&] { return QueryInt(dsn, "SELECT count(*) FROM stale_estimates") == 0; },
-                        60s));
   for (WorkerProcess& w : workers) w.Kill(SIGKILL);
 
   auto channel = daemon.Channel();

@@ -24,6 +24,7 @@
 #include "tests/support/pg_harness.h"
 #include "tests/support/results_inputs.h"
 #include "tests/support/spec_files.h"
+#include "tests/support/synthetic_lab.h"
 #include "tests/support/worker_process.h"
 
 #ifndef MIXSWEEP_LAB_BIN
@@ -72,9 +73,6 @@ class EstimateWatch {
   std::thread thread_;
 };
 
-std::string TruthFile() {
-  return std::string(MIXSWEEP_SOURCE_DIR) + "/docs/examples/pick_dual_bottles.truth.yaml";
-}
 
 
 TEST(EvaluationE2E, SyntheticLabEvaluatesAndServedEstimatesEqualARecomputationFromScratch) {
@@ -97,28 +95,16 @@ TEST(EvaluationE2E, SyntheticLabEvaluatesAndServedEstimatesEqualARecomputationFr
         {"--synthetic", "--synthetic-gpus", "1", "--synthetic-steps-per-second", "50000"}));
   }
   const std::string lab_log = MakeTempDir("lab") + "/lab.log";
-  Process lab = Process::Start({MIXSWEEP_LAB_BIN, "--server", daemon.address(), "--token-file",
-                                daemon.token_file(), "--robot",
-                                "aloha-1", "--truth", TruthFile(), "--seed", "7",
-                                "--exit-when-idle", "4", "--poll-ms", "100"},
-                               lab_log);
+  Process lab = StartSyntheticLab(daemon, {.log = lab_log});
 
-  // 18 runs x 3 scenarios x 10 trials, every request complete.
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        return QueryInt(dsn, "SELECT count(*) FROM evaluation_requests WHERE state = 'complete'") ==
-               54;
-      },
-      240s))
-      << "lab log:\n" << FileTail(lab_log) << "\ndaemon log:\n" << daemon.LogTail();
+  // 18 runs x 3 scenarios x 10 trials, every request complete; the
+  // recomputer caught up (no stale mark left).
+  ASSERT_TRUE(WaitForEvaluations(daemon, dsn, 54, lab_log));
   EXPECT_EQ(lab.Wait(), 0) << FileTail(lab_log);
   EXPECT_EQ(QueryInt(dsn, "SELECT count(*) FROM trials"), 540);
   // Trained and evaluated: nothing is left to do, so the sweep completed.
   EXPECT_EQ(QueryInt(dsn, "SELECT count(*) FROM sweeps WHERE state = 'completed'"), 1);
   EXPECT_EQ(QueryInt(dsn, "SELECT count(*) FROM events WHERE kind = 'sweep.completed'"), 1);
-  // The recomputer catches up: no stale mark left.
-  ASSERT_TRUE(WaitUntil([&] { return QueryInt(dsn, "SELECT count(*) FROM stale_estimates") == 0; },
-                        60s));
 
   auto channel = daemon.Channel();
   auto evaluation = v1::EvaluationService::NewStub(channel);

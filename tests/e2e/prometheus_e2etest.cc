@@ -47,14 +47,9 @@
 #include "tests/support/pg_fault_proxy.h"
 #include "tests/support/pg_harness.h"
 #include "tests/support/spec_files.h"
+#include "tests/support/synthetic_lab.h"
 #include "tests/support/worker_process.h"
 
-#ifndef MIXSWEEP_LAB_BIN
-#error "MIXSWEEP_LAB_BIN must name the mixsweep-lab binary"
-#endif
-#ifndef MIXSWEEP_SOURCE_DIR
-#error "MIXSWEEP_SOURCE_DIR must name the source tree"
-#endif
 
 namespace mixsweep::testing {
 namespace {
@@ -645,10 +640,7 @@ TEST(PrometheusE2E, ScrapesMixsweepdAndWorkersAndEveryRuleAndPanelQueryReturnsDa
       ReadFile(std::string(MIXSWEEP_SOURCE_DIR) + "/docs/examples/pick_dual_bottles.truth.yaml"),
       "eta: {sim: 8}", "eta: {sim: 2}");
   const std::string lab_log = lab_dir + "/lab.log";
-  Process lab = Process::Start({MIXSWEEP_LAB_BIN, "--server", daemon.address(), "--token-file",
-                                daemon.token_file(), "--robot", "aloha-1", "--truth", truth,
-                                "--seed", "7", "--exit-when-idle", "4", "--poll-ms", "100"},
-                               lab_log);
+  Process lab = StartSyntheticLab(daemon, {.log = lab_log, .truth = truth});
   ASSERT_TRUE(WaitUntil(
       [&] {
         return QueryInt(dsn,
@@ -706,16 +698,8 @@ TEST(PrometheusE2E, ScrapesMixsweepdAndWorkersAndEveryRuleAndPanelQueryReturnsDa
 
   // The lab finishes sweep 1: 18 runs x 3 scenarios evaluated, and the
   // recomputer catches up.
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        return QueryInt(dsn, "SELECT count(*) FROM evaluation_requests WHERE state = 'complete'") ==
-               54;
-      },
-      300s))
-      << FileTail(lab_log) << daemon.LogTail();
+  ASSERT_TRUE(WaitForEvaluations(daemon, dsn, 54, lab_log, 300s));
   EXPECT_EQ(lab.Wait(60s), 0) << FileTail(lab_log);
-  ASSERT_TRUE(
-      WaitUntil([&] { return QueryInt(dsn, "SELECT count(*) FROM stale_estimates") == 0; }, 60s));
 
   phase("sweep 1 evaluated (540 trials), estimates current");
   // One RPC that answers NOT_FOUND, to find in the RPC counts.
