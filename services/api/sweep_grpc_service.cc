@@ -5,6 +5,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "scheduler/evaluation/run_costs.h"
 #include "services/api/proto_convert.h"
 #include "services/api/request_context.h"
 #include "services/api/request_limits.h"
@@ -45,13 +46,25 @@ absl::Status FirstError(Checks... checks) {
 
 absl::Status SweepGrpcService::FillSweep(int64_t sweep_id, bool runs, bool jobs,
                                          v1::GetSweepResponse* out) {
-  auto detail = sweeps_.Get(sweep_id, runs, jobs);
+  // A run's cost needs its jobs' measured GPU-hours: read them with the runs.
+  auto detail = sweeps_.Get(sweep_id, runs, runs || jobs);
   if (!detail.ok()) return detail.status();
   auto spec = sweeps_.StoredSpec(detail->sweep.spec_yaml);
   if (!spec.ok()) return spec.status();
   ToProto(detail->sweep, *spec, out->mutable_sweep());
-  for (const auto& run : detail->runs) ToProto(run, out->add_runs());
-  for (const auto& job : detail->jobs) ToProto(job, out->add_jobs());
+  if (runs) {
+    auto costs = evaluation::ComputeSweepRunCosts(*spec, detail->runs, detail->jobs);
+    if (!costs.ok()) return costs.status();
+    for (size_t i = 0; i < detail->runs.size(); ++i) {
+      v1::Run* run = out->add_runs();
+      ToProto(detail->runs[i], run);
+      run->set_cost_collection_hours((*costs)[i].collection_hours);
+      run->set_cost_gpu_hours((*costs)[i].gpu_hours);
+    }
+  }
+  if (jobs) {
+    for (const auto& job : detail->jobs) ToProto(job, out->add_jobs());
+  }
   return absl::OkStatus();
 }
 

@@ -119,7 +119,14 @@ TEST(EvaluationE2E, SyntheticLabEvaluatesAndServedEstimatesEqualARecomputationFr
     v1::GetSweepResponse sweep;
     ASSERT_TRUE(v1::SweepService::NewStub(channel)->GetSweep(&context, request, &sweep).ok());
     ASSERT_EQ(sweep.runs_size(), 18);
-    for (const auto& run : sweep.runs()) EXPECT_EQ(run.state(), v1::RUN_STATE_EVALUATED);
+    for (const auto& run : sweep.runs()) {
+      EXPECT_EQ(run.state(), v1::RUN_STATE_EVALUATED);
+      // The spec's collection costs (0.02 h per teleop demo, 0.000625 per
+      // sim demo), and the GPU-hours the synthetic workers measured.
+      EXPECT_NEAR(run.cost_collection_hours(), run.n_tele() * 0.02 + run.n_nt() * 0.000625, 1e-12)
+          << run.key();
+      EXPECT_GT(run.cost_gpu_hours(), 0) << run.key();
+    }
     EXPECT_EQ(sweep.sweep().counts().runs_by_state().at("RUN_STATE_EVALUATED"), 18);
   }
 
