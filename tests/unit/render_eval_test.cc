@@ -14,12 +14,16 @@
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/unit/render_lines.h"
 #include "mixsweep/v1/evaluation.pb.h"
 #include "mixsweep/v1/utilization.pb.h"
 #include "services/cli/csv.h"
 
 namespace mixsweep::cli {
 namespace {
+
+using ::mixsweep::cli::render_test::ExpectNoTrailingBlanks;
+using ::mixsweep::cli::render_test::Lines;
 
 namespace v1 = mixsweep::v1;
 using ::testing::AllOf;
@@ -30,18 +34,6 @@ using ::testing::Not;
 using ::testing::StartsWith;
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
-
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> lines = absl::StrSplit(text, '\n');
-  if (!lines.empty() && lines.back().empty()) lines.pop_back();
-  return lines;
-}
-
-void ExpectNoTrailingBlanks(const std::string& text) {
-  for (const std::string& line : Lines(text)) {
-    EXPECT_THAT(line, Not(EndsWith(" "))) << "line '" << line << "'";
-  }
-}
 
 // The CSV text parsed back, header first.
 std::vector<std::vector<std::string>> Csv(const std::string& text) {

@@ -13,9 +13,13 @@
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/unit/render_lines.h"
 
 namespace mixsweep::cli {
 namespace {
+
+using ::mixsweep::cli::render_test::ExpectNoTrailingBlanks;
+using ::mixsweep::cli::render_test::Lines;
 
 using ::testing::AllOf;
 using ::testing::ElementsAre;
@@ -23,12 +27,6 @@ using ::testing::EndsWith;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::Optional;
-
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> lines = absl::StrSplit(text, '\n');
-  if (!lines.empty() && lines.back().empty()) lines.pop_back();
-  return lines;
-}
 
 // Visible characters: ANSI colour sequences take no room.
 size_t VisibleWidth(const std::string& line) {

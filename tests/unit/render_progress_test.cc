@@ -9,12 +9,16 @@
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/unit/render_lines.h"
 #include "mixsweep/v1/sweep.pb.h"
 #include "mixsweep/v1/worker.pb.h"
 #include "services/cli/render.h"
 
 namespace mixsweep::cli {
 namespace {
+
+using ::mixsweep::cli::render_test::ExpectNoTrailingBlanks;
+using ::mixsweep::cli::render_test::Lines;
 
 namespace v1 = mixsweep::v1;
 using ::testing::AllOf;
@@ -34,18 +38,6 @@ google::protobuf::Timestamp At(int64_t seconds, int32_t nanos = 0) {
   t.set_seconds(seconds);
   t.set_nanos(nanos);
   return t;
-}
-
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> lines = absl::StrSplit(text, '\n');
-  if (!lines.empty() && lines.back().empty()) lines.pop_back();
-  return lines;
-}
-
-void ExpectNoTrailingBlanks(const std::string& text) {
-  for (const std::string& line : Lines(text)) {
-    EXPECT_THAT(line, Not(EndsWith(" "))) << "line '" << line << "'";
-  }
 }
 
 // ---------------------------------------------------------------------------

@@ -12,11 +12,15 @@
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/unit/render_lines.h"
 #include "mixsweep/v1/evaluation.pb.h"
 #include "mixsweep/v1/sweep.pb.h"
 
 namespace mixsweep::cli {
 namespace {
+
+using ::mixsweep::cli::render_test::ExpectNoTrailingBlanks;
+using ::mixsweep::cli::render_test::Lines;
 
 namespace v1 = mixsweep::v1;
 using ::testing::AllOf;
@@ -24,18 +28,6 @@ using ::testing::EndsWith;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::StartsWith;
-
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> lines = absl::StrSplit(text, '\n');
-  if (!lines.empty() && lines.back().empty()) lines.pop_back();
-  return lines;
-}
-
-void ExpectNoTrailingBlanks(const std::string& text) {
-  for (const std::string& line : Lines(text)) {
-    EXPECT_THAT(line, Not(EndsWith(" "))) << "line '" << line << "'";
-  }
-}
 
 std::string StripColor(const std::string& text) {
   std::string out;
