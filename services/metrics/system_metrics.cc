@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "absl/strings/str_cat.h"
+#include "services/metrics/families.h"
 
 namespace mixsweep::metrics {
 namespace {
@@ -18,22 +19,6 @@ using prometheus::MetricFamily;
 using prometheus::MetricType;
 using Labels = std::vector<ClientMetric::Label>;
 
-MetricFamily Family(std::string name, std::string help, MetricType type) {
-  MetricFamily family;
-  family.name = std::move(name);
-  family.help = std::move(help);
-  family.type = type;
-  return family;
-}
-
-void AddValue(MetricFamily& family, Labels labels, double value) {
-  ClientMetric metric;
-  metric.label = std::move(labels);
-  if (family.type == MetricType::Counter) metric.counter.value = value;
-  else metric.gauge.value = value;
-  family.metric.push_back(std::move(metric));
-}
-
 int64_t CountOf(const std::map<std::string, int64_t>& counts, const std::string& key) {
   auto it = counts.find(key);
   return it == counts.end() ? 0 : it->second;
@@ -42,9 +27,9 @@ int64_t CountOf(const std::map<std::string, int64_t>& counts, const std::string&
 // One gauge per listed state, zeros included.
 MetricFamily ByState(std::string name, std::string help, const std::vector<std::string>& states,
                      const std::map<std::string, int64_t>& counts) {
-  MetricFamily family = Family(std::move(name), std::move(help), MetricType::Gauge);
+  MetricFamily family = MakeFamily(std::move(name), std::move(help), MetricType::Gauge);
   for (const auto& state : states) {
-    AddValue(family, {{"state", state}}, static_cast<double>(CountOf(counts, state)));
+    AddSample(family, {{"state", state}}, static_cast<double>(CountOf(counts, state)));
   }
   return family;
 }
@@ -52,7 +37,7 @@ MetricFamily ByState(std::string name, std::string help, const std::vector<std::
 MetricFamily JobHistogram(std::string name, std::string help,
                           const std::map<std::string, BucketCounts>& by_kind,
                           const std::vector<double>& bounds) {
-  MetricFamily family = Family(std::move(name), std::move(help), MetricType::Histogram);
+  MetricFamily family = MakeFamily(std::move(name), std::move(help), MetricType::Histogram);
   for (const auto& kind : kJobKinds) {
     ClientMetric metric;
     metric.label = {{"kind", kind}};
@@ -74,47 +59,49 @@ MetricFamily JobHistogram(std::string name, std::string help,
 
 // The families of the current estimates; only finite, defined values.
 struct EstimateFamilies {
-  MetricFamily eta = Family("mixsweep_eta",
-                            "Current data utilization ratio eta where defined (local: n_tele is "
-                            "N_t*; global: per mixed point)",
-                            MetricType::Gauge);
-  MetricFamily lower = Family("mixsweep_eta_lower",
-                              "Lower bound of eta's bootstrap interval, where the sign is "
-                              "established",
-                              MetricType::Gauge);
-  MetricFamily upper = Family("mixsweep_eta_upper",
-                              "Upper bound of eta's bootstrap interval, where the sign is "
-                              "established",
-                              MetricType::Gauge);
-  MetricFamily inverse_lower = Family("mixsweep_eta_inverse_lower",
-                                      "Lower bound of 1/eta's bootstrap percentile interval",
-                                      MetricType::Gauge);
-  MetricFamily inverse_upper = Family("mixsweep_eta_inverse_upper",
-                                      "Upper bound of 1/eta's bootstrap percentile interval",
-                                      MetricType::Gauge);
-  MetricFamily sign = Family("mixsweep_eta_sign_established",
-                             "1 when 1/eta's interval excludes 0 (the sign of eta is established)",
-                             MetricType::Gauge);
-  MetricFamily alpha = Family("mixsweep_power_law_alpha",
-                              "alpha of the teleop-only fit S = alpha N^beta", MetricType::Gauge);
-  MetricFamily beta = Family("mixsweep_power_law_beta",
-                             "beta of the teleop-only fit S = alpha N^beta", MetricType::Gauge);
-  MetricFamily r_squared = Family("mixsweep_power_law_r_squared",
-                                  "R^2 in log space of the teleop-only fit", MetricType::Gauge);
-  MetricFamily trials = Family("mixsweep_estimate_trials",
-                               "Trials behind the current estimate", MetricType::Gauge);
+  MetricFamily eta =
+      MakeFamily("mixsweep_eta",
+                 "Current data utilization ratio eta where defined (local: n_tele is "
+                 "N_t*; global: per mixed point)",
+                 MetricType::Gauge);
+  MetricFamily lower = MakeFamily("mixsweep_eta_lower",
+                                  "Lower bound of eta's bootstrap interval, where the sign is "
+                                  "established",
+                                  MetricType::Gauge);
+  MetricFamily upper = MakeFamily("mixsweep_eta_upper",
+                                  "Upper bound of eta's bootstrap interval, where the sign is "
+                                  "established",
+                                  MetricType::Gauge);
+  MetricFamily inverse_lower =
+      MakeFamily("mixsweep_eta_inverse_lower",
+                 "Lower bound of 1/eta's bootstrap percentile interval", MetricType::Gauge);
+  MetricFamily inverse_upper =
+      MakeFamily("mixsweep_eta_inverse_upper",
+                 "Upper bound of 1/eta's bootstrap percentile interval", MetricType::Gauge);
+  MetricFamily sign = MakeFamily(
+      "mixsweep_eta_sign_established",
+      "1 when 1/eta's interval excludes 0 (the sign of eta is established)", MetricType::Gauge);
+  MetricFamily alpha =
+      MakeFamily("mixsweep_power_law_alpha", "alpha of the teleop-only fit S = alpha N^beta",
+                 MetricType::Gauge);
+  MetricFamily beta = MakeFamily("mixsweep_power_law_beta",
+                                 "beta of the teleop-only fit S = alpha N^beta", MetricType::Gauge);
+  MetricFamily r_squared = MakeFamily("mixsweep_power_law_r_squared",
+                                      "R^2 in log space of the teleop-only fit", MetricType::Gauge);
+  MetricFamily trials = MakeFamily("mixsweep_estimate_trials", "Trials behind the current estimate",
+                                   MetricType::Gauge);
 
   void AddEta(const Labels& labels, const utilization::Eta& eta,
               const std::optional<utilization::EtaInterval>& interval) {
-    if (eta.defined() && std::isfinite(eta.value)) AddValue(this->eta, labels, eta.value);
+    if (eta.defined() && std::isfinite(eta.value)) AddSample(this->eta, labels, eta.value);
     if (!interval) return;
-    AddValue(inverse_lower, labels, interval->inverse.lower);
-    AddValue(inverse_upper, labels, interval->inverse.upper);
-    AddValue(sign, labels, interval->sign_established ? 1.0 : 0.0);
+    AddSample(inverse_lower, labels, interval->inverse.lower);
+    AddSample(inverse_upper, labels, interval->inverse.upper);
+    AddSample(sign, labels, interval->sign_established ? 1.0 : 0.0);
     if (interval->sign_established && std::isfinite(interval->eta_lower) &&
         std::isfinite(interval->eta_upper)) {
-      AddValue(lower, labels, interval->eta_lower);
-      AddValue(upper, labels, interval->eta_upper);
+      AddSample(lower, labels, interval->eta_lower);
+      AddSample(upper, labels, interval->eta_upper);
     }
   }
 
@@ -125,7 +112,7 @@ struct EstimateFamilies {
                                     {"scenario", e.key.scenario}};
     Labels source_labels = scenario_labels;
     source_labels.push_back({"source", e.key.source});
-    AddValue(trials, source_labels, e.trial_count);
+    AddSample(trials, source_labels, e.trial_count);
     for (const auto& local : e.local) {
       Labels labels = source_labels;
       labels.push_back({"estimate", "local"});
@@ -150,9 +137,9 @@ struct EstimateFamilies {
     const Labels labels = {{"sweep", absl::StrCat(e.key.sweep_id)},
                            {"task", stored.task},
                            {"scenario", e.key.scenario}};
-    AddValue(alpha, labels, e.fit.alpha);
-    AddValue(beta, labels, e.fit.beta);
-    AddValue(r_squared, labels, e.fit.r_squared);
+    AddSample(alpha, labels, e.fit.alpha);
+    AddSample(beta, labels, e.fit.beta);
+    AddSample(r_squared, labels, e.fit.r_squared);
   }
 };
 
@@ -163,26 +150,26 @@ std::vector<MetricFamily> SystemFamilies(const SystemSnapshot& s,
   std::vector<MetricFamily> out;
   out.push_back(ByState("mixsweep_sweeps", "Sweeps by state", kSweepStates, s.sweeps_by_state));
 
-  MetricFamily jobs = Family("mixsweep_jobs", "Jobs of every sweep by kind and state",
-                             MetricType::Gauge);
+  MetricFamily jobs =
+      MakeFamily("mixsweep_jobs", "Jobs of every sweep by kind and state", MetricType::Gauge);
   for (const auto& kind : kJobKinds) {
     for (const auto& state : kJobStates) {
       auto it = s.jobs_by_kind_state.find({kind, state});
-      AddValue(jobs, {{"kind", kind}, {"state", state}},
-               it == s.jobs_by_kind_state.end() ? 0.0 : static_cast<double>(it->second));
+      AddSample(jobs, {{"kind", kind}, {"state", state}},
+                it == s.jobs_by_kind_state.end() ? 0.0 : static_cast<double>(it->second));
     }
   }
   out.push_back(std::move(jobs));
 
-  MetricFamily sweep_jobs = Family(
+  MetricFamily sweep_jobs = MakeFamily(
       "mixsweep_sweep_jobs", "Jobs of each active sweep by state (queue depth: state=\"queued\")",
       MetricType::Gauge);
-  MetricFamily progress = Family(
+  MetricFamily progress = MakeFamily(
       "mixsweep_sweep_progress_ratio",
       "Of each active sweep: (succeeded jobs + complete evaluation requests) / (jobs + requests), "
       "cancelled ones left out",
       MetricType::Gauge);
-  MetricFamily last_progress = Family(
+  MetricFamily last_progress = MakeFamily(
       "mixsweep_sweep_last_progress_timestamp_seconds",
       "Of each active sweep: when a job last succeeded, trials were last recorded, or it was "
       "submitted or extended",
@@ -192,16 +179,16 @@ std::vector<MetricFamily> SystemFamilies(const SystemSnapshot& s,
     int64_t jobs_counted = 0;
     for (const auto& state : kJobStates) {
       const int64_t n = CountOf(sweep.jobs_by_state, state);
-      AddValue(sweep_jobs, {{"sweep", id}, {"state", state}}, static_cast<double>(n));
+      AddSample(sweep_jobs, {{"sweep", id}, {"state", state}}, static_cast<double>(n));
       if (state != "cancelled") jobs_counted += n;
     }
     const int64_t done = CountOf(sweep.jobs_by_state, "succeeded") + sweep.requests_complete;
     const int64_t total = jobs_counted + sweep.requests;
-    AddValue(progress, {{"sweep", id}},
-             total == 0 ? 0.0 : static_cast<double>(done) / static_cast<double>(total));
+    AddSample(progress, {{"sweep", id}},
+              total == 0 ? 0.0 : static_cast<double>(done) / static_cast<double>(total));
     if (sweep.last_progress) {
-      AddValue(last_progress, {{"sweep", id}}, absl::ToDoubleSeconds(
-                                                   *sweep.last_progress - absl::UnixEpoch()));
+      AddSample(last_progress, {{"sweep", id}},
+                absl::ToDoubleSeconds(*sweep.last_progress - absl::UnixEpoch()));
     }
   }
   out.push_back(std::move(sweep_jobs));
@@ -212,13 +199,13 @@ std::vector<MetricFamily> SystemFamilies(const SystemSnapshot& s,
                         kRequestStates, s.requests_by_state));
   out.push_back(ByState("mixsweep_workers", "Workers by state", kWorkerStates,
                         s.workers_by_state));
-  MetricFamily gpus = Family("mixsweep_gpus",
-                             "GPUs of alive and draining workers, busy (held by a leased or "
-                             "running job) or idle",
-                             MetricType::Gauge);
-  AddValue(gpus, {{"state", "busy"}}, static_cast<double>(s.gpus_busy));
-  AddValue(gpus, {{"state", "idle"}}, static_cast<double>(std::max<int64_t>(0, s.gpus_total -
-                                                                                  s.gpus_busy)));
+  MetricFamily gpus = MakeFamily("mixsweep_gpus",
+                                 "GPUs of alive and draining workers, busy (held by a leased or "
+                                 "running job) or idle",
+                                 MetricType::Gauge);
+  AddSample(gpus, {{"state", "busy"}}, static_cast<double>(s.gpus_busy));
+  AddSample(gpus, {{"state", "idle"}},
+            static_cast<double>(std::max<int64_t>(0, s.gpus_total - s.gpus_busy)));
   out.push_back(std::move(gpus));
 
   const struct {
@@ -233,16 +220,16 @@ std::vector<MetricFamily> SystemFamilies(const SystemSnapshot& s,
       {"mixsweep_job_failures_total", "Jobs failed for good", "job.failed"},
   };
   for (const auto& counter : kEventCounters) {
-    MetricFamily family = Family(counter.name, counter.help, MetricType::Counter);
-    AddValue(family, {}, static_cast<double>(CountOf(s.events_by_kind, counter.event)));
+    MetricFamily family = MakeFamily(counter.name, counter.help, MetricType::Counter);
+    AddSample(family, {}, static_cast<double>(CountOf(s.events_by_kind, counter.event)));
     out.push_back(std::move(family));
   }
-  MetricFamily succeeded = Family("mixsweep_jobs_succeeded_total", "Jobs succeeded, by kind",
-                                  MetricType::Counter);
+  MetricFamily succeeded =
+      MakeFamily("mixsweep_jobs_succeeded_total", "Jobs succeeded, by kind", MetricType::Counter);
   for (const auto& kind : kJobKinds) {
     auto it = s.job_gpu_seconds.find(kind);
-    AddValue(succeeded, {{"kind", kind}},
-             it == s.job_gpu_seconds.end() ? 0.0 : static_cast<double>(it->second.total()));
+    AddSample(succeeded, {{"kind", kind}},
+              it == s.job_gpu_seconds.end() ? 0.0 : static_cast<double>(it->second.total()));
   }
   out.push_back(std::move(succeeded));
   out.push_back(JobHistogram("mixsweep_job_duration_seconds",
@@ -252,13 +239,14 @@ std::vector<MetricFamily> SystemFamilies(const SystemSnapshot& s,
                              "GPU-seconds of succeeded jobs (GPUs x seconds, as measured)",
                              s.job_gpu_seconds, kJobGpuSecondsBounds));
 
-  MetricFamily trials = Family("mixsweep_evaluation_trials_recorded_total",
-                               "Trials recorded (corrections not counted)", MetricType::Counter);
-  AddValue(trials, {}, static_cast<double>(s.trials_recorded));
+  MetricFamily trials =
+      MakeFamily("mixsweep_evaluation_trials_recorded_total",
+                 "Trials recorded (corrections not counted)", MetricType::Counter);
+  AddSample(trials, {}, static_cast<double>(s.trials_recorded));
   out.push_back(std::move(trials));
-  MetricFamily corrections = Family("mixsweep_evaluation_trial_corrections_total",
-                                    "Trial corrections recorded", MetricType::Counter);
-  AddValue(corrections, {}, static_cast<double>(s.trial_corrections));
+  MetricFamily corrections = MakeFamily("mixsweep_evaluation_trial_corrections_total",
+                                        "Trial corrections recorded", MetricType::Counter);
+  AddSample(corrections, {}, static_cast<double>(s.trial_corrections));
   out.push_back(std::move(corrections));
 
   EstimateFamilies e;
@@ -312,16 +300,16 @@ std::vector<MetricFamily> SystemCollector::Collect() const {
     RefreshLocked();
   }
   std::vector<MetricFamily> out;
-  MetricFamily up = Family("mixsweep_database_up",
-                           "1 if the last read of the metrics' counts reached PostgreSQL, else 0",
-                           MetricType::Gauge);
-  AddValue(up, {}, database_up_ ? 1.0 : 0.0);
+  MetricFamily up = MakeFamily(
+      "mixsweep_database_up",
+      "1 if the last read of the metrics' counts reached PostgreSQL, else 0", MetricType::Gauge);
+  AddSample(up, {}, database_up_ ? 1.0 : 0.0);
   out.push_back(std::move(up));
   if (last_success_) {
-    MetricFamily at = Family("mixsweep_metrics_refresh_timestamp_seconds",
-                             "When the metrics last read their counts from PostgreSQL",
-                             MetricType::Gauge);
-    AddValue(at, {}, absl::ToDoubleSeconds(*last_success_ - absl::UnixEpoch()));
+    MetricFamily at =
+        MakeFamily("mixsweep_metrics_refresh_timestamp_seconds",
+                   "When the metrics last read their counts from PostgreSQL", MetricType::Gauge);
+    AddSample(at, {}, absl::ToDoubleSeconds(*last_success_ - absl::UnixEpoch()));
     out.push_back(std::move(at));
   }
   out.insert(out.end(), families_.begin(), families_.end());

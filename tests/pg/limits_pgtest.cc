@@ -32,6 +32,7 @@
 #include "scheduler/evaluation/spec_cache.h"
 #include "scheduler/sweep_service.h"
 #include "tests/support/example_specs.h"
+#include "tests/pg/migrated_database.h"
 #include "tests/support/pg_harness.h"
 
 namespace mixsweep {
@@ -60,9 +61,7 @@ class LimitsPgTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dsn_ = testing::CreateTestDatabase();
-    pqxx::connection conn(dsn_);
-    auto applied = db::ApplyMigrations(conn, db::EmbeddedMigrations());
-    ASSERT_TRUE(applied.ok()) << applied.status();
+    ASSERT_TRUE(testing::MigrateTestDatabase(dsn_));
     pool_ = std::make_unique<db::ConnectionPool>(dsn_, 4);
     sweep_store_ = std::make_unique<db::PgSweepStore>(*pool_);
     jobs_ = std::make_unique<db::PgJobStore>(*pool_);

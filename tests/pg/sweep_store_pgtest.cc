@@ -31,6 +31,7 @@
 #include "scheduler/expansion/expansion.h"
 #include "scheduler/spec/spec_parser.h"
 #include "scheduler/sweep_service.h"
+#include "tests/pg/migrated_database.h"
 #include "tests/support/pg_harness.h"
 #include "tests/support/example_specs.h"
 
@@ -97,9 +98,7 @@ class SweepStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dsn_ = testing::CreateTestDatabase();
-    pqxx::connection conn(dsn_);
-    auto applied = db::ApplyMigrations(conn, db::EmbeddedMigrations());
-    ASSERT_TRUE(applied.ok()) << applied.status();
+    ASSERT_TRUE(testing::MigrateTestDatabase(dsn_));
     pool_ = std::make_unique<db::ConnectionPool>(dsn_, 4);
     store_ = std::make_unique<db::PgSweepStore>(*pool_);
     service_ = std::make_unique<scheduler::SweepService>(

@@ -3,11 +3,13 @@
 #include <spdlog/spdlog.h>
 
 #include "absl/strings/str_cat.h"
+#include "services/metrics/families.h"
 
 namespace mixsweep::workers {
 namespace {
 
-using prometheus::ClientMetric;
+using metrics::AddSample;
+using metrics::MakeFamily;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
 
@@ -16,70 +18,53 @@ constexpr const char* kKinds[] = {"train", "pretrain", "finetune", "generate", "
 constexpr const char* kOutcomes[] = {"succeeded", "failed", "handed_back", "cancelled",
                                      "lease_lost"};
 
-MetricFamily Family(const char* name, const char* help, MetricType type) {
-  MetricFamily family;
-  family.name = name;
-  family.help = help;
-  family.type = type;
-  return family;
-}
-
-void Add(MetricFamily& family, std::vector<ClientMetric::Label> labels, double value) {
-  ClientMetric metric;
-  metric.label = std::move(labels);
-  if (family.type == MetricType::Counter) metric.counter.value = value;
-  else metric.gauge.value = value;
-  family.metric.push_back(std::move(metric));
-}
-
 }  // namespace
 
 std::vector<MetricFamily> WorkerFamilies(const WorkerStats::Snapshot& stats,
                                          const std::vector<GpuInfo>& gpus, bool synthetic,
                                          const std::string& version) {
   std::vector<MetricFamily> out;
-  MetricFamily jobs =
-      Family("mixsweep_worker_jobs_total", "Jobs this worker ran, by kind and outcome",
-             MetricType::Counter);
+  MetricFamily jobs = MakeFamily("mixsweep_worker_jobs_total",
+                                 "Jobs this worker ran, by kind and outcome", MetricType::Counter);
   for (const char* kind : kKinds) {
     for (const char* outcome : kOutcomes) {
       auto it = stats.jobs_ended.find({kind, outcome});
-      Add(jobs, {{"kind", kind}, {"outcome", outcome}},
-          it == stats.jobs_ended.end() ? 0.0 : static_cast<double>(it->second));
+      AddSample(jobs, {{"kind", kind}, {"outcome", outcome}},
+                it == stats.jobs_ended.end() ? 0.0 : static_cast<double>(it->second));
     }
   }
   out.push_back(std::move(jobs));
-  MetricFamily running =
-      Family("mixsweep_worker_jobs_running", "Jobs running on this worker now", MetricType::Gauge);
-  Add(running, {}, stats.load.jobs_running);
+  MetricFamily running = MakeFamily("mixsweep_worker_jobs_running",
+                                    "Jobs running on this worker now", MetricType::Gauge);
+  AddSample(running, {}, stats.load.jobs_running);
   out.push_back(std::move(running));
-  MetricFamily load = Family("mixsweep_worker_gpus", "This worker's GPUs, busy or idle",
-                             MetricType::Gauge);
-  Add(load, {{"state", "busy"}}, stats.load.gpus_busy);
-  Add(load, {{"state", "idle"}}, stats.load.gpus_total - stats.load.gpus_busy);
+  MetricFamily load =
+      MakeFamily("mixsweep_worker_gpus", "This worker's GPUs, busy or idle", MetricType::Gauge);
+  AddSample(load, {{"state", "busy"}}, stats.load.gpus_busy);
+  AddSample(load, {{"state", "idle"}}, stats.load.gpus_total - stats.load.gpus_busy);
   out.push_back(std::move(load));
   if (!gpus.empty()) {
-    MetricFamily utilization = Family("mixsweep_worker_gpu_utilization_ratio",
-                                      "Each GPU's utilisation from nvidia-smi (0 to 1)",
-                                      MetricType::Gauge);
-    MetricFamily used = Family("mixsweep_worker_gpu_memory_used_bytes",
-                               "Each GPU's memory in use, from nvidia-smi", MetricType::Gauge);
-    MetricFamily total = Family("mixsweep_worker_gpu_memory_total_bytes",
-                                "Each GPU's memory, from nvidia-smi", MetricType::Gauge);
+    MetricFamily utilization =
+        MakeFamily("mixsweep_worker_gpu_utilization_ratio",
+                   "Each GPU's utilisation from nvidia-smi (0 to 1)", MetricType::Gauge);
+    MetricFamily used = MakeFamily("mixsweep_worker_gpu_memory_used_bytes",
+                                   "Each GPU's memory in use, from nvidia-smi", MetricType::Gauge);
+    MetricFamily total = MakeFamily("mixsweep_worker_gpu_memory_total_bytes",
+                                    "Each GPU's memory, from nvidia-smi", MetricType::Gauge);
     for (const GpuInfo& gpu : gpus) {
       const std::string index = absl::StrCat(gpu.index);
-      Add(utilization, {{"gpu", index}}, gpu.utilization_percent / 100.0);
-      Add(used, {{"gpu", index}}, static_cast<double>(gpu.memory_used_mib) * 1024 * 1024);
-      Add(total, {{"gpu", index}}, static_cast<double>(gpu.memory_total_mib) * 1024 * 1024);
+      AddSample(utilization, {{"gpu", index}}, gpu.utilization_percent / 100.0);
+      AddSample(used, {{"gpu", index}}, static_cast<double>(gpu.memory_used_mib) * 1024 * 1024);
+      AddSample(total, {{"gpu", index}}, static_cast<double>(gpu.memory_total_mib) * 1024 * 1024);
     }
     out.push_back(std::move(utilization));
     out.push_back(std::move(used));
     out.push_back(std::move(total));
   }
-  MetricFamily info = Family("mixsweep_worker_build_info",
-                             "Always 1; the labels say which build runs and whether synthetic",
-                             MetricType::Gauge);
-  Add(info, {{"version", version}, {"synthetic", synthetic ? "true" : "false"}}, 1);
+  MetricFamily info = MakeFamily("mixsweep_worker_build_info",
+                                 "Always 1; the labels say which build runs and whether synthetic",
+                                 MetricType::Gauge);
+  AddSample(info, {{"version", version}, {"synthetic", synthetic ? "true" : "false"}}, 1);
   out.push_back(std::move(info));
   return out;
 }
