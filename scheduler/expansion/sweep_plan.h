@@ -25,9 +25,15 @@ enum class JobKind {
   kTrain,     // teleop-only run: T_total steps on N_tele teleop demos
   kPretrain,  // mixed run, stage 1: T_pre steps on N_nt source demos; shared
   kFinetune,  // mixed run, stage 2: T_ft steps on N_tele teleop demos
+  // A generated source's demos (seed 001): one per source with `generate:`,
+  // before every pretrain or (scaling) train job of that source.
+  kGenerate,
+  // Evaluate jobs are not planned: the store makes one per simulation
+  // evaluation request when a checkpoint lands.
 };
 
-const char* JobKindName(JobKind kind);  // "train", "pretrain", "finetune"
+// "train", "pretrain", "finetune", "generate"
+const char* JobKindName(JobKind kind);
 
 // A deterministic subset of a dataset: the episode indices that a job trains
 // on, chosen by (dataset, N, seed). See subset.h.
@@ -48,12 +54,17 @@ struct PlannedJob {
   int64_t seed = 0;
   int64_t steps = 0;
   spec::CommandTemplate command;  // unrendered: the worker renders it
-  std::string depends_on;  // finetune: key of its pretrain; else empty
-  SubsetManifest subset;
+  // finetune: key of its pretrain; pretrain or train of a generated
+  // source: key of its generate job; else empty.
+  std::string depends_on;
+  SubsetManifest subset;  // empty for generate jobs
+  // Intermediate checkpoints for simulation scenarios (ascending, the last
+  // step excluded): train and finetune jobs only.
+  std::vector<int64_t> checkpoint_steps;
 };
 
 struct RunKey {
-  int64_t n_tele = 0;
+  int64_t n_tele = 0;  // 0 in a scaling sweep
   std::string source;  // empty for the teleop-only baseline
   int64_t n_nt = 0;
   int64_t seed = 0;
@@ -62,7 +73,7 @@ struct RunKey {
 struct PlannedRun {
   std::string key;  // e.g. "t50/sim/n1000/s0", "t50/baseline/s0"
   RunKey run;
-  std::string train_job;     // key; baseline runs only
+  std::string train_job;     // key; baseline and scaling runs
   std::string pretrain_job;  // key; mixed runs only
   std::string finetune_job;  // key; mixed runs only
 };
