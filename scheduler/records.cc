@@ -50,10 +50,12 @@ constexpr std::array<std::pair<RunState, const char*>, 6> kRunStates{{
     {RunState::kCancelled, "cancelled"},
 }};
 
-constexpr std::array<std::pair<plan::JobKind, const char*>, 3> kJobKinds{{
+constexpr std::array<std::pair<plan::JobKind, const char*>, 5> kJobKinds{{
     {plan::JobKind::kTrain, "train"},
     {plan::JobKind::kPretrain, "pretrain"},
     {plan::JobKind::kFinetune, "finetune"},
+    {plan::JobKind::kGenerate, "generate"},
+    {plan::JobKind::kEvaluate, "evaluate"},
 }};
 
 }  // namespace

@@ -32,6 +32,10 @@ const char* JobKindName(JobKind kind) {
       return "pretrain";
     case JobKind::kFinetune:
       return "finetune";
+    case JobKind::kGenerate:
+      return "generate";
+    case JobKind::kEvaluate:
+      return "evaluate";
   }
   return "unknown";
 }

@@ -28,11 +28,13 @@ enum class JobKind {
   // A generated source's demos (seed 001): one per source with `generate:`,
   // before every pretrain or (scaling) train job of that source.
   kGenerate,
-  // Evaluate jobs are not planned: the store makes one per simulation
-  // evaluation request when a checkpoint lands.
+  // A simulation scenario's evaluation of one checkpoint. Never planned: the
+  // store makes one per simulation evaluation request when a checkpoint
+  // lands.
+  kEvaluate,
 };
 
-// "train", "pretrain", "finetune", "generate"
+// "train", "pretrain", "finetune", "generate", "evaluate"
 const char* JobKindName(JobKind kind);
 
 // A deterministic subset of a dataset: the episode indices that a job trains
