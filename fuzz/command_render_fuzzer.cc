@@ -70,6 +70,9 @@ std::optional<Ref> Lookup(std::string_view name, const JobValues& v) {
   if (name == "task") return Ref{Kind::kIdentifier, v.task};
   if (name == "init_checkpoint") return Ref{Kind::kPath, v.init_checkpoint};
   if (name == "resume_checkpoint") return Ref{Kind::kOptionalPath, v.resume_checkpoint};
+  if (name == "checkpoint") return Ref{Kind::kPath, v.checkpoint};
+  if (name == "n_episodes") return n(v.n_episodes);
+  if (name == "step") return n(v.step);
   return std::nullopt;
 }
 
@@ -351,6 +354,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   values.policy = Text(fdp);
   values.task = Text(fdp);
   values.init_checkpoint = Text(fdp);
+  values.checkpoint = Text(fdp);
+  values.n_episodes = fdp.ConsumeIntegral<int64_t>();
+  values.step = fdp.ConsumeIntegral<int64_t>();
   values.resume_checkpoint = fdp.ConsumeRemainingBytesAsString();
 
   absl::StatusOr<workers::RenderedCommand> rendered =
@@ -368,7 +374,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                  "template: argv [%s] shell %s env%s checkpoint %s\nroots [%s]\n"
                  "values: dataset %s dataset_hash %s subset_manifest %s n_demos %lld steps %lld "
                  "seed %lld output_dir %s gpu %s job_id %lld run_id %lld sweep_id %lld "
-                 "code_version %s policy %s task %s init_checkpoint %s resume_checkpoint %s\n"
+                 "code_version %s policy %s task %s init_checkpoint %s resume_checkpoint %s "
+                 "checkpoint %s n_episodes %lld step %lld\n"
                  "result: %s\n",
                  absl::StrJoin(argv, "] [").c_str(), q(command.shell).c_str(), env.c_str(),
                  q(command.checkpoint).c_str(), absl::StrJoin(roots, "] [").c_str(),
@@ -380,6 +387,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                  static_cast<long long>(values.sweep_id), q(values.code_version).c_str(),
                  q(values.policy).c_str(), q(values.task).c_str(),
                  q(values.init_checkpoint).c_str(), q(values.resume_checkpoint).c_str(),
+                 q(values.checkpoint).c_str(), static_cast<long long>(values.n_episodes),
+                 static_cast<long long>(values.step),
                  rendered.ok() ? Show(*rendered).c_str() : rendered.status().ToString().c_str());
   }
   std::vector<Ref> used;

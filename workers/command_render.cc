@@ -36,6 +36,9 @@ const Placeholder kPlaceholders[] = {
     {"task", Kind::kIdentifier, &JobValues::task},
     {"init_checkpoint", Kind::kPath, &JobValues::init_checkpoint},
     {"resume_checkpoint", Kind::kOptionalPath, &JobValues::resume_checkpoint},
+    {"checkpoint", Kind::kPath, &JobValues::checkpoint},
+    {"n_episodes", Kind::kNumber, &JobValues::n_episodes},
+    {"step", Kind::kNumber, &JobValues::step},
 };
 
 const Placeholder* FindPlaceholder(std::string_view name) {
@@ -240,8 +243,9 @@ absl::Status CheckString(const Placeholder& placeholder, std::string_view value,
     if (placeholder.kind != Kind::kDataset && placeholder.kind != Kind::kPath) {
       return absl::OkStatus();  // an identifier, GPU list or resume point may be unset
     }
-    const std::string why =
-        name == "init_checkpoint" ? ": the pretrain's checkpoint is unknown" : "";
+    const std::string why = name == "init_checkpoint" ? ": the pretrain's checkpoint is unknown"
+                            : name == "checkpoint"    ? ": the checkpoint to evaluate is unknown"
+                                                      : "";
     return absl::InvalidArgumentError(absl::StrCat("{", std::string(name), "} is empty", why));
   }
   if (absl::Status status = CheckEscapes(name, value); !status.ok()) return status;
@@ -414,6 +418,14 @@ absl::Status CheckPlaceholderValue(std::string_view placeholder, const JobValues
   ValueSource source(values, options);
   absl::StatusOr<std::string> value = source.Get(*known);
   return value.status();
+}
+
+absl::StatusOr<std::string> RenderLocation(std::string_view text, std::string_view where,
+                                           const JobValues& values,
+                                           const RenderOptions& options) {
+  if (text.empty()) return TemplateError(where, "the template is empty");
+  ValueSource source(values, options);
+  return RenderText(text, where, source, false);
 }
 
 std::string ShellQuote(std::string_view value) {

@@ -13,7 +13,7 @@
 //
 // Values, by placeholder (every string value is at most kMaxValueBytes, and
 // none may start with '-', which a tool could read as an option):
-//   {n_demos} {steps} {seed} {job_id} {run_id} {sweep_id}
+//   {n_demos} {steps} {seed} {job_id} {run_id} {sweep_id} {n_episodes} {step}
 //       decimal integers, never negative (a "-1" alone could be read as an
 //       option; none of these is negative in a job the scheduler makes)
 //   {policy} {task} {code_version} {dataset_hash}
@@ -24,10 +24,15 @@
 //   {dataset}
 //       a URI or path, never empty: [A-Za-z0-9._~:/@+=,%-]+
 //   {output_dir} {subset_manifest} {init_checkpoint} {resume_checkpoint}
+//   {checkpoint}
 //       paths or URIs with {dataset}'s characters, under an allowed root.
-//       {init_checkpoint} must not be empty (the pretrain's checkpoint is
-//       unknown); {resume_checkpoint} may be: it renders as "" (a template
-//       passes it optionally), or '' in a shell script.
+//       {init_checkpoint} and {checkpoint} (the checkpoint an evaluate job
+//       evaluates) must not be empty (the checkpoint is unknown);
+//       {resume_checkpoint} may be: it renders as "" (a template passes it
+//       optionally), or '' in a shell script.
+//   {n_episodes} is an evaluate job's episode count; {step} is the training
+//   step of an intermediate checkpoint, rendered only in
+//   JobSpec.checkpoint_at_step_template (RenderLocation), 0 elsewhere.
 // In every value, whatever its placeholder: no control character, ';', '|',
 // '&', '`', '<', '>', "$(", "${" and no ".." path segment (split at '/' and
 // '\'), neither as written nor after URL-decoding (repeated until nothing
@@ -110,6 +115,9 @@ struct JobValues {
   std::string task;             // {task}
   std::string init_checkpoint;  // {init_checkpoint}: finetune only
   std::string resume_checkpoint;  // {resume_checkpoint}: a preempted attempt's
+  std::string checkpoint;       // {checkpoint}: the checkpoint an evaluate job evaluates
+  int64_t n_episodes = 0;       // {n_episodes}: an evaluate job's episode count
+  int64_t step = 0;             // {step}: an intermediate checkpoint's training step
 };
 
 // One placeholder the renderer knows: its name (without braces), its kind
@@ -134,8 +142,9 @@ struct RenderedCommand {
 };
 
 struct RenderOptions {
-  // Paths that {output_dir}, {subset_manifest}, {init_checkpoint} and
-  // {resume_checkpoint} must lie under (file:// URIs or plain paths).
+  // Paths that {output_dir}, {subset_manifest}, {init_checkpoint},
+  // {resume_checkpoint} and {checkpoint} must lie under (file:// URIs or
+  // plain paths).
   std::vector<std::string> allowed_roots;
 };
 
@@ -147,6 +156,18 @@ struct RenderOptions {
 absl::StatusOr<RenderedCommand> RenderCommand(const CommandTemplate& command,
                                               const JobValues& values,
                                               const RenderOptions& options);
+
+// One location template outside the command (a result file, an
+// intermediate checkpoint), rendered as RenderCommand renders the
+// checkpoint: no shell, no quoting, the same checks. `where` names it in
+// errors ("result_file", "checkpoint_at_step"). An empty template is
+// INVALID_ARGUMENT.
+//   RenderLocation("{output_dir}/checkpoints/{step}.ckpt", "checkpoint_at_step",
+//                  {.output_dir = "/art/jobs/7", .step = 2000}, options)
+//   -> "/art/jobs/7/checkpoints/2000.ckpt"
+absl::StatusOr<std::string> RenderLocation(std::string_view text, std::string_view where,
+                                           const JobValues& values,
+                                           const RenderOptions& options);
 
 // The checks RenderCommand makes on the value of `placeholder` where a
 // template uses it, for a caller that needs the value safe whether or not

@@ -178,10 +178,36 @@ std::optional<ProgressSample> ParsePlain(const Tokens& tokens) {
   return std::nullopt;
 }
 
+// mimicgen: "have 950 successes out of 1187 trials so far", printed after
+// every trial (its "have 237 failures out of ..." twin is not progress).
+std::optional<ProgressSample> ParseMimicgen(const Tokens& tokens) {
+  static constexpr std::string_view kWords[] = {"have", "", "successes", "out", "of",
+                                                "",     "trials", "so",   "far"};
+  constexpr size_t kLength = std::size(kWords);
+  for (size_t i = 0; i + kLength <= tokens.size(); ++i) {
+    bool match = true;
+    for (size_t k = 0; k < kLength && match; ++k) {
+      match = kWords[k].empty() || tokens[i + k] == kWords[k];
+    }
+    if (!match) continue;
+    // Plain digits: MimicGen prints Python ints.
+    std::optional<int64_t> successes = ParseStepCount(tokens[i + 1]);
+    std::optional<int64_t> trials = ParseStepCount(tokens[i + 5]);
+    if (!successes || !trials || !IsDigit(tokens[i + 1].back()) ||
+        !IsDigit(tokens[i + 5].back()) || *successes > *trials) {
+      return std::nullopt;
+    }
+    return ProgressSample{.step = *successes,
+                          .metrics = {{"attempts", static_cast<double>(*trials)}}};
+  }
+  return std::nullopt;
+}
+
 std::optional<ProgressSample> ParseBuiltIn(std::string_view line) {
   const Tokens tokens = Tokenize(line);
   if (auto sample = ParseLerobot(tokens)) return sample;
   if (auto sample = ParseOpenpi(tokens)) return sample;
+  if (auto sample = ParseMimicgen(tokens)) return sample;
   return ParsePlain(tokens);
 }
 

@@ -14,6 +14,11 @@
 //                    metrics: every other name=number pair on the line.
 //                    "step 1200" alone is NOT progress (too much prose reads
 //                    like that); a sweep whose tool prints it gives a pattern.
+//   mimicgen         "have 950 successes out of 1187 trials so far"
+//                    (generate jobs; mimicgen/scripts/generate_dataset.py):
+//                    step = the successes, i.e. the demos made so far (the
+//                    agent's total for a generate job is the demos wanted),
+//                    metric "attempts" = the trials
 //   diffusion_policy a JSON object per line in {output_dir}/logs.json.txt,
 //                    {"global_step": 1200, "train_loss": 0.031, ...}
 //                    (a file the worker tails, not stdout): see
@@ -55,7 +60,7 @@ inline constexpr size_t kMaxProgressLineBytes = 64 * 1024;
 inline constexpr size_t kMaxPatternLineBytes = 2 * 1024;
 
 struct ProgressSample {
-  int64_t step = 0;
+  int64_t step = 0;  // training steps; a generate job's demos made so far
   std::map<std::string, double> metrics;  // e.g. "loss"; finite values only
 };
 

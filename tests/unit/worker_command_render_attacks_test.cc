@@ -52,7 +52,10 @@ JobValues ValidValues() {
           .policy = "diffusion_policy",
           .task = "pick_dual_bottles",
           .init_checkpoint = "/art/sweep-7/job-40/attempt-1/latest.ckpt",
-          .resume_checkpoint = "/art/sweep-7/job-42/attempt-1/step-2000.ckpt"};
+          .resume_checkpoint = "/art/sweep-7/job-42/attempt-1/step-2000.ckpt",
+          .checkpoint = "/art/sweep-7/job-40/attempt-1/checkpoints/2000.ckpt",
+          .n_episodes = 50,
+          .step = 2000};
 }
 
 RenderOptions Roots() { return {.allowed_roots = {kRoot}}; }
@@ -204,14 +207,20 @@ TEST(WorkerCommandRenderAttackTest, TheListIsTheRenderersAndTheSpecKnowsEveryNam
   std::set<std::string_view> names;
   for (const PlaceholderInfo& p : KnownPlaceholders()) {
     EXPECT_TRUE(names.insert(p.name).second) << std::string(p.name) << " twice";
+    // {step} renders only in a training template's checkpoint_at_step,
+    // which the spec checks on its own; every other name is a command's.
+    if (p.name == "step") continue;
     bool known = false;
-    for (const char* stage : {"train", "pretrain", "finetune"}) {
+    for (const char* stage : {"train", "pretrain", "finetune", "generate", "evaluate"}) {
       known |= spec::IsKnownPlaceholder(p.name, stage);
     }
     EXPECT_TRUE(known) << "{" << std::string(p.name) << "} renders but no spec stage may use it";
   }
-  // The sixteen of docs/sweep-spec.md.
-  EXPECT_EQ(names.size(), 16u);
+  // The sixteen of docs/sweep-spec.md, plus seed 001's {checkpoint},
+  // {n_episodes} and {step}.
+  EXPECT_EQ(names.size(), 19u);
+  EXPECT_TRUE(names.contains("checkpoint") && names.contains("n_episodes") &&
+              names.contains("step"));
   EXPECT_FALSE(CheckPlaceholderValue("home", ValidValues(), Roots()).ok());
 }
 
@@ -253,7 +262,7 @@ TEST(WorkerCommandRenderAttackTest, EveryAttackInEveryPlaceholderAndPositionIsRe
   }
   EXPECT_TRUE(passed.empty()) << "passed: " << ::testing::PrintToString(passed);
   EXPECT_EQ(refused, expected_refusals);
-  EXPECT_GT(expected_refusals, 2400);  // 10 string placeholders x 66 attacks x 4 positions
+  EXPECT_GT(expected_refusals, 2600);  // 11 string placeholders x 66 attacks x 4 positions
 }
 
 // Numbers cannot carry an attack (they are int64), but a negative one renders

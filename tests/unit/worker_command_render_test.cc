@@ -255,6 +255,9 @@ TEST(WorkerCommandRenderTest, EmptyCheckpointsAndRequiredValues) {
   // A finetune whose pretrain's checkpoint is unknown must not start from scratch.
   EXPECT_EQ(RenderOne("--init={init_checkpoint}"),
             "error: {init_checkpoint} is empty: the pretrain's checkpoint is unknown");
+  // An evaluate job whose checkpoint is unknown must not evaluate nothing.
+  EXPECT_EQ(RenderOne("--ckpt={checkpoint}"),
+            "error: {checkpoint} is empty: the checkpoint to evaluate is unknown");
   // A resume checkpoint is optional: no preempted attempt, nothing to resume.
   EXPECT_EQ(RenderOne("--resume={resume_checkpoint}"), "--resume=");
   JobValues values = Values();
@@ -337,6 +340,7 @@ const std::vector<StringPlaceholder>& StringPlaceholders() {
       {"task", "pick_dual_bottles", &JobValues::task},
       {"init_checkpoint", "/art/p/latest.ckpt", &JobValues::init_checkpoint},
       {"resume_checkpoint", "/art/j/step-2000.ckpt", &JobValues::resume_checkpoint},
+      {"checkpoint", "/art/p/checkpoints/2000.ckpt", &JobValues::checkpoint},
   };
   return *kAll;
 }
@@ -462,12 +466,14 @@ TEST(WorkerCommandRenderTest, ConfinesPathsToTheAllowedRoots) {
       {{}, "relative/dir", true},
       {{}, "/a/../b", false},  // never '..', roots or not
   };
-  for (const char* name : {"output_dir", "subset_manifest", "init_checkpoint", "resume_checkpoint"}) {
+  for (const char* name :
+       {"output_dir", "subset_manifest", "init_checkpoint", "resume_checkpoint", "checkpoint"}) {
     for (const ConfinementCase& c : cases) {
       JobValues values = Values();
       values.*(std::string(name) == "output_dir"        ? &JobValues::output_dir
                : std::string(name) == "subset_manifest" ? &JobValues::subset_manifest
                : std::string(name) == "init_checkpoint" ? &JobValues::init_checkpoint
+               : std::string(name) == "checkpoint"      ? &JobValues::checkpoint
                                                         : &JobValues::resume_checkpoint) = c.path;
       const RenderOptions options{.allowed_roots = c.roots};
       // The checkpoint is given, so that only `name` is checked.
@@ -533,6 +539,66 @@ TEST(WorkerCommandRenderTest, ShellQuoteSurvivesHostileText) {
         std::string("~ $HOME ${HOME} !!"), std::string("'; echo pwned; '"), std::string()}) {
     EXPECT_EQ(RunShell("printf '%s' " + ShellQuote(text)), text) << absl::CHexEscape(text);
   }
+}
+
+}  // namespace
+}  // namespace mixsweep::workers
+
+namespace mixsweep::workers {
+namespace {
+
+// --- seed 001: evaluate jobs and intermediate checkpoints --------------------
+
+TEST(WorkerCommandRenderTest, EvaluatePlaceholdersRender) {
+  JobValues values = Values();
+  values.checkpoint = "/art/sweeps/7/jobs/40/checkpoints/2000.ckpt";
+  values.n_episodes = 50;
+  values.seed = 100000;
+  absl::StatusOr<RenderedCommand> cmd = RenderCommand(
+      {.argv = {"lerobot-eval", "--policy.path={checkpoint}", "--eval.n_episodes={n_episodes}",
+                "--seed={seed}", "--output_dir={output_dir}"},
+       .shell = "", .env = {}, .checkpoint = ""},
+      values, Roots());
+  ASSERT_TRUE(cmd.ok()) << cmd.status();
+  EXPECT_THAT(cmd->argv, ElementsAre("lerobot-eval",
+                                     "--policy.path=/art/sweeps/7/jobs/40/checkpoints/2000.ckpt",
+                                     "--eval.n_episodes=50", "--seed=100000",
+                                     "--output_dir=/art/sweeps/7/jobs/42"));
+  // The evaluated checkpoint is read from the artifact root only.
+  values.checkpoint = "/etc/shadow";
+  cmd = RenderCommand({.argv = {"eval", "{checkpoint}"}, .shell = "", .env = {}, .checkpoint = ""},
+                      values, Roots());
+  ASSERT_FALSE(cmd.ok());
+  EXPECT_THAT(std::string(cmd.status().message()),
+              StartsWith("{checkpoint}: /etc/shadow is not under an allowed root"));
+}
+
+TEST(WorkerCommandRenderTest, RenderLocationRendersStepCheckpointsAndResultFiles) {
+  JobValues values = Values();
+  values.step = 2000;
+  absl::StatusOr<std::string> path = RenderLocation("{output_dir}/checkpoints/{step}.ckpt",
+                                                    "checkpoint_at_step", values, Roots());
+  ASSERT_TRUE(path.ok()) << path.status();
+  EXPECT_EQ(*path, "/art/sweeps/7/jobs/42/checkpoints/2000.ckpt");
+  EXPECT_EQ(*RenderLocation("{output_dir}/eval_info.json", "result_file", values, Roots()),
+            "/art/sweeps/7/jobs/42/eval_info.json");
+  // Literal braces, and nothing quoted: the path never passes through a shell.
+  EXPECT_EQ(*RenderLocation("{output_dir}/{{x}}", "result_file", values, Roots()),
+            "/art/sweeps/7/jobs/42/{x}");
+  // The same checks as a command, named by where the template was.
+  EXPECT_THAT(std::string(RenderLocation("{output_dir}/{bogus}", "result_file", values, Roots())
+                              .status()
+                              .message()),
+              StartsWith("result_file: unknown placeholder {bogus}"));
+  values.step = -1;
+  EXPECT_THAT(std::string(RenderLocation("{output_dir}/{step}", "checkpoint_at_step", values,
+                                         Roots())
+                              .status()
+                              .message()),
+              HasSubstr("{step}: value -1 is negative"));
+  EXPECT_THAT(
+      std::string(RenderLocation("", "result_file", values, Roots()).status().message()),
+      StartsWith("result_file: the template is empty"));
 }
 
 }  // namespace
