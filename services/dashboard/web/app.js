@@ -163,6 +163,36 @@
     SOURCE_KIND_HUMAN_VIDEO: 'human_video',
   };
 
+  // Seed 001's protocol: who evaluated (a robot operator or a simulation
+  // job), how a run's checkpoints made its S, and generated sources.
+  function evaluatorBadge(simulated) {
+    return h('span', {class: `badge ${simulated ? 'badge-sim' : 'badge-robot'}`,
+      'data-role': 'evaluator', 'data-evaluator': simulated ? 'simulation' : 'robot',
+      text: simulated ? 'simulation' : 'robot'});
+  }
+  const AGGREGATION_TEXT = {
+    last: 'last checkpoint',
+    max_over_checkpoints: 'best checkpoint per seed',
+  };
+  function aggregationText(aggregation) {
+    if (!aggregation) return '';
+    return `checkpoints: ${AGGREGATION_TEXT[aggregation] || aggregation}`;
+  }
+  function checkpointText(step) {
+    return int(step) > 0 ? `step ${fmtInt(step)}` : 'last';
+  }
+  function fmtPercent(v) {
+    const n = num(v);
+    return Number.isFinite(n) ? `${(n * 100).toFixed(1)}%` : '\u2014';
+  }
+  function fmtSeconds(v) {
+    const n = num(v);
+    if (!(n > 0)) return '\u2014';
+    if (n < 90) return `${Math.round(n)} s`;
+    if (n < 5400) return `${Math.round(n / 60)} min`;
+    return `${(n / 3600).toFixed(1)} h`;
+  }
+
   // Which of seed 000's figures a plot corresponds to.
   function paperFigure(kind, scenario) {
     if (kind === 'SOURCE_KIND_SIMULATION' && scenario === 'in_domain') return 'Fig. 4';
@@ -707,7 +737,7 @@
 
   // Sections of the sweep view, in page order; each re-rendered on its own
   // when its inputs change.
-  const SECTIONS = ['summary', 'plots', 'eta', 'grid', 'costs', 'budget'];
+  const SECTIONS = ['summary', 'plots', 'eta', 'grid', 'results', 'costs', 'budget'];
 
   function ensureSweepFrame() {
     if (state.rendered.frame && state.rendered.frame.isConnected) return;
@@ -743,6 +773,7 @@
     replaceSection('eta', state.estimatesSig, () => buildEtaTable(sweep, ests));
     replaceSection('grid', state.detailSig + state.resultsSig + state.scenario,
       () => buildGrid(d, state.results));
+    replaceSection('results', state.resultsSig, () => buildResults(state.results));
     replaceSection('costs', state.estimatesSig + state.detailSig, () => buildCosts(sweep, ests));
     replaceSection('budget', stableJson([scenarios, (sweep.sources || []).map((s) => s.name),
       state.recommendation && state.recommendation.key]), () => buildBudget(sweep));
@@ -789,17 +820,34 @@
     let gpu = 0;
     for (const j of d.jobs || []) gpu += (num(j.gpuSeconds) || 0) / 3600;
     const done = evaluationCounts(sweep, state.results);
-    const sources = (sweep.sources || []).map((s) =>
-      `${s.name} (${SOURCE_KIND_LABEL[s.kind] || 'non-teleop'}, N_nt ${(s.nNt || [])
-        .map(fmtInt).join(', ')})`).join('; ');
+    const scaling = sweep.design === 'scaling';
+    const sources = (sweep.sources || []).length
+      ? h('ul', {class: 'plain', 'data-role': 'sources'}, (sweep.sources || []).map(sourceItem))
+      : 'none';
+    const scenarios = h('ul', {class: 'plain', 'data-role': 'scenarios'},
+      (sweep.scenarios || []).map((s) => {
+        const sim = s.evaluator === 'EVALUATOR_SIMULATION';
+        return h('li', {'data-role': 'scenario', 'data-scenario': s.name,
+          'data-evaluator': sim ? 'simulation' : 'robot'},
+        `${s.name} `, evaluatorBadge(sim),
+        sim ? ` ${s.resultFormat || 'mixsweep'}, seed ${s.seed || 0}` : (s.platform ? ` ${s.platform}` : ''),
+        ` \u00b7 ${fmtInt(s.trials)} ${sim ? 'episodes' : 'trials'}`);
+      }));
     const facts = [
       ['Task', sweep.task], ['Policy', sweep.policy], ['Owner', sweep.owner],
       ['Created', fmtDate(sweep.createdAt)], ['Code version', sweep.codeVersion],
-      ['N_tele', (sweep.nTele || []).map(fmtInt).join(', ')], ['Sources', sources || 'none'],
+      ['Design', scaling ? 'scaling: one source, S vs its N, no teleop (seed 001, Fig. 5)'
+        : sweep.design === 'mixture' ? 'mixture: teleop \u00d7 sources (seed 000)' : sweep.design],
+      ['Checkpoints', AGGREGATION_TEXT[sweep.aggregation] || sweep.aggregation],
+      ['N_tele', scaling ? 'none (scaling)' : (sweep.nTele || []).map(fmtInt).join(', ')],
+      ['Sources', sources],
       ['Seeds', (sweep.seeds || []).join(', ')],
-      ['Scenarios', (sweep.scenarios || []).map((s) => `${s.name} (${s.trials})`).join(', ')],
+      ['Scenarios', scenarios],
       ['Revision', String(sweep.revision || 1)],
     ];
+    if (scaling && int(sweep.baselineFromSweep) > 0) {
+      facts.push(['Teleop curve from', `sweep #${sweep.baselineFromSweep}`]);
+    }
     return h('section', {'aria-labelledby': 'sweep-title'},
       h('div', {class: 'title-row'},
         h('h1', {id: 'sweep-title', 'data-role': 'sweep-title'},
@@ -814,8 +862,44 @@
         h('div', null, h('div', {class: 'label', text: 'GPU time so far'}),
           h('div', {class: 'spent', text: `${fmt(gpu)} GPU-hours measured` +
             ` over ${fmtInt((d.jobs || []).filter((j) => num(j.gpuSeconds) > 0).length)} jobs`}))),
-      h('dl', {class: 'facts'}, facts.map(([k, v]) => h('div', null, h('dt', {text: k}),
-        h('dd', {text: v === undefined || v === '' ? '\u2014' : String(v)})))));
+      h('dl', {class: 'facts'}, facts.map(([k, v]) => h('div', {class: v instanceof Node ? 'wide' : null},
+        h('dt', {text: k}),
+        v instanceof Node ? h('dd', null, v)
+          : h('dd', {text: v === undefined || v === '' ? '\u2014' : String(v)})))));
+  }
+
+  // A source of the sweep: collected, or generated by a generate job (its
+  // success rate, time and measured cost per demo once it ran).
+  function sourceItem(s) {
+    const kind = SOURCE_KIND_LABEL[s.kind] || 'non-teleop';
+    const nts = `N_nt ${(s.nNt || []).map(fmtInt).join(', ')}`;
+    if (!s.generated) {
+      return h('li', {'data-role': 'source', 'data-source': s.name, 'data-generated': 'false'},
+        `${s.name} (${kind}) `, h('span', {class: 'badge badge-collected', text: 'collected'}),
+        ` ${nts}`);
+    }
+    const g = s.generation || {};
+    const figures = [];
+    figures.push(`${fmtInt(s.generateDemos)} demos from ${(s.generateFrom && s.generateFrom.uri) || '?'}`);
+    if (int(g.jobId) > 0) {
+      figures.push(`generate job #${g.jobId}: ${enumName(g.state, 'JOB_STATE_')}`);
+      if (int(g.numAttempts) > 0) {
+        figures.push(`${fmtInt(g.numSuccess)}/${fmtInt(g.numAttempts)} successes = ` +
+          fmtPercent(g.successRate));
+      }
+      if (num(g.seconds) > 0) figures.push(fmtSeconds(g.seconds));
+      if (num(g.measuredCostPerDemoHours) > 0) {
+        figures.push(`${fmt(num(g.measuredCostPerDemoHours) * 3600)} s per demo measured vs ` +
+          `${fmt(num(s.costPerDemoHours) * 3600)} s in the spec`);
+      }
+    } else {
+      figures.push('no generate job yet');
+    }
+    return h('li', {'data-role': 'source', 'data-source': s.name, 'data-generated': 'true',
+      'data-success-rate': String(num(g.successRate) || 0),
+      'data-measured-cost': String(num(g.measuredCostPerDemoHours) || 0)},
+    `${s.name} (${kind}) `, h('span', {class: 'badge badge-generated', text: 'generated'}),
+    ` ${nts}`, h('div', {class: 'muted small', 'data-role': 'generation', text: figures.join(' \u00b7 ')}));
   }
 
   // ---- Plots ----------------------------------------------------------------------------
@@ -840,6 +924,55 @@
     if (num(fit.beta) <= 0) t += ' \u2014 \u03b2 \u2264 0: no positive scaling, no global \u03b7';
     if (int(fit.pointsExcludedZero) > 0) t += `; ${fit.pointsExcludedZero} point(s) with S = 0 left out`;
     return t;
+  }
+
+  // A scaling estimate's plot: the source's own curve against N with the
+  // power law fitted on it (seed 001, Fig. 5).
+  function scalingPlotModel(e) {
+    const points = (e.mixedCurve || []).map((p) => ({n: num(p.nNt), nTele: 0, nNt: num(p.nNt),
+      s: num(p.meanS), std: num(p.stdS), nSeeds: int(p.nSeeds), trials: int(p.trials)}));
+    const fit = e.sourceFit || {};
+    return {
+      title: estimateLabel(e),
+      sourceName: e.source,
+      sourceKind: SOURCE_KIND_KEY[e.sourceKind] || 'other',
+      scaling: true,
+      xLabel: `${e.source} demos N (log)`,
+      pointLabel: e.source,
+      teleop: points,
+      mixed: [],
+      fit: {defined: fit.defined === true, alpha: num(fit.alpha), beta: num(fit.beta),
+        rSquared: num(fit.rSquared)},
+      ariaLabel: `Success rate versus ${e.source} demos on log-log axes, ${e.scenario}: ` +
+        `${points.length} points; source ${fitText(fit)}.`,
+    };
+  }
+
+  // The gain per demo between consecutive N of a scaling estimate.
+  function marginalGainsTable(e) {
+    const gains = e.marginalGains || [];
+    if (!gains.length) {
+      return h('p', {class: 'muted small', text: 'Marginal gain per demo: needs two N with results.'});
+    }
+    return h('table', {class: 'data small gains', 'data-role': 'marginal-gains',
+      'data-scenario': e.scenario, 'data-source': e.source},
+    h('caption', {text: 'Marginal gain per demo (seed means)'}),
+    h('thead', null, h('tr', null, ['N', 'S', 'Gain per demo', 'Per 100 demos']
+      .map((t) => h('th', {scope: 'col', text: t})))),
+    h('tbody', null, gains.map((g) => h('tr', {'data-role': 'gain-row', 'data-n-from': String(num(g.nFrom)),
+      'data-n-to': String(num(g.nTo)), 'data-gain': String(num(g.gainPerDemo))},
+    h('td', {class: 'num nowrap', text: `${fmtInt(g.nFrom)} \u2192 ${fmtInt(g.nTo)}`}),
+    h('td', {class: 'num nowrap', text: `${fmtS(g.sFrom)} \u2192 ${fmtS(g.sTo)}`}),
+    h('td', {class: 'num', text: fmtSigned(num(g.gainPerDemo))}),
+    h('td', {class: 'num', text: fmtSigned(num(g.gainPerDemo) * 100)})))));
+  }
+
+  // What an estimate's header says besides its scenario and source: who
+  // evaluated it and how checkpoints were aggregated.
+  function estimateTags(e) {
+    return [' ', evaluatorBadge(e.simulated === true),
+      e.aggregation ? h('span', {class: 'muted', 'data-role': 'aggregation',
+        'data-aggregation': e.aggregation, text: ` ${aggregationText(e.aggregation)}`}) : null];
   }
 
   function plotModel(e) {
@@ -907,6 +1040,7 @@
   }
 
   function buildPlots(sweep, ests) {
+    if (sweep.design === 'scaling' || ests.some((e) => e.scaling)) return buildScalingPlots(sweep, ests);
     const section = h('section', {'aria-labelledby': 'plots-title'},
       h('h2', {id: 'plots-title', text: 'Success rate vs teleop demos (seed 000, Figs. 4\u20137)'}),
       h('p', {class: 'explain'},
@@ -934,7 +1068,7 @@
         'data-trials': String(e.trialCount || 0)},
       h('figcaption', null,
         h('div', {class: 'plot-title'}, h('strong', {text: e.scenario}),
-          ` \u00b7 teleop vs ${e.source} (${kind})`),
+          ` \u00b7 teleop vs ${e.source} (${kind})`, estimateTags(e)),
         h('div', {class: 'plot-sub muted', 'data-role': 'fit-text', text: fitText(e.fit)}),
         plotVerdict(e, model)),
       svg,
@@ -942,6 +1076,43 @@
         `estimate v${e.version || 0} of ${fmtWhen(e.computedAt)}` +
         (e.fromGivenS ? ' \u00b7 from given S values' : '') +
         (fig ? ` \u00b7 cf. seed 000 ${fig}` : '')})));
+    }
+    section.append(grid);
+    return section;
+  }
+
+  // Seed 001's Fig. 5: per (scenario, source), S against the number of
+  // source demos with the power law fitted on the source alone, the gain
+  // per demo between consecutive N, and (with a baseline sweep) each
+  // point's exchange rate against the teleop curve, in the eta table.
+  function buildScalingPlots(sweep, ests) {
+    const section = h('section', {'aria-labelledby': 'plots-title'},
+      h('h2', {id: 'plots-title', text: 'Success rate vs number of demos (seed 001, Fig. 5)'}),
+      h('p', {class: 'explain', text: 'Log-log axes. Each point: the mean S over seeds (error bar: ' +
+        'population std) of the runs trained on N demos of the source alone; the dashed line is the ' +
+        'power law S = \u03b1 N^\u03b2 fitted on them. Below each plot: the gain in S per extra ' +
+        'demo between consecutive N.'}));
+    if (!ests.length) {
+      section.append(h('p', {class: 'muted', 'data-role': 'no-estimates',
+        text: 'No estimates yet: they appear as soon as the first trials are recorded.'}));
+      return section;
+    }
+    const grid = h('div', {class: 'plots'});
+    for (const e of ests) {
+      const model = e.scaling ? scalingPlotModel(e) : plotModel(e);
+      const kind = SOURCE_KIND_LABEL[e.sourceKind] || 'non-teleop';
+      grid.append(h('figure', {class: 'plot', 'data-role': 'plot', 'data-scaling': e.scaling ? 'true' : 'false',
+        'data-scenario': e.scenario, 'data-source': e.source, 'data-version': String(e.version || '0'),
+        'data-trials': String(e.trialCount || 0)},
+      h('figcaption', null,
+        h('div', {class: 'plot-title'}, h('strong', {text: e.scenario}),
+          ` \u00b7 ${e.source} (${kind})`, estimateTags(e)),
+        h('div', {class: 'plot-sub muted', 'data-role': 'fit-text',
+          text: `source ${fitText(e.scaling ? e.sourceFit : e.fit)}`})),
+      window.MixPlot.render(model),
+      e.scaling ? marginalGainsTable(e) : null,
+      h('div', {class: 'plot-foot muted', text: `${fmtInt(e.trialCount)} trials \u00b7 ` +
+        `estimate v${e.version || 0} of ${fmtWhen(e.computedAt)}`})));
     }
     section.append(grid);
     return section;
@@ -1024,6 +1195,7 @@
       note.push(`${fmtInt(iv.resamplesUndefined)} of ${fmtInt(iv.resamples)} resamples undefined`);
     }
     const nTele = kind === 'local' ? num(p.nTStar) : num(p.nTele);
+    const scaling = e.scaling === true;
     const sText = kind === 'local' ? `${fmtS(p.sT)} \u2192 ${fmtS(p.sMix)}` : fmtS(p.sMix);
     const attrs = {
       'data-role': 'eta-row', 'data-scenario': e.scenario, 'data-source': e.source,
@@ -1038,8 +1210,10 @@
       class: kind === 'local' ? 'row-local' : '',
     };
     return h('tr', attrs,
-      h('td', {text: kind === 'local' ? `local at N_t* = ${fmtInt(nTele)}` : 'global'}),
-      h('td', {class: 'num nowrap', text: `${fmtInt(nTele)} + ${fmtInt(p.nNt)}`}),
+      h('td', {text: kind === 'local' ? `local at N_t* = ${fmtInt(nTele)}`
+        : scaling ? 'vs teleop curve' : 'global'}),
+      h('td', {class: 'num nowrap', text: scaling ? `N = ${fmtInt(p.nNt)}`
+        : `${fmtInt(nTele)} + ${fmtInt(p.nNt)}`}),
       h('td', {class: 'num nowrap', text: sText}),
       h('td', {class: 'num', text: kind === 'global' && num(p.nEq) > 0 ? fmt(num(p.nEq)) : '\u2014'}),
       h('td', {class: `num eta ${cls}`, 'data-col': 'eta', text: etaText(eta)}),
@@ -1060,7 +1234,8 @@
         'Intervals are bootstrap percentile intervals (hover for details); the sign is ' +
         'established when the interval of 1/\u03b7 excludes 0. \u201c\u2264 a or \u2265 b\u201d: ' +
         'the data allow either sign (|\u03b7| beyond those bounds), so more trials or seeds are ' +
-        'needed.'}));
+        'needed. Scaling sweeps (no teleop): each point\u2019s exchange rate against the teleop ' +
+        'curve of the baseline sweep, \u03b7 = N / N_eq.'}));
     if (!ests.length) {
       section.append(h('p', {class: 'muted', text: 'No estimates yet.'}));
       return section;
@@ -1075,13 +1250,15 @@
       const kind = SOURCE_KIND_LABEL[e.sourceKind] || 'non-teleop';
       const body = h('tbody', {'data-scenario': e.scenario, 'data-source': e.source},
         h('tr', {class: 'group'}, h('th', {colspan: 8, scope: 'rowgroup'},
-          h('strong', {text: e.scenario}), ` \u00b7 ${e.source} (${kind})`,
-          h('span', {class: 'muted', text: ` \u00b7 ${fitText(e.fit)} \u00b7 ` +
-            `${fmtInt(e.trialCount)} trials`}))));
+          h('strong', {text: e.scenario}), ` \u00b7 ${e.source} (${kind})`, estimateTags(e),
+          h('span', {class: 'muted', text: ` \u00b7 ${e.scaling ? 'teleop curve ' : ''}` +
+            `${fitText(e.fit)} \u00b7 ${fmtInt(e.trialCount)} trials`}))));
       for (const l of e.local || []) body.append(etaRow(e, 'local', l));
       for (const g of e.global || []) body.append(etaRow(e, 'global', g));
       if (!(e.local || []).length && !(e.global || []).length) {
-        body.append(h('tr', null, h('td', {colspan: 8, class: 'muted', text: 'no mixed points yet'})));
+        body.append(h('tr', null, h('td', {colspan: 8, class: 'muted', text: e.scaling
+          ? 'no exchange rate: no teleop curve to compare with (the sweep names no baseline sweep) or no results yet'
+          : 'no mixed points yet'})));
       }
       table.append(body);
     }
@@ -1191,7 +1368,9 @@
     const seeds = [...new Set([...(sweep.seeds || []).map(num), ...runs.map((r) => num(r.seed))])]
       .filter(Number.isFinite).sort((a, b) => a - b);
     // Columns: the baseline, then each source's N_nt > 0.
-    const columns = [{source: '', nNt: 0, label: 'teleop only', sub: 'baseline'}];
+    // (A scaling sweep has no teleop-only runs: no baseline column.)
+    const columns = sweep.design === 'scaling' && !runs.some((r) => num(r.nNt) === 0) ? []
+      : [{source: '', nNt: 0, label: 'teleop only', sub: 'baseline'}];
     const seen = new Set();
     for (const s of sweep.sources || []) {
       const nts = [...new Set([...(s.nNt || []).map(num),
@@ -1199,7 +1378,7 @@
         .filter((n) => Number.isFinite(n) && n > 0).sort((a, b) => a - b);
       for (const n of nts) {
         columns.push({source: s.name, nNt: n, label: `+ ${fmtInt(n)} ${s.name}`,
-          sub: SOURCE_KIND_LABEL[s.kind] || 'non-teleop'});
+          sub: `${SOURCE_KIND_LABEL[s.kind] || 'non-teleop'}${s.generated ? ', generated' : ''}`});
         seen.add(`${s.name}/${n}`);
       }
     }
@@ -1301,6 +1480,49 @@
       h('div', {class: 'scroll-x'}, table), legend);
   }
 
+  // ---- Results ------------------------------------------------------------------------------
+
+  // Every (run, scenario, checkpoint) result, with who evaluated it (a robot
+  // operator or a simulation job) and the checkpoint's training step.
+  function buildResults(results) {
+    const rows = (results && results.results) || [];
+    const sims = rows.filter((r) => r.simulated === true).length;
+    const section = h('section', {'aria-labelledby': 'results-title'},
+      h('h2', {id: 'results-title', text: 'Results'}),
+      h('p', {class: 'explain', text: 'One row per run, scenario and evaluated checkpoint. ' +
+        'Robot: trials recorded by an operator, blind. Simulation: one trial per episode of an ' +
+        'evaluation job; a simulation scenario may evaluate intermediate checkpoints (their ' +
+        'training step), and the sweep\u2019s aggregation makes the run\u2019s S from them.'}));
+    if (!rows.length) {
+      section.append(h('p', {class: 'muted', text: 'No results yet.'}));
+      return section;
+    }
+    const table = h('table', {class: 'data results', 'data-role': 'results-table'},
+      h('caption', {class: 'sr-only', text: 'Results per run, scenario and checkpoint'}),
+      h('thead', null, h('tr', null, ['Run', 'N_tele', 'Source', 'N_nt', 'Seed', 'Scenario',
+        'Evaluator', 'Checkpoint', 'Trials', 'S', 'State'].map((t) => h('th', {scope: 'col', text: t})))),
+      h('tbody', null, rows.map((r) => h('tr', {'data-role': 'result-row', 'data-run-id': r.runId,
+        'data-scenario': r.scenario, 'data-evaluator': r.simulated ? 'simulation' : 'robot',
+        'data-checkpoint-step': String(int(r.checkpointStep))},
+      h('td', {class: 'num', text: String(r.runId)}),
+      h('td', {class: 'num', text: fmtInt(r.nTele)}),
+      h('td', {text: r.source || '\u2014'}),
+      h('td', {class: 'num', text: fmtInt(r.nNt)}),
+      h('td', {class: 'num', text: String(int(r.seed))}),
+      h('td', {text: r.scenario}),
+      h('td', null, evaluatorBadge(r.simulated === true)),
+      h('td', {class: 'nowrap', 'data-col': 'checkpoint', title: r.checkpointUri || '',
+        text: checkpointText(r.checkpointStep)}),
+      h('td', {class: 'num nowrap', text: `${fmtInt(r.trialsRecorded)}/${fmtInt(r.trialsWanted)}`}),
+      h('td', {class: 'num', text: int(r.trialsRecorded) > 0 ? fmtS(r.s) : '\u2014'}),
+      h('td', {text: r.state || ''})))));
+    section.append(h('details', {'data-role': 'results'},
+      h('summary', {text: `${fmtInt(rows.length)} results \u00b7 ${fmtInt(rows.length - sims)} ` +
+        `by robot \u00b7 ${fmtInt(sims)} by simulation`}),
+      h('div', {class: 'scroll-x'}, table)));
+    return section;
+  }
+
   // ---- Costs --------------------------------------------------------------------------------
 
   function buildCosts(sweep, ests) {
@@ -1343,8 +1565,9 @@
         scenarios.map((s) => h('th', {scope: 'col', text: `S ${s}`})))),
       h('tbody', null, rows.map((r) => h('tr', {'data-role': 'cost-row', 'data-n-tele': r.nTele,
         'data-n-nt': r.nNt, 'data-source': r.source},
-      h('th', {scope: 'row', class: 'nowrap', text: r.source
-        ? `${fmtInt(r.nTele)} teleop + ${fmtInt(r.nNt)} ${r.source}` : `${fmtInt(r.nTele)} teleop`}),
+      h('th', {scope: 'row', class: 'nowrap', text: !r.source ? `${fmtInt(r.nTele)} teleop`
+        : r.nTele > 0 ? `${fmtInt(r.nTele)} teleop + ${fmtInt(r.nNt)} ${r.source}`
+          : `${fmtInt(r.nNt)} ${r.source}`}),
       h('td', {class: 'num', text: fmtHours(r.cost.costCollectionHours)}),
       h('td', {class: 'num', text: fmt(num(r.cost.costGpuHours), 3)}),
       showMoney ? h('td', {class: 'num', text: fmtMoney(r.cost.costMoney, currency)}) : null,

@@ -13,6 +13,12 @@
 // Points with S = 0 (or no result) cannot sit on a log axis: they are left
 // out and counted under the plot.
 //
+// A scaling plot (seed 001, Fig. 5: model.scaling) draws one source's own
+// curve instead: its points (S against N source demos) in `teleop`, the
+// power law fitted on them in `fit`, no mixed points and no arrows;
+// model.xLabel and model.pointLabel name the axis and the points, and the
+// points carry data-role source-point.
+//
 // Every drawn element carries data-role (teleop-point, mixed-point,
 // fit-line, fit-extrapolation, neq-arrow, error-bar, zero-note) so that a
 // browser test can count them.
@@ -214,10 +220,14 @@
     const sourceColor = SOURCE_COLORS[model.sourceKind] || SOURCE_COLORS.other;
     const nNts = [...new Set(mixed.map((m) => m.nNt))].sort((a, b) => a - b);
     const shapeOf = (nNt) => SHAPES[Math.max(0, nNts.indexOf(nNt)) % SHAPES.length];
+    const scaling = model.scaling === true;
+    const pointLabel = model.pointLabel || 'teleop only';
+    const pointRole = scaling ? 'source-point' : 'teleop-point';
+    const pointColor = scaling ? sourceColor : COLORS.teleop;
 
     // Geometry (viewBox units; the SVG scales to its container's width).
     const W = 480;
-    const legendRows = 3 + Math.max(1, nNts.length);
+    const legendRows = scaling ? 1 : 3 + Math.max(1, nNts.length);
     const P = {l: 58, r: 16, t: 14};
     const plotBottom = 286;
     const H = plotBottom + 50 + legendRows * 17 + (zeroTeleop + zeroMixed > 0 ? 18 : 0) + 6;
@@ -298,7 +308,7 @@
       el('line', {x1: x0 - 5, x2: x0, y1: y, y2: y, stroke: COLORS.axis}, axes);
       label(axes, x0 - 8, y + 4, fmt(v), {'text-anchor': 'end', 'data-role': 'y-tick'});
     }
-    label(axes, (x0 + x1) / 2, y1 + 36, 'teleop demos N_tele (log)',
+    label(axes, (x0 + x1) / 2, y1 + 36, model.xLabel || 'teleop demos N_tele (log)',
       {'text-anchor': 'middle', 'font-size': 12, 'font-weight': 600});
     const yl = label(axes, 0, 0, 'success rate S (log)',
       {'text-anchor': 'middle', 'font-size': 12, 'font-weight': 600});
@@ -381,15 +391,15 @@
         color, span: Math.abs(xb - xa), xa, xb, dir, weak});
     }
 
-    for (const p of teleopDrawn) errorBar(xs(p.n), p, COLORS.teleop);
+    for (const p of teleopDrawn) errorBar(xs(p.n), p, pointColor);
     for (const m of mixedDrawn) errorBar(xs(m.nTele) + nudge, m, sourceColor);
 
     const points = el('g', {'data-role': 'points'}, svg);
     for (const p of teleopDrawn) {
-      const c = marker(points, 'circle', xs(p.n), ys(p.s), 5, {fill: COLORS.teleop,
-        stroke: '#ffffff', 'stroke-width': 1.2, 'data-role': 'teleop-point', 'data-n': p.n,
+      const c = marker(points, 'circle', xs(p.n), ys(p.s), 5, {fill: pointColor,
+        stroke: '#ffffff', 'stroke-width': 1.2, 'data-role': pointRole, 'data-n': p.n,
         'data-s': p.s});
-      tooltip(c, `teleop only, N_tele = ${fmt(p.n)}: S = ${p.s.toFixed(3)}` +
+      tooltip(c, `${pointLabel}, ${scaling ? 'N' : 'N_tele'} = ${fmt(p.n)}: S = ${p.s.toFixed(3)}` +
         (finite(p.std) && (p.nSeeds || 0) > 1 ? ` \u00b1 ${p.std.toFixed(3)}` : '') +
         ` (${p.nSeeds || 0} seed${p.nSeeds === 1 ? '' : 's'}` +
         (p.trials ? `, ${p.trials} trials)` : ')'));
@@ -484,8 +494,8 @@
     };
     {
       const y = row();
-      marker(lg, 'circle', lx + 6, y - 4, 4.5, {fill: COLORS.teleop});
-      label(lg, lx + 16, y, 'teleop only (seed mean \u00b1 std)');
+      marker(lg, 'circle', lx + 6, y - 4, 4.5, {fill: pointColor});
+      label(lg, lx + 16, y, `${pointLabel} (seed mean \u00b1 std)`);
       el('line', {x1: lx + 200, x2: lx + 226, y1: y - 4, y2: y - 4, stroke: COLORS.fit,
         'stroke-width': 2.2, 'stroke-dasharray': '8 5'}, lg);
       label(lg, lx + 232, y, fitOk
@@ -493,14 +503,14 @@
           (finite(fit.rSquared) ? ` (R\u00b2 ${fit.rSquared.toFixed(2)})` : '')
         : 'fit undefined');
     }
-    for (const nNt of nNts.length ? nNts : [null]) {
+    for (const nNt of scaling ? [] : nNts.length ? nNts : [null]) {
       const y = row();
       marker(lg, shapeOf(nNt), lx + 6, y - 4, 4.2, {fill: sourceColor});
       label(lg, lx + 16, y, nNt === null
         ? `teleop + ${model.sourceName || 'non-teleop'} pretraining (none yet)`
         : `teleop + ${fmt(nNt)} ${model.sourceName || 'non-teleop'} demos (pretrain)`);
     }
-    {
+    if (!scaling) {
       const y = row();
       const items = [
         ['positive', `\u03b7 > 0: ${model.sourceName || 'it'} helps`],
@@ -518,7 +528,7 @@
         x += 26 + text.length * 6.1 + 12;
       }
     }
-    {
+    if (!scaling) {
       const y = row();
       label(lg, lx, y, '\u03b7 12? and a faded arrow: sign not established (95% interval ' +
         'allows both)', {fill: COLORS.muted});
@@ -526,7 +536,7 @@
     if (zeroTeleop + zeroMixed > 0) {
       const y = row() + 1;
       const parts = [];
-      if (zeroTeleop) parts.push(`${zeroTeleop} teleop`);
+      if (zeroTeleop) parts.push(`${zeroTeleop} ${scaling ? (model.sourceName || 'source') : 'teleop'}`);
       if (zeroMixed) parts.push(`${zeroMixed} mixed`);
       label(lg, lx, y, `Not drawn (S = 0 has no place on a log axis): ${parts.join(', ')} ` +
         `point${zeroTeleop + zeroMixed === 1 ? '' : 's'}`, {fill: COLORS.negative,
