@@ -2,12 +2,14 @@
 
 #include <algorithm>
 #include <random>
+#include <variant>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/ascii.h"
+#include "workers/result_files.h"
 
 namespace mixsweep::workers {
 
@@ -134,6 +136,153 @@ TerminalAction DecideTerminal(StopReason stop, const RunResult& result,
            FailureMessage(absl::StrCat("exit code ", result.exit_code), result));
   fail.failure.set_exit_code(result.exit_code);
   return fail;
+}
+
+// ------------------------------------------- DecideTerminal, by job kind
+
+namespace {
+
+using mixsweep::v1::JobSpec;
+
+TerminalAction BadResult(bool retryable, std::string message) {
+  return Fail(JobFailure::KIND_BAD_RESULT, retryable, std::move(message));
+}
+
+// The result file's text, or the failure that ends the job without it.
+std::variant<std::string, TerminalAction> ResultText(const RunResult& result) {
+  const ResultFileRead& file = result.result_file;
+  switch (file.state) {
+    case ResultFileRead::State::kRead:
+      return file.text;
+    case ResultFileRead::State::kMissing:
+      return BadResult(true, FailureMessage(absl::StrCat("exit code 0 but the result file ",
+                                                         file.path, " does not exist"),
+                                            result));
+    case ResultFileRead::State::kUnreadable:
+      return BadResult(file.retryable,
+                       absl::StrCat("the result file ", file.path, " is unreadable: ", file.error));
+    case ResultFileRead::State::kNotRead:
+      break;
+  }
+  return BadResult(true, absl::StrCat("the result file ", file.path,
+                                      " was not read (internal error)"));
+}
+
+mixsweep::v1::SimulatedEpisode ToProto(const EpisodeResult& e) {
+  mixsweep::v1::SimulatedEpisode out;
+  out.set_index(e.index);
+  out.set_success(e.success);
+  out.set_score(e.score);
+  if (e.seed) out.set_seed(*e.seed);
+  if (e.sum_reward) out.set_sum_reward(*e.sum_reward);
+  if (e.max_reward) out.set_max_reward(*e.max_reward);
+  // diffusion_policy gives the max reward only: no pair of rewards.
+  out.set_has_rewards(e.sum_reward.has_value() && e.max_reward.has_value());
+  return out;
+}
+
+void JudgeGenerate(const JobSpec& spec, const RunResult& result, TerminalAction& action) {
+  auto text = ResultText(result);
+  if (auto* failed = std::get_if<TerminalAction>(&text)) {
+    action = std::move(*failed);
+    return;
+  }
+  absl::StatusOr<GenerationCounts> counts =
+      ParseGenerationSummary(std::get<std::string>(text), result.result_file.path);
+  if (!counts.ok()) {
+    action = BadResult(false, std::string(counts.status().message()));
+    return;
+  }
+  if (counts->num_success < spec.job().n_demos()) {
+    action = BadResult(false, absl::StrCat("generated ", counts->num_success, " of the ",
+                                           spec.job().n_demos(), " demos wanted (",
+                                           counts->num_attempts, " attempts; ",
+                                           result.result_file.path, ")"));
+    return;
+  }
+  mixsweep::v1::GenerationSummary& generation = action.generation.emplace();
+  generation.set_num_success(counts->num_success);
+  generation.set_num_attempts(counts->num_attempts);
+  generation.set_success_rate(counts->success_rate);
+  generation.set_seconds(result.wall_seconds);
+}
+
+void JudgeEvaluate(const JobSpec& spec, const RunResult& result, TerminalAction& action) {
+  auto text = ResultText(result);
+  if (auto* failed = std::get_if<TerminalAction>(&text)) {
+    action = std::move(*failed);
+    return;
+  }
+  absl::StatusOr<std::vector<EpisodeResult>> episodes =
+      ParseEvaluationResult(ResultFormatOf(spec), std::get<std::string>(text),
+                            spec.evaluation().n_episodes(), result.result_file.path);
+  if (!episodes.ok()) {
+    action = BadResult(false, std::string(episodes.status().message()));
+    return;
+  }
+  // The server needs a non-empty checkpoint: the file the trials came from.
+  action.checkpoint_uri = result.result_file.path;
+  for (const EpisodeResult& episode : *episodes) action.episodes.push_back(ToProto(episode));
+}
+
+// Every listed step checkpoint exists; else CHECKPOINT_MISSING naming it.
+bool JudgeStepCheckpoints(const JobSpec& spec, const RunResult& result, TerminalAction& action) {
+  if (spec.checkpoint_steps().empty()) return true;
+  for (int64_t step : spec.checkpoint_steps()) {
+    auto found = std::find_if(result.step_checkpoints.begin(), result.step_checkpoints.end(),
+                              [&](const StepCheckpointFound& c) { return c.step == step; });
+    if (found == result.step_checkpoints.end() || !found->exists) {
+      const std::string where = found == result.step_checkpoints.end()
+                                    ? std::string("(not rendered)")
+                                    : found->uri;
+      action = Fail(JobFailure::KIND_CHECKPOINT_MISSING, /*retryable=*/true,
+                    FailureMessage(absl::StrCat("exit code 0 but the checkpoint of step ", step,
+                                                " ", where, " does not exist"),
+                                   result));
+      return false;
+    }
+    mixsweep::v1::StepCheckpoint& checkpoint = action.step_checkpoints.emplace_back();
+    checkpoint.set_step(step);
+    checkpoint.set_uri(found->uri);
+  }
+  return true;
+}
+
+}  // namespace
+
+TerminalAction DecideTerminal(StopReason stop, const RunResult& result, const JobSpec& spec) {
+  const std::vector<int> no_retry(spec.no_retry_exit_codes().begin(),
+                                  spec.no_retry_exit_codes().end());
+  TerminalAction action = DecideTerminal(stop, result, no_retry);
+  const mixsweep::v1::JobKind kind = spec.job().kind();
+  const bool judged_by_file =
+      kind == mixsweep::v1::JOB_KIND_GENERATE || kind == mixsweep::v1::JOB_KIND_EVALUATE;
+  if (action.kind == TerminalAction::Kind::kHandBack && judged_by_file) {
+    action.checkpoint_uri.clear();  // nothing to resume a generator or an evaluation from
+  }
+  if (action.kind != TerminalAction::Kind::kComplete) return action;
+  if (!JudgeStepCheckpoints(spec, result, action)) return action;
+  if (kind == mixsweep::v1::JOB_KIND_GENERATE) JudgeGenerate(spec, result, action);
+  if (kind == mixsweep::v1::JOB_KIND_EVALUATE) JudgeEvaluate(spec, result, action);
+  return action;
+}
+
+std::string ResultFormatOf(const mixsweep::v1::JobSpec& spec) {
+  const mixsweep::v1::JobKind kind = spec.job().kind();
+  if (kind != mixsweep::v1::JOB_KIND_GENERATE && kind != mixsweep::v1::JOB_KIND_EVALUATE) {
+    return "";
+  }
+  if (!spec.result_format().empty()) return spec.result_format();
+  return kind == mixsweep::v1::JOB_KIND_GENERATE ? std::string(kMimicgenFormat)
+                                                 : std::string("mixsweep");
+}
+
+int64_t TotalStepsOf(const mixsweep::v1::JobSpec& spec) {
+  switch (spec.job().kind()) {
+    case mixsweep::v1::JOB_KIND_GENERATE: return spec.job().n_demos();
+    case mixsweep::v1::JOB_KIND_EVALUATE: return spec.evaluation().n_episodes();
+    default: return spec.job().steps();
+  }
 }
 
 // ------------------------------------------------------------ LeaseVerdict

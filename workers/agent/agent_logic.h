@@ -2,7 +2,10 @@
 //   - SlotPool: which GPUs (or CPU slots) a leased job runs on, and what the
 //     agent may still lease;
 //   - DecideTerminal: how a finished attempt is reported (complete, fail with
-//     which kind and whether retryable, hand back, or nothing at all);
+//     which kind and whether retryable, hand back, or nothing at all), and,
+//     given the JobSpec, what a generate or evaluate job's result file and a
+//     training job's step checkpoints make of a completion;
+//   - TotalStepsOf: what a job's progress counts up to;
 //   - LeaseVerdict: what a heartbeat's or report's answer means for a job;
 //   - LogBuffer: the AppendLog chunks (contiguous offsets, <= 64 KiB);
 //   - Backoff: capped exponential retry delays;
@@ -70,6 +73,33 @@ std::string JoinIndices(const std::vector<int>& indices);
 // ---------------------------------------------------------------------------
 // What an attempt came to.
 // ---------------------------------------------------------------------------
+
+// A generate or evaluate job's result file, as the runner found it after the
+// process exited 0 (reading it is I/O; judging it is DecideTerminal's).
+struct ResultFileRead {
+  enum class State {
+    kNotRead,     // the job has no result file, or did not exit 0
+    kMissing,     // no such file: the attempt may have crashed before writing it
+    kUnreadable,  // there but not readable: `error` says why
+    kRead,        // `text` holds it
+  };
+  State state = State::kNotRead;
+  std::string path;   // the rendered result_file_template
+  std::string text;   // kRead: the whole file
+  std::string error;  // kUnreadable
+  // kUnreadable: an I/O error another attempt may not meet (true), or
+  // something the same program will do again (a link out, too large).
+  bool retryable = false;
+};
+
+// An intermediate checkpoint of JobSpec.checkpoint_steps, looked for after
+// the process exited 0.
+struct StepCheckpointFound {
+  int64_t step = 0;
+  std::string uri;      // checkpoint_at_step_template rendered with {step}
+  bool exists = false;  // as CheckpointExists: remote URIs count as existing
+};
+
 struct RunResult {
   enum class Exit { kExited, kSignaled, kStartFailed };
   Exit exit = Exit::kExited;
@@ -84,6 +114,8 @@ struct RunResult {
   std::string log_tail;  // the last lines of the log, for failure messages
   std::optional<int64_t> last_step;
   std::map<std::string, double> last_metrics;
+  ResultFileRead result_file;                        // generate and evaluate jobs
+  std::vector<StepCheckpointFound> step_checkpoints;  // JobSpec.checkpoint_steps
 };
 
 // Why the agent stopped a job before it ended by itself (kNone: it did not).
@@ -96,6 +128,10 @@ struct TerminalAction {
   mixsweep::v1::HandBackJobRequest::Reason reason =          // kHandBack
       mixsweep::v1::HandBackJobRequest::REASON_UNSPECIFIED;
   std::string checkpoint_uri;  // kComplete: the checkpoint; kHandBack: one to resume from
+  // kComplete, by job kind (the CompleteJobRequest fields of the same names):
+  std::vector<mixsweep::v1::SimulatedEpisode> episodes;    // evaluate
+  std::optional<mixsweep::v1::GenerationSummary> generation;  // generate
+  std::vector<mixsweep::v1::StepCheckpoint> step_checkpoints;  // checkpoint_steps
 };
 
 // The report that ends an attempt:
@@ -109,6 +145,36 @@ struct TerminalAction {
 //   killed by a signal         -> fail SIGNAL, retryable (OOM killer, node trouble)
 TerminalAction DecideTerminal(StopReason stop, const RunResult& result,
                               const std::vector<int>& no_retry_exit_codes);
+
+// The report that ends an attempt of `spec`: as above (with the spec's
+// no-retry exit codes), then a completion must also pass what the job's kind
+// asks of its outputs (docs/result-files.md):
+//   a listed step checkpoint missing         -> fail CHECKPOINT_MISSING, retryable
+//   generate/evaluate, result file missing   -> fail BAD_RESULT, retryable (the
+//                                               attempt may have crashed)
+//   unreadable (I/O error)                   -> fail BAD_RESULT, retryable
+//   unreadable otherwise, malformed, inconsistent, too many or too few
+//   episodes, fewer demos than job.n_demos   -> fail BAD_RESULT, not retryable
+//                                               (the same program will write
+//                                               the same file)
+//   generate -> complete: checkpoint = the generated dataset, `generation`
+//               (success_rate a fraction, seconds = the process's wall time)
+//   evaluate -> complete: checkpoint = the result file's path, `episodes`
+//               (exactly evaluation.n_episodes)
+//   step checkpoints -> complete with `step_checkpoints`
+// A hand-back of a generate or evaluate job names no resume checkpoint.
+TerminalAction DecideTerminal(StopReason stop, const RunResult& result,
+                              const mixsweep::v1::JobSpec& spec);
+
+// The format of a generate or evaluate job's result file: JobSpec.result_format,
+// or by default "mimicgen" (generate) and "mixsweep" (evaluate); "" for
+// other kinds.
+std::string ResultFormatOf(const mixsweep::v1::JobSpec& spec);
+
+// What a job's progress counts up to (JobProgress.total_steps): the demos
+// wanted (job.n_demos) for generate jobs, the episodes (evaluation.n_episodes)
+// for evaluate jobs, the training steps (job.steps) for the others.
+int64_t TotalStepsOf(const mixsweep::v1::JobSpec& spec);
 
 // ---------------------------------------------------------------------------
 // A server's answer about a lease.

@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "workers/result_files.h"
 
 namespace mixsweep::workers {
 namespace {
@@ -57,6 +58,8 @@ JobValues ValuesOf(const JobLaunch& launch, const std::string& output_dir,
   values.task = launch.spec.task();
   values.init_checkpoint = ToolPathOf(launch.spec.init_checkpoint_uri());
   values.resume_checkpoint = ToolPathOf(launch.spec.resume_checkpoint_uri());
+  values.checkpoint = ToolPathOf(launch.spec.evaluation().checkpoint_uri());
+  values.n_episodes = launch.spec.evaluation().n_episodes();
   return values;
 }
 
@@ -98,6 +101,9 @@ absl::Status CheckArtifactRoot(const std::string& root) {
   return absl::OkStatus();
 }
 
+absl::Status CheckWrittenUnder(std::string_view where, const std::string& location,
+                               std::string_view output_dir, bool remote_allowed);
+
 // Checks, before anything is written: the output directory, the manifest
 // and the checkpoints the job reads, as the renderer checks a value a
 // template uses; the output directory strictly under the root; the
@@ -105,13 +111,12 @@ absl::Status CheckArtifactRoot(const std::string& root) {
 absl::Status CheckJobPaths(const JobLaunch& launch, const PreparedJob& job,
                            const JobValues& values) {
   const RenderOptions roots{.allowed_roots = {launch.artifact_root}};
-  for (std::string_view name : {"output_dir", "subset_manifest", "init_checkpoint",
-                                "resume_checkpoint"}) {
-    const bool set = name == "output_dir"        ? !values.output_dir.empty()
-                     : name == "subset_manifest" ? !values.subset_manifest.empty()
-                     : name == "init_checkpoint" ? !values.init_checkpoint.empty()
-                                                 : !values.resume_checkpoint.empty();
-    if (!set && name != "output_dir") continue;
+  for (auto [name, value] : {std::pair{"output_dir", &values.output_dir},
+                             std::pair{"subset_manifest", &values.subset_manifest},
+                             std::pair{"init_checkpoint", &values.init_checkpoint},
+                             std::pair{"resume_checkpoint", &values.resume_checkpoint},
+                             std::pair{"checkpoint", &values.checkpoint}}) {
+    if (value->empty() && std::string_view(name) != "output_dir") continue;
     if (absl::Status s = CheckPlaceholderValue(name, values, roots); !s.ok()) return s;
   }
   std::string_view root = launch.artifact_root;
@@ -123,18 +128,100 @@ absl::Status CheckJobPaths(const JobLaunch& launch, const PreparedJob& job,
         "{output_dir}: ", job.output_dir, " is the artifact root itself; a job writes only "
         "in its own directory under it"));
   }
-  // What the job writes: its checkpoint. A remote URI (s3://...) is the
-  // tool's business: this worker never opens it.
-  const std::string& checkpoint = job.command.checkpoint;
-  const bool remote = checkpoint.find("://") != std::string::npos &&
-                      checkpoint.substr(0, 7) != "file://";
-  if (!remote) {
-    const std::string local = LocalPathOf(checkpoint);
-    if (local.empty() || HasParentSegment(local) || !IsWithin(local, output)) {
+  // What the job writes: its checkpoint.
+  return CheckWrittenUnder("checkpoint", job.command.checkpoint, job.output_dir,
+                           /*remote_allowed=*/true);
+}
+
+// What the job writes (a checkpoint, a result file) lies under its output
+// directory. A remote URI (s3://...) is the tool's business where allowed:
+// this worker never opens it.
+absl::Status CheckWrittenUnder(std::string_view where, const std::string& location,
+                               std::string_view output_dir, bool remote_allowed) {
+  while (output_dir.size() > 1 && output_dir.back() == '/') output_dir.remove_suffix(1);
+  const bool remote = location.find("://") != std::string::npos &&
+                      location.substr(0, 7) != "file://";
+  if (remote && remote_allowed) return absl::OkStatus();
+  const std::string local = LocalPathOf(location);
+  if (local.empty() || HasParentSegment(local) || !IsWithin(local, output_dir)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        std::string(where), ": ", location, " is not ",
+        remote ? "a local path (the worker reads it) " : "", "under the job's output directory ",
+        std::string(output_dir)));
+  }
+  return absl::OkStatus();
+}
+
+// The result file of a generate or evaluate job (PrepareJob's defaults).
+absl::Status PrepareResultFile(const JobLaunch& launch, const JobValues& values,
+                               const RenderOptions& options, PreparedJob& job) {
+  const mixsweep::v1::JobSpec& spec = launch.spec;
+  const mixsweep::v1::JobKind kind = spec.job().kind();
+  const std::string format = ResultFormatOf(spec);
+  std::string location = spec.result_file_template();
+  if (kind == mixsweep::v1::JOB_KIND_GENERATE) {
+    if (format != kMimicgenFormat) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "checkpoint: ", checkpoint, " is not under the job's output directory ",
-          job.output_dir));
+          "result_format \"", format, "\" is not a generation summary format (known: mimicgen)"));
     }
+    if (location.empty()) location = "{output_dir}/important_stats.json";
+  } else if (kind == mixsweep::v1::JOB_KIND_EVALUATE) {
+    absl::StatusOr<EvaluationFormat> known = ParseEvaluationFormat(format);
+    if (!known.ok()) return known.status();
+    if (location.empty()) {
+      location = *known == EvaluationFormat::kLerobot           ? "{output_dir}/eval_info.json"
+                 : *known == EvaluationFormat::kDiffusionPolicy ? "{output_dir}/eval_log.json"
+                                                                : "{output_dir}/mixsweep_eval.json";
+    }
+    if (spec.evaluation().n_episodes() < 1) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "evaluation.n_episodes is ", spec.evaluation().n_episodes(),
+          "; an evaluate job needs at least one episode"));
+    }
+  } else {
+    return absl::OkStatus();  // judged by its exit code and checkpoint
+  }
+  absl::StatusOr<std::string> rendered = RenderLocation(location, "result_file", values, options);
+  if (!rendered.ok()) return rendered.status();
+  if (absl::Status s = CheckWrittenUnder("result_file", *rendered, job.output_dir,
+                                         /*remote_allowed=*/false);
+      !s.ok()) {
+    return s;
+  }
+  job.result_file = LocalPathOf(*rendered);
+  return absl::OkStatus();
+}
+
+// JobSpec.checkpoint_steps, each rendered with {step}: distinct paths, each
+// where the job may write.
+absl::Status PrepareStepCheckpoints(const JobLaunch& launch, const JobValues& values,
+                                    const RenderOptions& options, PreparedJob& job) {
+  const mixsweep::v1::JobSpec& spec = launch.spec;
+  if (spec.checkpoint_steps().empty()) return absl::OkStatus();
+  if (spec.checkpoint_at_step_template().empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "checkpoint_at_step: the job lists ", spec.checkpoint_steps_size(),
+        " checkpoint steps but no checkpoint_at_step_template"));
+  }
+  std::map<std::string, int64_t> seen;
+  for (int64_t step : spec.checkpoint_steps()) {
+    JobValues at_step = values;
+    at_step.step = step;
+    absl::StatusOr<std::string> rendered =
+        RenderLocation(spec.checkpoint_at_step_template(), "checkpoint_at_step", at_step, options);
+    if (!rendered.ok()) return rendered.status();
+    if (absl::Status s = CheckWrittenUnder("checkpoint_at_step", *rendered, job.output_dir,
+                                           /*remote_allowed=*/true);
+        !s.ok()) {
+      return s;
+    }
+    auto [it, fresh] = seen.emplace(*rendered, step);
+    if (!fresh) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "checkpoint_at_step: steps ", it->second, " and ", step, " both render to ", *rendered,
+          " (the template must use {step})"));
+    }
+    job.step_checkpoints.emplace_back(step, *rendered);
   }
   return absl::OkStatus();
 }
@@ -167,7 +254,8 @@ absl::Status CheckResolvedPaths(const JobLaunch& launch, const PreparedJob& job,
   };
   if (absl::Status s = resolved_within("output_dir", job.output_dir, root); !s.ok()) return s;
   for (auto [name, value] : {std::pair{"init_checkpoint", &values.init_checkpoint},
-                             std::pair{"resume_checkpoint", &values.resume_checkpoint}}) {
+                             std::pair{"resume_checkpoint", &values.resume_checkpoint},
+                             std::pair{"checkpoint", &values.checkpoint}}) {
     const std::string local = LocalPathOf(*value);
     if (local.empty()) continue;
     if (absl::Status s = resolved_within(name, local, root); !s.ok()) return s;
@@ -249,6 +337,12 @@ absl::StatusOr<PreparedJob> PrepareJob(const JobLaunch& launch) {
   if (absl::Status s = CheckJobPaths(launch, job, values); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("job paths: ", s.message()));
   }
+  if (absl::Status s = PrepareResultFile(launch, values, options, job); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("result file: ", s.message()));
+  }
+  if (absl::Status s = PrepareStepCheckpoints(launch, values, options, job); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("step checkpoints: ", s.message()));
+  }
 
   // Resolved through symbolic links before anything is created under the
   // root, so that a link cannot make the worker create directories outside.
@@ -292,6 +386,79 @@ absl::StatusOr<PreparedJob> PrepareJob(const JobLaunch& launch) {
   for (const std::string& uuid : launch.gpu_uuids) provenance.add_gpu_uuids(uuid);
   provenance.set_synthetic(launch.synthetic);
   return job;
+}
+
+namespace {
+
+ResultFileRead ReadResultFile(const std::string& path, const std::string& output_dir) {
+  ResultFileRead read;
+  read.path = path;
+  auto unreadable = [&](std::string why, bool retryable) {
+    read.state = ResultFileRead::State::kUnreadable;
+    read.error = std::move(why);
+    read.retryable = retryable;
+    return read;
+  };
+  std::error_code error;
+  const fs::path dir = fs::canonical(output_dir, error);
+  if (error) return unreadable("resolving the output directory: " + error.message(), true);
+  const fs::path resolved = fs::weakly_canonical(path, error);
+  if (error) return unreadable("resolving it: " + error.message(), true);
+  if (!IsWithin(resolved.string(), dir.string())) {
+    return unreadable(absl::StrCat("it resolves to ", resolved.string(),
+                                   " through a symbolic link, outside the job's output directory"),
+                      false);
+  }
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT || errno == ENOTDIR) {
+      read.state = ResultFileRead::State::kMissing;
+      return read;
+    }
+    if (errno == ELOOP) return unreadable("it is a symbolic link", false);
+    return unreadable(std::strerror(errno), true);
+  }
+  struct stat info;
+  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode) ||
+      static_cast<uint64_t>(info.st_size) > kMaxResultFileBytes) {
+    const bool regular = S_ISREG(info.st_mode);
+    ::close(fd);
+    return unreadable(regular ? absl::StrCat("it is larger than ", kMaxResultFileBytes, " bytes")
+                              : std::string("it is not a regular file"),
+                      false);
+  }
+  std::string text(static_cast<size_t>(info.st_size), '\0');
+  size_t got = 0;
+  while (got < text.size()) {
+    const ssize_t n = ::read(fd, text.data() + got, text.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const std::string why = std::strerror(errno);
+      ::close(fd);
+      return unreadable(why, true);
+    }
+    if (n == 0) break;  // shrank meanwhile: what is there
+    got += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  text.resize(got);
+  read.state = ResultFileRead::State::kRead;
+  read.text = std::move(text);
+  return read;
+}
+
+}  // namespace
+
+void InspectOutputs(const PreparedJob& job, RunResult& result) {
+  if (result.exit != RunResult::Exit::kExited || result.exit_code != 0 ||
+      result.deadline_exceeded) {
+    return;  // judged by how it ended; nothing to read
+  }
+  for (const auto& [step, uri] : job.step_checkpoints) {
+    result.step_checkpoints.push_back(
+        StepCheckpointFound{.step = step, .uri = uri, .exists = CheckpointExists(uri)});
+  }
+  if (!job.result_file.empty()) result.result_file = ReadResultFile(job.result_file, job.output_dir);
 }
 
 bool CheckpointExists(const std::string& checkpoint) {

@@ -5,9 +5,10 @@
 // agent's session, or a test's recorder), always on the io_context thread and
 // never from inside Start() or Stop(). OnExit is the last event.
 //
-//   launch (JobSpec + GPUs) -> PrepareJob (render the template, create the
-//   output dir, write the subset manifest) -> ProcessRunner | SyntheticRunner
-//   -> OnStarted, OnOutput*, OnProgress*, OnExit
+//   launch (JobSpec + GPUs) -> PrepareJob (render the template, the result
+//   file and the step checkpoints, create the output dir, write the subset
+//   manifest) -> ProcessRunner | SyntheticRunner -> OnStarted, OnOutput*,
+//   OnProgress*, InspectOutputs (after an exit 0), OnExit
 //
 // Example:
 //   auto runner = MakeProcessRunner(io, launch, events, {.stop_grace = 30s});
@@ -21,6 +22,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -75,11 +77,34 @@ struct PreparedJob {
   // env, CUDA_VISIBLE_DEVICES and MIXSWEEP_* variables.
   std::map<std::string, std::string> child_env;
   mixsweep::v1::Provenance provenance;
+  // Generate and evaluate jobs: the rendered result_file_template (a local
+  // path under output_dir; defaults in PrepareJob's comment); "" otherwise.
+  std::string result_file;
+  // JobSpec.checkpoint_steps with checkpoint_at_step_template rendered.
+  std::vector<std::pair<int64_t, std::string>> step_checkpoints;
 };
 
 // INVALID_ARGUMENT for a template the renderer refuses (retrying will not
 // help); other codes for file-system trouble (another worker may do better).
+// Seed 001's jobs, refused before anything runs (INVALID_ARGUMENT):
+//   generate: result_format other than "mimicgen" (empty: "mimicgen");
+//     result_file_template empty: "{output_dir}/important_stats.json"
+//   evaluate: result_format not lerobot / diffusion_policy / mixsweep
+//     (empty: "mixsweep"); result_file_template empty: by format
+//     "{output_dir}/eval_info.json", "{output_dir}/eval_log.json",
+//     "{output_dir}/mixsweep_eval.json" (as the spec defaults them);
+//     evaluation.n_episodes < 1
+//   either: a result file that is not a local path under the output dir
+//   checkpoint_steps without checkpoint_at_step_template, or two steps
+//     rendering the same path, or one outside the output dir
 absl::StatusOr<PreparedJob> PrepareJob(const JobLaunch& launch);
+
+// After an exit 0 (else a no-op): reads the result file (at most
+// kMaxResultFileBytes, never through a symbolic link or out of the output
+// directory) into result.result_file, and looks for every step checkpoint
+// (result.step_checkpoints).
+void InspectOutputs(const PreparedJob& job, RunResult& result);
+inline constexpr size_t kMaxResultFileBytes = 16 * 1024 * 1024;
 
 // Whether the checkpoint exists: checked for absolute paths and file:// URIs;
 // other URIs (s3://...) cannot be checked here and count as existing.

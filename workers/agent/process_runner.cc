@@ -336,6 +336,7 @@ class ProcessRunner : public JobRunner, public std::enable_shared_from_this<Proc
     result.log_tail = tail_.Text();
     result.last_step = last_step_;
     result.last_metrics = last_metrics_;
+    InspectOutputs(prepared_, result);
     spdlog::info("job {}: process {} ended (wait status {:#x}, {:.1f} s)",
                  launch_.spec.job().id(), pid_, wait_status_, result.wall_seconds);
     events_.OnExit(result);

@@ -15,6 +15,9 @@
 // - The exit is noticed by a waitpid poll timer (no process-wide SIGCHLD
 //   handler to share with the rest of the program).
 // - spec.deadline, if set, stops the job and flags the result.
+// - After an exit 0 the result file (generate and evaluate jobs) is read
+//   and the step checkpoints are looked for (InspectOutputs), for the agent
+//   to judge.
 //
 // Example:
 //   auto runner = MakeProcessRunner(io, launch, events, ProcessRunnerOptions{});

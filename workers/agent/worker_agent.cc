@@ -85,7 +85,7 @@ class JobSession : public JobEvents {
  public:
   JobSession(WorkerAgent& agent, v1::LeaseRef lease, v1::JobSpec spec, SlotAssignment slots)
       : agent_(agent), lease(std::move(lease)), spec(std::move(spec)), slots(std::move(slots)) {
-    progress.set_total_steps(this->spec.job().steps());
+    progress.set_total_steps(TotalStepsOf(this->spec));
   }
 
   void OnStarted(const v1::Provenance& provenance_in) override {
@@ -553,9 +553,7 @@ void WorkerAgent::HandleReportError(int64_t token, const grpc::Status& status, c
 }
 
 void WorkerAgent::SendTerminal(JobSession& s) {
-  std::vector<int> no_retry(s.spec.no_retry_exit_codes().begin(),
-                            s.spec.no_retry_exit_codes().end());
-  const TerminalAction action = DecideTerminal(s.stop, s.result, no_retry);
+  const TerminalAction action = DecideTerminal(s.stop, s.result, s.spec);
   spdlog::info("job {}: {} ({:.1f} GPU-seconds){}", s.job_id(), KindName(action.kind),
                s.gpu_seconds(),
                action.kind == TerminalAction::Kind::kFail
@@ -598,6 +596,13 @@ void WorkerAgent::SendTerminal(JobSession& s) {
         (*request.mutable_final_metrics())[name] = value;
       }
       *request.mutable_provenance() = s.provenance;
+      for (const v1::SimulatedEpisode& episode : action.episodes) {
+        *request.add_episodes() = episode;
+      }
+      if (action.generation) *request.mutable_generation() = *action.generation;
+      for (const v1::StepCheckpoint& checkpoint : action.step_checkpoints) {
+        *request.add_step_checkpoints() = checkpoint;
+      }
       s.rpc_busy = true;
       Rpc(
           [this, request] {

@@ -10,6 +10,13 @@
 // thread pool and its answer is posted back to the io_context. No state is
 // shared between the two but the (thread-safe) WorkerClient.
 //
+// Every job kind goes through the same machinery: generate jobs report the
+// demos made so far as their step (MimicGen's progress line) out of the demos
+// wanted, evaluate jobs out of their episodes (TotalStepsOf); a generate or
+// evaluate job completes only when its result file says so (DecideTerminal
+// with the spec), and its CompleteJob carries `generation` or `episodes`; a
+// training job's CompleteJob carries its `step_checkpoints`.
+//
 // Per job, reports go out one at a time in order (the started report first,
 // then log chunks and progress at most once a second each, a final progress,
 // the whole log, then the terminal call), so log offsets stay contiguous and
