@@ -103,15 +103,22 @@ WHERE id = (SELECT id FROM sweeps WHERE id = $1 FOR UPDATE SKIP LOCKED))sql";
 inline constexpr const char* kLockLeaseKey =
     "SELECT pg_advisory_xact_lock(hashtextextended($2, $1))";
 
-// Everything a worker needs about a leased job. $1 job.
+// Everything a worker needs about a leased job: a job that depends on a
+// generate job reads the generated dataset, one that depends on a pretrain
+// starts from its checkpoint, an evaluate job evaluates its request's
+// checkpoint. $1 job.
 inline constexpr const char* kSelectLeasedJob = R"sql(
 SELECT j.fencing_token, (extract(epoch FROM j.lease_expires_at) * 1000000)::bigint,
        j.command::text, coalesce(p.checkpoint_uri, ''), coalesce(j.resume_checkpoint_uri, ''),
        s.code_version, s.policy, s.task, j.gpus, j.min_gpu_memory_gib,
-       coalesce(j.deadline_seconds, 0)
+       coalesce(j.deadline_seconds, 0), coalesce(p.kind, ''),
+       array_to_string(j.checkpoint_steps, ','), coalesce(q.id, 0), coalesce(q.scenario, ''),
+       coalesce(q.checkpoint_uri, ''), coalesce(q.trials_wanted, 0),
+       coalesce(q.checkpoint_step, 0)
 FROM jobs j
 JOIN sweeps s ON s.id = j.sweep_id
 LEFT JOIN jobs p ON p.id = j.depends_on_job_id
+LEFT JOIN evaluation_requests q ON q.id = j.evaluation_request_id
 WHERE j.id = $1)sql";
 
 // ---- Reports -----------------------------------------------------------------
@@ -140,7 +147,8 @@ RETURNING cancel_requested, (extract(epoch FROM lease_expires_at) * 1000000)::bi
 inline constexpr const char* kLockJob = R"sql(
 SELECT state, coalesce(fencing_token, 0), attempts, max_attempts, cancel_requested, sweep_id,
        coalesce(failure->>'fencing_token', ''), coalesce(failure->>'by', ''),
-       (extract(epoch FROM not_before) * 1000000)::bigint
+       (extract(epoch FROM not_before) * 1000000)::bigint, kind, source, n_demos, steps,
+       array_to_string(checkpoint_steps, ','), coalesce(evaluation_request_id, 0)
 FROM jobs WHERE id = $1 FOR UPDATE)sql";
 
 // $1 job, $2 checkpoint, $3 gpu seconds, $4 provenance (nullable),
@@ -162,22 +170,62 @@ RETURNING id)sql";
 inline constexpr const char* kSetRunCheckpoint = R"sql(
 UPDATE runs SET checkpoint_uri = $2 WHERE train_job_id = $1 OR finetune_job_id = $1)sql";
 
-// The run's checkpoint is ready: one evaluation request per scenario of its
-// sweep, each under a random opaque label (48 bits: collisions are
-// negligible, and the UNIQUE constraint turns one into a retried call).
-// $1 the train or finetune job that succeeded, $2 its checkpoint.
+// The run's checkpoints are ready: one evaluation request per scenario of
+// its sweep for the final checkpoint, and for simulation scenarios one per
+// intermediate checkpoint too, each under a random opaque label (48 bits:
+// collisions are negligible, and the UNIQUE constraint turns one into a
+// retried call). $1 the train or finetune job that succeeded, $2 its final
+// checkpoint, $3 its final step, $4 its intermediate checkpoints
+// [{step, uri}].
 inline constexpr const char* kQueueEvaluations = R"sql(
+WITH checkpoints AS (
+  SELECT $2::text AS uri, $3::bigint AS step, true AS final
+  UNION ALL
+  SELECT c.uri, c.step, false FROM jsonb_to_recordset($4::jsonb) AS c(step bigint, uri text))
 INSERT INTO evaluation_requests (sweep_id, run_id, scenario, checkpoint_uri, trials_wanted,
-                                 platform, blind_label)
-SELECT r.sweep_id, r.id, s.name, $2, s.trials_wanted, s.platform,
-       'P-' || upper(substr(md5(gen_random_uuid()::text), 1, 12))
+                                 platform, blind_label, checkpoint_step, evaluator)
+SELECT r.sweep_id, r.id, s.name, c.uri, s.trials_wanted, s.platform,
+       'P-' || upper(substr(md5(gen_random_uuid()::text), 1, 12)), c.step, s.evaluator
 FROM runs r
 JOIN sweep_scenarios s ON s.sweep_id = r.sweep_id
 JOIN sweeps w ON w.id = r.sweep_id AND w.state = 'active'
+JOIN checkpoints c ON c.final OR s.evaluator = 'simulation'
 WHERE r.train_job_id = $1 OR r.finetune_job_id = $1
-ORDER BY r.id, s.position
+ORDER BY r.id, s.position, c.step
 ON CONFLICT (run_id, scenario, checkpoint_uri) DO NOTHING
 RETURNING id)sql";
+
+// One evaluate job per new simulation request, with the resources and
+// retries of the training job whose checkpoint it evaluates. $1 that job,
+// $2 the new request ids (bigint[] literal).
+inline constexpr const char* kInsertEvaluateJobs = R"sql(
+INSERT INTO jobs (sweep_id, key, kind, state, source, dataset_uri, dataset_hash,
+                  dataset_episodes, n_demos, seed, steps, command, subset_episodes, priority,
+                  gpus, min_gpu_memory_gib, labels, max_attempts, deadline_seconds,
+                  depends_on_job_id, evaluation_request_id)
+SELECT q.sweep_id, 'evaluate/' || q.scenario || '/run' || q.run_id || '/step' || q.checkpoint_step,
+       'evaluate', 'queued', t.source, '', '', 0, 0, s.eval_seed, 0, s.command, '{}',
+       t.priority, t.gpus, t.min_gpu_memory_gib, t.labels, t.max_attempts, t.deadline_seconds,
+       t.id, q.id
+FROM evaluation_requests q
+JOIN sweep_scenarios s ON s.sweep_id = q.sweep_id AND s.name = q.scenario
+JOIN jobs t ON t.id = $1
+WHERE q.id = ANY($2::bigint[]) AND q.evaluator = 'simulation'
+ORDER BY q.id
+RETURNING id)sql";
+
+// A generate job's outcome, in its completion's transaction. $1 job,
+// $2 dataset uri, $3 successes, $4 attempts, $5 seconds.
+inline constexpr const char* kInsertGeneration = R"sql(
+INSERT INTO generations (job_id, sweep_id, source, dataset_uri, num_success, num_attempts,
+                         seconds)
+SELECT j.id, j.sweep_id, j.source, $2, $3, $4, $5 FROM jobs j WHERE j.id = $1)sql";
+
+// An evaluate job failed for good: its request will get no trials, so it
+// stops holding its sweep open. $1 job.
+inline constexpr const char* kCancelRequestOfJob = R"sql(
+UPDATE evaluation_requests SET state = 'cancelled'
+WHERE id = (SELECT evaluation_request_id FROM jobs WHERE id = $1) AND state = 'open')sql";
 
 // $1 job, $2 failure json, $3 gpu seconds, $4 not_before.
 inline constexpr const char* kRequeueAfterFailure = R"sql(
@@ -191,13 +239,19 @@ UPDATE jobs SET state = $5, failure = $2::jsonb, gpu_seconds = gpu_seconds + $3,
   finished_at = $4::timestamptz, lease_expires_at = NULL, deadline_at = NULL
 WHERE id = $1)sql";
 
-// Jobs that can never run because the job they need failed. $1 job, $2 now.
+// Jobs that can never run because a job they need failed: its dependents
+// and theirs (generate -> pretrain -> finetune). $1 job, $2 now.
 inline constexpr const char* kFailDependents = R"sql(
+WITH RECURSIVE doomed(id) AS (
+  SELECT d.id FROM jobs d WHERE d.depends_on_job_id = $1 AND d.state IN ('blocked', 'queued')
+  UNION
+  SELECT d.id FROM jobs d JOIN doomed x ON d.depends_on_job_id = x.id
+  WHERE d.state IN ('blocked', 'queued'))
 UPDATE jobs d SET state = 'failed', finished_at = $2::timestamptz,
   failure = jsonb_build_object('kind', 'dependency_failed',
-    'message', 'pretrain job ' || p.id || ' failed: ' || coalesce(p.failure->>'message', ''))
-FROM jobs p
-WHERE p.id = $1 AND d.depends_on_job_id = p.id AND d.state IN ('blocked', 'queued')
+    'message', p.kind || ' job ' || p.id || ' failed: ' || coalesce(p.failure->>'message', ''))
+FROM jobs p, doomed x
+WHERE p.id = $1 AND d.id = x.id
 RETURNING d.id)sql";
 
 // A job handed back runs again without using an attempt (or ends, when its

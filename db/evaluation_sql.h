@@ -27,7 +27,7 @@ inline constexpr const char* kSelectRobots =
   "   AND t.supersedes_trial_id IS NULL)::int, "                                         \
   "q.state, q.blind_label, coalesce(q.batch_id, ''), coalesce(q.robot_id, ''), "         \
   "coalesce(q.batch_position, 0), q.platform, r.n_tele, r.source, r.n_nt, r.seed, "      \
-  "coalesce(q.batch_reason, '') "                                                        \
+  "coalesce(q.batch_reason, ''), q.checkpoint_step, q.evaluator "                        \
   "FROM evaluation_requests q JOIN runs r ON r.id = q.run_id "
 
 inline constexpr const char* kSelectRequest = MIXSWEEP_REQUEST_SELECT "WHERE q.id = $1";
@@ -51,7 +51,7 @@ SELECT q.id, q.sweep_id, q.scenario, q.platform, r.source, r.n_tele, r.n_nt
 FROM evaluation_requests q
 JOIN runs r ON r.id = q.run_id
 JOIN sweeps s ON s.id = q.sweep_id AND s.state = 'active'
-WHERE q.state = 'open' AND q.batch_id IS NULL
+WHERE q.state = 'open' AND q.batch_id IS NULL AND q.evaluator = 'robot'
   AND ($1::bigint = 0 OR q.sweep_id = $1::bigint)
   AND (q.platform = '' OR $2::text = '' OR q.platform = $2::text)
 ORDER BY q.id)sql";
@@ -69,7 +69,8 @@ RETURNING q.id)sql";
 
 // Locks a request for a trial write; $1 id.
 inline constexpr const char* kLockRequest =
-    "SELECT state, scenario, trials_wanted FROM evaluation_requests WHERE id = $1 FOR UPDATE";
+    "SELECT state, scenario, trials_wanted, evaluator FROM evaluation_requests WHERE id = $1 "
+    "FOR UPDATE";
 
 // Trials of one scenario commit in id order (across sweeps: a baseline
 // sweep's trials feed another sweep's estimates), so that an estimate's trial
@@ -87,7 +88,8 @@ inline constexpr const char* kRecordedIndices =
   "t.safety_stop, t.operator, coalesce(t.robot_id, ''), t.notes, t.video_uris::text, "      \
   "t.simulated, coalesce(t.supersedes_trial_id, 0), "                                       \
   "coalesce((SELECT c.id FROM trials c WHERE c.supersedes_trial_id = t.id), 0), "           \
-  "coalesce(t.correction_reason, ''), (extract(epoch FROM t.recorded_at) * 1000000)::bigint"
+  "coalesce(t.correction_reason, ''), (extract(epoch FROM t.recorded_at) * 1000000)::bigint, " \
+  "coalesce(t.episode::text, '')"
 
 // $1 request, $2 trials json [{trial_index, achieved, score, success,
 // duration_ms, intervention, safety_stop, operator, robot_id, notes,
@@ -98,14 +100,15 @@ WITH inserted AS (
   INSERT INTO trials (request_id, sweep_id, run_id, scenario, checkpoint_uri, trial_index,
                       achieved, score, success, duration_ms, intervention, safety_stop,
                       operator, robot_id, notes, video_uris, simulated, supersedes_trial_id,
-                      correction_reason, recorded_by)
+                      correction_reason, recorded_by, episode)
   SELECT q.id, q.sweep_id, q.run_id, q.scenario, q.checkpoint_uri, t.trial_index,
          t.achieved, t.score, t.success, t.duration_ms, t.intervention, t.safety_stop,
-         t.operator, nullif(t.robot_id, ''), t.notes, t.video_uris, $3, $5::bigint, $6, $4
+         t.operator, nullif(t.robot_id, ''), t.notes, t.video_uris, $3, $5::bigint, $6, $4,
+         t.episode
   FROM evaluation_requests q,
        jsonb_to_recordset($2::jsonb) AS t(trial_index integer, achieved jsonb, score float8,
          success boolean, duration_ms bigint, intervention boolean, safety_stop boolean,
-         operator text, robot_id text, notes text, video_uris jsonb)
+         operator text, robot_id text, notes text, video_uris jsonb, episode jsonb)
   WHERE q.id = $1
   ORDER BY t.trial_index
   RETURNING id)
@@ -154,11 +157,25 @@ SELECT sweep_id, scenario, mark, trigger_trial_id FROM stale_estimates
 ORDER BY mark LIMIT $1)sql";
 
 // The sweep, its task and its sources; $1 sweep.
+// Also how its runs' checkpoints make S, and who evaluates scenario $2.
 inline constexpr const char* kSelectEstimateSweep = R"sql(
 SELECT s.task, coalesce(s.baseline_from_sweep, 0),
        coalesce((SELECT string_agg(DISTINCT r.source, ',' ORDER BY r.source)
-                 FROM runs r WHERE r.sweep_id = s.id AND r.source <> ''), '')
+                 FROM runs r WHERE r.sweep_id = s.id AND r.source <> ''), ''),
+       s.aggregation,
+       coalesce((SELECT c.evaluator FROM sweep_scenarios c
+                 WHERE c.sweep_id = s.id AND c.name = $2), 'robot')
 FROM sweeps s WHERE s.id = $1)sql";
+
+// The evaluation requests of scenario $3 on the estimate's runs (see
+// kSelectEstimateRuns): which checkpoint each evaluates and whether it is
+// complete. $1 sweep, $2 baseline sweep.
+inline constexpr const char* kSelectEstimateRequests = R"sql(
+SELECT q.id, q.run_id, q.checkpoint_step, q.state = 'complete' FROM evaluation_requests q
+JOIN runs r ON r.id = q.run_id
+WHERE q.scenario = $3 AND q.state <> 'cancelled'
+  AND (q.sweep_id = $1 OR (q.sweep_id = $2 AND r.source = ''))
+ORDER BY q.id)sql";
 
 // The runs an estimate of sweep $1 uses: its own, and the teleop-only runs
 // of its baseline sweep $2 (0: none).

@@ -82,13 +82,24 @@ absl::StatusOr<evaluation::ScenarioInputs> PgEstimateStore::LoadScenarioInputs(
   return Transact<Result>(pool_, [&](pqxx::work& tx) -> absl::StatusOr<Result> {
     // One snapshot for every read: the trial set and its largest id agree.
     tx.exec("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY");
-    const pqxx::result sweep = tx.exec_params(sql::kSelectEstimateSweep, sweep_id);
+    const pqxx::result sweep = tx.exec_params(sql::kSelectEstimateSweep, sweep_id, scenario);
     if (sweep.empty()) return absl::NotFoundError(absl::StrCat("no sweep ", sweep_id));
     Result in{.sweep_id = sweep_id, .scenario = scenario, .task = sweep[0][0].as<std::string>()};
     const int64_t baseline = sweep[0][1].as<int64_t>();
     for (absl::string_view source :
          absl::StrSplit(sweep[0][2].as<std::string>(), ',', absl::SkipEmpty())) {
       in.sources.emplace_back(source);
+    }
+    in.aggregation = sweep[0][3].as<std::string>() == "max_over_checkpoints"
+                         ? spec::Aggregation::kMaxOverCheckpoints
+                         : spec::Aggregation::kLast;
+    in.simulated = sweep[0][4].as<std::string>() == "simulation";
+    for (const auto& row :
+         tx.exec_params(sql::kSelectEstimateRequests, sweep_id, baseline, scenario)) {
+      in.requests.push_back({.request_id = row[0].as<int64_t>(),
+                             .run_id = row[1].as<int64_t>(),
+                             .checkpoint_step = row[2].as<int64_t>(),
+                             .complete = row[3].as<bool>()});
     }
     for (const auto& row : tx.exec_params(sql::kSelectEstimateRuns, sweep_id, baseline)) {
       in.runs.push_back({.run_id = row[0].as<int64_t>(),

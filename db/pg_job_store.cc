@@ -1,5 +1,6 @@
 #include "db/pg_job_store.h"
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <utility>
@@ -11,9 +12,11 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "db/auth_sql.h"
+#include "db/command_json.h"
 #include "db/dispatch_sql.h"
 #include "db/sql.h"
 #include "db/pg_sweep_store.h"
+#include "db/trial_rows.h"
 
 namespace mixsweep::db {
 namespace {
@@ -75,6 +78,12 @@ struct LockedJob {
   std::string failure_token;  // the token of the attempt whose failure is recorded
   std::string failure_by;     // which report recorded it: fail, hand_back, expiry, deadline
   absl::Time not_before;
+  std::string kind;  // train, pretrain, finetune, generate, evaluate
+  std::string source;
+  int64_t n_demos = 0;
+  int64_t steps = 0;
+  std::vector<int64_t> checkpoint_steps;
+  int64_t evaluation_request_id = 0;
 };
 
 std::optional<LockedJob> LockJob(pqxx::work& tx, int64_t job_id) {
@@ -89,7 +98,13 @@ std::optional<LockedJob> LockJob(pqxx::work& tx, int64_t job_id) {
                    .sweep_id = r[5].as<int64_t>(),
                    .failure_token = r[6].as<std::string>(),
                    .failure_by = r[7].as<std::string>(),
-                   .not_before = FromMicros(r[8])};
+                   .not_before = FromMicros(r[8]),
+                   .kind = r[9].as<std::string>(),
+                   .source = r[10].as<std::string>(),
+                   .n_demos = r[11].as<int64_t>(),
+                   .steps = r[12].as<int64_t>(),
+                   .checkpoint_steps = ParseIds(r[13].as<std::string>()),
+                   .evaluation_request_id = r[14].as<int64_t>()};
 }
 
 bool HoldsLease(const LockedJob& job, const LeaseRef& lease) {
@@ -101,7 +116,6 @@ void RecordJobEvent(pqxx::work& tx, const char* kind, int64_t job_id, const json
   tx.exec_params(sql::kInsertJobEvent, kind, job_id, detail.dump());
 }
 
-// A job failed for good takes the jobs that need it down with it.
 // After a job ended: the sweep completes if nothing is left to do.
 void CompleteSweepIfDone(pqxx::work& tx, int64_t ended_job_id) {
   for (const auto& row : tx.exec_params(sql::kCompleteSweepOfJobIfDone, ended_job_id)) {
@@ -110,7 +124,10 @@ void CompleteSweepIfDone(pqxx::work& tx, int64_t ended_job_id) {
   }
 }
 
+// A job failed for good takes the jobs that need it down with it; an
+// evaluate job's request is cancelled (it will get no trials).
 void FailDependents(pqxx::work& tx, int64_t job_id, absl::Time now) {
+  tx.exec_params(sql::kCancelRequestOfJob, job_id);
   for (const auto& row : tx.exec_params(sql::kFailDependents, job_id, Timestamp(now))) {
     RecordJobEvent(tx, "job.failed", row[0].as<int64_t>(),
                    {{"kind", "dependency_failed"}, {"dependency", job_id}});
@@ -119,6 +136,73 @@ void FailDependents(pqxx::work& tx, int64_t job_id, absl::Time now) {
 
 // `by` names the report that recorded the failure, so that only a repeat of
 // that same report counts as a replay.
+using scheduler::GenerationReport;
+
+// The parts of a completion the job's kind needs, and nothing it does not.
+// INVALID_ARGUMENT names the field; nothing is written before this passes.
+absl::Status CheckCompletionFitsJob(const LockedJob& job, const scheduler::Completion& c) {
+  const bool generate = job.kind == "generate", evaluate = job.kind == "evaluate";
+  if (generate != c.generation.has_value()) {
+    return absl::InvalidArgumentError(
+        generate ? "generation: a generate job completes with its generator's summary"
+                 : absl::StrCat("generation: only generate jobs report one; job ", "is a ",
+                                job.kind, " job"));
+  }
+  if (generate && c.generation->num_success < job.n_demos) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "generation.num_success: ", c.generation->num_success, " demos generated, ",
+        job.n_demos, " wanted; a generate job that made too few demos fails"));
+  }
+  if (!evaluate && !c.episodes.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("episodes: only evaluate jobs report episodes; this is a ", job.kind,
+                     " job"));
+  }
+  std::vector<int64_t> steps;
+  for (const scheduler::StepCheckpoint& s : c.step_checkpoints) steps.push_back(s.step);
+  std::sort(steps.begin(), steps.end());
+  if (steps != job.checkpoint_steps) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "step_checkpoints: steps [", absl::StrJoin(steps, ", "), "] reported; the job keeps [",
+        absl::StrJoin(job.checkpoint_steps, ", "), "]"));
+  }
+  return absl::OkStatus();
+}
+
+// An evaluate job's episodes stored as its request's trials.
+absl::StatusOr<trial_rows::StoredTrials> StoreEpisodes(pqxx::work& tx, const LockedJob& job,
+                                                       const scheduler::Completion& c) {
+  const std::optional<trial_rows::LockedRequest> locked =
+      trial_rows::LockRequestForTrials(tx, job.evaluation_request_id);
+  if (!locked) {
+    return absl::NotFoundError(
+        absl::StrCat("no evaluation request ", job.evaluation_request_id));
+  }
+  if (static_cast<int>(c.episodes.size()) != locked->trials_wanted) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "episodes: ", c.episodes.size(), " reported; the request wants exactly ",
+        locked->trials_wanted));
+  }
+  std::vector<evaluation::ScoredTrial> trials;
+  for (const scheduler::SimulatedEpisode& e : c.episodes) {
+    if (e.index < 0 || e.index >= locked->trials_wanted) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "episodes.index: ", e.index, " is outside [0, ", locked->trials_wanted, ")"));
+    }
+    evaluation::ScoredTrial t;
+    t.values.trial_index = e.index;
+    t.values.success = e.success;
+    t.score = e.score;
+    t.episode = evaluation::EpisodeInfo{.seed = e.seed,
+                                        .sum_reward = e.sum_reward,
+                                        .max_reward = e.max_reward,
+                                        .has_rewards = e.has_rewards};
+    trials.push_back(std::move(t));
+  }
+  return trial_rows::StoreTrials(tx, job.evaluation_request_id, *locked, trials,
+                                 /*simulated=*/true, c.principal);
+}
+
 std::string FailureJson(const std::string& by, const std::string& kind,
                         const std::string& message, int exit_code, int signal,
                         int64_t fencing_token) {
@@ -131,17 +215,6 @@ std::string FailureJson(const std::string& by, const std::string& kind,
       .dump();
 }
 
-spec::CommandTemplate CommandFromJson(const std::string& text) {
-  spec::CommandTemplate command;
-  const json j = json::parse(text);
-  command.argv = j.value("argv", std::vector<std::string>{});
-  command.shell = j.value("shell", std::string());
-  command.env = j.value("env", std::map<std::string, std::string>{});
-  command.checkpoint = j.value("checkpoint", std::string());
-  command.no_retry_exit_codes = j.value("no_retry_exit_codes", std::vector<int>{});
-  command.progress_pattern = j.value("progress_pattern", std::string());
-  return command;
-}
 
 // The memory of the smallest free GPU, from the worker's registration. A
 // free index the worker never registered is a bug in the worker.
@@ -258,6 +331,19 @@ absl::StatusOr<std::optional<scheduler::LeasedJob>> PgJobStore::Lease(
     if (const int64_t seconds = r[10].as<int64_t>(); seconds > 0) {
       leased.deadline = absl::Seconds(seconds);
     }
+    if (r[11].as<std::string>() == "generate") {
+      leased.generated_dataset_uri = std::move(leased.init_checkpoint_uri);
+      leased.init_checkpoint_uri.clear();
+    }
+    leased.checkpoint_steps = ParseIds(r[12].as<std::string>());
+    if (const int64_t request_id = r[13].as<int64_t>(); request_id > 0) {
+      leased.init_checkpoint_uri.clear();  // its dependency is the training job
+      leased.evaluation = scheduler::EvaluationTask{.request_id = request_id,
+                                                    .scenario = r[14].as<std::string>(),
+                                                    .checkpoint_uri = r[15].as<std::string>(),
+                                                    .n_episodes = r[16].as<int>(),
+                                                    .checkpoint_step = r[17].as<int64_t>()};
+    }
     return Result(std::move(leased));
   });
 }
@@ -334,6 +420,26 @@ absl::StatusOr<scheduler::CompletionResult> PgJobStore::Complete(
       return Result{.replayed = true};
     }
     if (!HoldsLease(*job, lease)) return StaleLease(lease);
+    // What the job's kind needs is checked before anything is written.
+    if (absl::Status s = CheckCompletionFitsJob(*job, completion); !s.ok()) return s;
+    json detail = {{"checkpoint_uri", completion.checkpoint_uri},
+                   {"gpu_seconds", completion.gpu_seconds}};
+    if (job->kind == "evaluate") {
+      // The episodes become trials through the operators' path, in this
+      // transaction: the job succeeds exactly when its trials are stored.
+      absl::StatusOr<trial_rows::StoredTrials> stored = StoreEpisodes(tx, *job, completion);
+      if (!stored.ok()) return stored.status();
+      detail["trial_ids"] = stored->ids;
+      detail["request_id"] = job->evaluation_request_id;
+    }
+    if (job->kind == "generate") {
+      const GenerationReport& g = *completion.generation;
+      tx.exec_params(sql::kInsertGeneration, lease.job_id, completion.checkpoint_uri,
+                     g.num_success, g.num_attempts, g.seconds);
+      detail["generation"] = {{"num_success", g.num_success},
+                              {"num_attempts", g.num_attempts},
+                              {"seconds", g.seconds}};
+    }
     tx.exec_params(sql::kMarkSucceeded, lease.job_id, completion.checkpoint_uri,
                    completion.gpu_seconds, NullIfEmpty(completion.provenance_json),
                    NullIfEmpty(completion.final_metrics_json), Timestamp(now));
@@ -342,13 +448,26 @@ absl::StatusOr<scheduler::CompletionResult> PgJobStore::Complete(
       result.unblocked_job_ids.push_back(row[0].as<int64_t>());
     }
     tx.exec_params(sql::kSetRunCheckpoint, lease.job_id, completion.checkpoint_uri);
-    const pqxx::result queued =
-        tx.exec_params(sql::kQueueEvaluations, lease.job_id, completion.checkpoint_uri);
-    RecordJobEvent(tx, "job.succeeded", lease.job_id,
-                   {{"checkpoint_uri", completion.checkpoint_uri},
-                    {"gpu_seconds", completion.gpu_seconds},
-                    {"unblocked", result.unblocked_job_ids},
-                    {"evaluations_queued", queued.size()}});
+    json steps = json::array();
+    for (const scheduler::StepCheckpoint& c : completion.step_checkpoints) {
+      steps.push_back({{"step", c.step}, {"uri", c.uri}});
+    }
+    std::vector<int64_t> requests;
+    for (const auto& row : tx.exec_params(sql::kQueueEvaluations, lease.job_id,
+                                          completion.checkpoint_uri, job->steps, steps.dump())) {
+      requests.push_back(row[0].as<int64_t>());
+    }
+    // Evaluate jobs are ready at once: for the worker they are unblocked.
+    int evaluate_jobs = 0;
+    for (const auto& row :
+         tx.exec_params(sql::kInsertEvaluateJobs, lease.job_id, BigintArray(requests))) {
+      result.unblocked_job_ids.push_back(row[0].as<int64_t>());
+      ++evaluate_jobs;
+    }
+    detail["unblocked"] = result.unblocked_job_ids;
+    detail["evaluations_queued"] = requests.size();
+    detail["evaluate_jobs_queued"] = evaluate_jobs;
+    RecordJobEvent(tx, "job.succeeded", lease.job_id, detail);
     CompleteSweepIfDone(tx, lease.job_id);
     return result;
   });

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "db/command_json.h"
 #include "db/idempotency.h"
 #include "db/sql.h"
 
@@ -36,21 +37,16 @@ json ScenariosJson(const spec::SweepSpec& spec) {
   json out = json::array();
   int position = 0;
   for (const spec::Scenario& s : spec.evaluation.scenarios) {
+    const bool simulated = s.evaluator == spec::Evaluator::kSimulation && s.simulation;
     out.push_back({{"name", s.name},
                    {"position", position++},
                    {"trials_wanted", s.trials},
-                   {"platform", s.platform}});
+                   {"platform", s.platform},
+                   {"evaluator", simulated ? "simulation" : "robot"},
+                   {"command", simulated ? CommandJson(s.simulation->command) : json(nullptr)},
+                   {"eval_seed", simulated ? s.simulation->seed : 0}});
   }
   return out;
-}
-
-json CommandJson(const spec::CommandTemplate& command) {
-  return json{{"argv", command.argv},
-              {"shell", command.shell},
-              {"env", command.env},
-              {"checkpoint", command.checkpoint},
-              {"no_retry_exit_codes", command.no_retry_exit_codes},
-              {"progress_pattern", command.progress_pattern}};
 }
 
 json JobsJson(const spec::SweepSpec& spec, const plan::SweepPlan& plan) {
@@ -68,6 +64,7 @@ json JobsJson(const spec::SweepSpec& spec, const plan::SweepPlan& plan) {
                     {"steps", job.steps},
                     {"command", CommandJson(job.command)},
                     {"subset_episodes", job.subset.episodes},
+                    {"checkpoint_steps", job.checkpoint_steps},
                     {"priority", spec.priority},
                     {"gpus", spec.resources.gpus},
                     {"min_gpu_memory_gib", spec.resources.min_gpu_memory_gib},
@@ -128,6 +125,23 @@ void InsertPlan(pqxx::work& tx, int64_t sweep_id, int revision,
 }
 
 // ---- Reading rows -------------------------------------------------------------
+
+std::vector<scheduler::GenerationRecord> ReadGenerations(pqxx::work& tx, int64_t sweep_id) {
+  std::vector<scheduler::GenerationRecord> out;
+  for (const auto& row : tx.exec_params(sql::kSelectGenerations, sweep_id)) {
+    scheduler::GenerationRecord g;
+    g.job_id = row[0].as<int64_t>();
+    g.source = row[1].as<std::string>();
+    g.state = scheduler::ParseJobState(row[2].as<std::string>()).value_or(JobState::kQueued);
+    g.recorded = row[3].as<bool>();
+    g.dataset_uri = row[4].as<std::string>();
+    g.num_success = row[5].as<int64_t>();
+    g.num_attempts = row[6].as<int64_t>();
+    g.seconds = row[7].as<double>();
+    out.push_back(std::move(g));
+  }
+  return out;
+}
 
 absl::Time MicrosToTime(const pqxx::field& field) {
   return field.is_null() ? absl::InfinitePast() : absl::FromUnixMicros(field.as<int64_t>());
@@ -273,7 +287,9 @@ absl::StatusOr<scheduler::CreateSweepResult> PgSweepStore::CreateSweep(
           tx.exec_params1(sql::kInsertSweep, spec.name, ctx.principal, spec.task.name,
                           spec.policy, spec.code_version, spec.protocol.total_steps,
                           spec.protocol.pretrain_steps, spec.protocol.finetune_steps,
-                          spec.priority, spec.max_attempts, baseline)[0]
+                          spec.priority, spec.max_attempts, baseline,
+                          spec::DesignName(spec.design),
+                          spec::AggregationName(spec.evaluation.aggregation))[0]
               .as<int64_t>();
       tx.exec_params(sql::kInsertRevision, sweep_id, 1, sweep.spec_yaml, ctx.principal);
       InsertPlan(tx, sweep_id, /*revision=*/1, spec, plan);
@@ -404,6 +420,7 @@ absl::StatusOr<SweepRecord> PgSweepStore::GetSweep(int64_t sweep_id) {
     if (rows.empty()) return absl::NotFoundError(absl::StrCat("no sweep ", sweep_id));
     SweepRecord sweep = ReadSweep(rows[0]);
     sweep.counts = CountSweep(tx, sweep_id, ReadRuns(tx, sweep_id));
+    sweep.generations = ReadGenerations(tx, sweep_id);
     return sweep;
   });
 }

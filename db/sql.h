@@ -52,8 +52,8 @@ inline constexpr const char* kLatestSweepEventId =
 inline constexpr const char* kInsertSweep = R"sql(
 INSERT INTO sweeps (name, owner, task, policy, code_version, total_steps,
                     pretrain_steps, finetune_steps, priority, max_attempts,
-                    baseline_from_sweep)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                    baseline_from_sweep, design, aggregation)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 RETURNING id)sql";
 
 // $1 sweep_id, $2 revision, $3 spec_yaml, $4 created_by.
@@ -144,16 +144,18 @@ WHERE sweep_id = $1 AND state IN ('leased', 'running'))sql";
 inline constexpr const char* kInsertJobs = R"sql(
 INSERT INTO jobs (sweep_id, key, kind, state, source, dataset_uri, dataset_hash,
                   dataset_episodes, n_demos, seed, steps, command, subset_episodes,
-                  priority, gpus, min_gpu_memory_gib, labels, max_attempts, deadline_seconds)
+                  checkpoint_steps, priority, gpus, min_gpu_memory_gib, labels, max_attempts,
+                  deadline_seconds)
 SELECT $1, j.key, j.kind, CASE WHEN j.depends_on = '' THEN 'queued' ELSE 'blocked' END,
        j.source, j.dataset_uri, j.dataset_hash, j.dataset_episodes, j.n_demos, j.seed,
-       j.steps, j.command, j.subset_episodes, j.priority, j.gpus, j.min_gpu_memory_gib,
-       j.labels, j.max_attempts, j.deadline_seconds
+       j.steps, j.command, j.subset_episodes, j.checkpoint_steps, j.priority, j.gpus,
+       j.min_gpu_memory_gib, j.labels, j.max_attempts, j.deadline_seconds
 FROM jsonb_to_recordset($2::jsonb) AS j(
   key text, kind text, depends_on text, source text, dataset_uri text, dataset_hash text,
   dataset_episodes bigint, n_demos bigint, seed bigint, steps bigint, command jsonb,
-  subset_episodes bigint[], priority integer, gpus integer, min_gpu_memory_gib double precision,
-  labels jsonb, max_attempts integer, deadline_seconds bigint))sql";
+  subset_episodes bigint[], checkpoint_steps bigint[], priority integer, gpus integer,
+  min_gpu_memory_gib double precision, labels jsonb, max_attempts integer,
+  deadline_seconds bigint))sql";
 
 // $1 sweep_id, $2 JSON array of {key, depends_on}. A dependency that already
 // succeeded (an extension reusing a finished pretrain) makes the job ready at
@@ -167,7 +169,7 @@ SET depends_on_job_id = p.id,
                          ELSE 'blocked' END,
     failure = CASE WHEN p.state = 'failed' THEN jsonb_build_object(
                 'kind', 'dependency_failed',
-                'message', 'pretrain job ' || p.id || ' failed: ' ||
+                'message', p.kind || ' job ' || p.id || ' failed: ' ||
                            coalesce(p.failure->>'message', '')) END,
     finished_at = CASE WHEN p.state IN ('failed', 'cancelled') THEN now() END
 FROM jsonb_to_recordset($2::jsonb) AS d(key text, depends_on text), jobs p
@@ -191,14 +193,25 @@ LEFT JOIN jobs f ON f.sweep_id = $1 AND f.key = r.finetune_job)sql";
 inline constexpr const char* kCancelOpenEvaluations =
     "UPDATE evaluation_requests SET state = 'cancelled' WHERE sweep_id = $1 AND state = 'open'";
 
-// $1 sweep_id, $2 scenarios json [{name, position, trials_wanted, platform}].
-// An extension repeats them: they cannot change, so existing rows stay.
+// $1 sweep_id, $2 scenarios json [{name, position, trials_wanted, platform,
+// evaluator, command, eval_seed}]. An extension repeats them: they cannot
+// change, so existing rows stay.
 inline constexpr const char* kInsertScenarios = R"sql(
-INSERT INTO sweep_scenarios (sweep_id, name, position, trials_wanted, platform)
-SELECT $1, s.name, s.position, s.trials_wanted, s.platform
+INSERT INTO sweep_scenarios (sweep_id, name, position, trials_wanted, platform, evaluator,
+                             command, eval_seed)
+SELECT $1, s.name, s.position, s.trials_wanted, s.platform, s.evaluator, s.command, s.eval_seed
 FROM jsonb_to_recordset($2::jsonb) AS s(name text, position integer, trials_wanted integer,
-                                         platform text)
+                                         platform text, evaluator text, command jsonb,
+                                         eval_seed bigint)
 ON CONFLICT (sweep_id, name) DO NOTHING)sql";
+
+// A sweep's generate jobs with what their generators reported. $1 sweep_id.
+inline constexpr const char* kSelectGenerations = R"sql(
+SELECT j.id, j.source, j.state, g.job_id IS NOT NULL, coalesce(g.dataset_uri, ''),
+       coalesce(g.num_success, 0), coalesce(g.num_attempts, 0), coalesce(g.seconds, 0)
+FROM jobs j LEFT JOIN generations g ON g.job_id = j.id
+WHERE j.sweep_id = $1 AND j.kind = 'generate'
+ORDER BY j.id)sql";
 
 // Runs with the states of their jobs, for run states and counts.
 inline constexpr const char* kSelectRuns = R"sql(

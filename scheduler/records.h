@@ -64,6 +64,28 @@ struct SweepCounts {
   std::map<plan::JobKind, int> jobs_by_kind;
 };
 
+// A generated source's generate job and, once it succeeded, what the
+// generator reported (the `generations` table).
+struct GenerationRecord {
+  int64_t job_id = 0;
+  std::string source;
+  JobState state = JobState::kQueued;
+  bool recorded = false;  // the job succeeded and its summary is stored
+  std::string dataset_uri;
+  int64_t num_success = 0;
+  int64_t num_attempts = 0;
+  double seconds = 0;  // the generator's wall-clock time
+
+  double success_rate() const {
+    return num_attempts > 0 ? static_cast<double>(num_success) / num_attempts : 0.0;
+  }
+  // The measured collection cost of one generated demo: the generator's
+  // hours over the demos it produced; 0 until recorded.
+  double measured_cost_per_demo_hours() const {
+    return recorded && num_success > 0 ? seconds / 3600.0 / num_success : 0.0;
+  }
+};
+
 struct SweepRecord {
   int64_t id = 0;
   std::string name;
@@ -75,6 +97,7 @@ struct SweepRecord {
   absl::Time created_at;
   absl::Time updated_at;
   SweepCounts counts;
+  std::vector<GenerationRecord> generations;  // filled by GetSweep only
 };
 
 struct RunRecord {

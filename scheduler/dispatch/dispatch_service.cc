@@ -1,5 +1,7 @@
 #include "scheduler/dispatch/dispatch_service.h"
 
+#include "scheduler/dispatch/completion_check.h"
+
 #include <algorithm>
 #include <chrono>
 #include <utility>
@@ -173,6 +175,7 @@ absl::StatusOr<CompletionResult> DispatchService::Complete(const Completion& com
     return absl::InvalidArgumentError(
         "checkpoint_uri: empty; a job succeeds only with the checkpoint its template names");
   }
+  if (auto s = CheckCompletionValues(completion); !s.ok()) return s;
   auto result = store_.Complete(completion, clock_.Now());
   if (result.ok() && !result->unblocked_job_ids.empty()) notifier_.Notify();
   return result;

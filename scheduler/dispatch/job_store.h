@@ -73,6 +73,15 @@ struct LeaseRequest {
   std::string artifact_root;  // output dirs go under it
 };
 
+// What an evaluate job evaluates: one (run, scenario, checkpoint) request.
+struct EvaluationTask {
+  int64_t request_id = 0;
+  std::string scenario;
+  std::string checkpoint_uri;
+  int n_episodes = 0;
+  int64_t checkpoint_step = 0;
+};
+
 // A granted lease with everything the worker needs to run the job.
 struct LeasedJob {
   JobRecord job;
@@ -81,6 +90,11 @@ struct LeasedJob {
   spec::CommandTemplate command;  // unrendered
   std::string init_checkpoint_uri;    // finetune: its pretrain's checkpoint
   std::string resume_checkpoint_uri;  // from a handed-back attempt
+  // A job of a generated source: the dataset its generate job made, in
+  // place of job.dataset.uri.
+  std::string generated_dataset_uri;
+  std::optional<EvaluationTask> evaluation;  // evaluate jobs
+  std::vector<int64_t> checkpoint_steps;     // intermediate checkpoints to keep
   std::string code_version;
   std::string policy;
   std::string task;
@@ -102,12 +116,43 @@ struct LeaseState {
   absl::Time expires_at;
 };
 
+// One episode of an evaluate job's result file (mixsweep.v1.SimulatedEpisode).
+struct SimulatedEpisode {
+  int index = 0;
+  bool success = false;
+  double score = 0;  // in [0, 1]
+  int64_t seed = 0;
+  double sum_reward = 0;
+  double max_reward = 0;
+  bool has_rewards = false;
+};
+
+// A generate job's summary, as its generator wrote it.
+struct GenerationReport {
+  int64_t num_success = 0;
+  int64_t num_attempts = 0;
+  double seconds = 0;
+};
+
+struct StepCheckpoint {
+  int64_t step = 0;
+  std::string uri;
+};
+
+// What a job's success reports. Which of the optional parts a job needs
+// depends on its kind, checked by the store against the locked job:
+// generate -> generation; evaluate -> exactly its request's episodes;
+// a job with checkpoint steps -> one step checkpoint per step.
 struct Completion {
   LeaseRef lease;
   std::string checkpoint_uri;
   double gpu_seconds = 0;
   std::string provenance_json;
   std::string final_metrics_json;
+  std::vector<SimulatedEpisode> episodes;
+  std::optional<GenerationReport> generation;
+  std::vector<StepCheckpoint> step_checkpoints;
+  std::string principal;  // who reports: recorded with the trials
 };
 
 struct CompletionResult {

@@ -52,6 +52,14 @@ struct ScoredTrialRef {
   double score = 0.0;
 };
 
+// An evaluation request of the scenario: one checkpoint of one run.
+struct RequestRef {
+  int64_t request_id = 0;
+  int64_t run_id = 0;
+  int64_t checkpoint_step = 0;  // the training step; the highest is the last
+  bool complete = false;        // every trial recorded
+};
+
 // Everything one scenario's estimates are computed from, read at once.
 struct ScenarioInputs {
   int64_t sweep_id = 0;
@@ -60,6 +68,11 @@ struct ScenarioInputs {
   std::vector<std::string> sources;  // the sweep's non-teleop sources
   std::vector<RunPoint> runs;        // including the baseline sweep's teleop-only runs
   std::vector<ScoredTrialRef> trials;
+  // The requests behind the trials (not cancelled ones). Empty: each run's
+  // requests are taken from its trials, all at step 0.
+  std::vector<RequestRef> requests;
+  spec::Aggregation aggregation = spec::Aggregation::kLast;
+  bool simulated = false;  // the scenario is evaluated by simulation jobs
   int64_t last_trial_id = 0;  // the largest trial id of the scenario, current or not
 };
 

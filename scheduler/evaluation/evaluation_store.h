@@ -56,6 +56,16 @@ struct RequestRecord {
   std::string source;  // empty: teleop-only
   int64_t n_nt = 0;
   int64_t seed = 0;
+  int64_t checkpoint_step = 0;  // the training step of the checkpoint
+  bool simulated = false;       // evaluated by an evaluate job, not an operator
+};
+
+// A simulated trial's episode as its result file gave it.
+struct EpisodeInfo {
+  int64_t seed = 0;
+  double sum_reward = 0;
+  double max_reward = 0;
+  bool has_rewards = false;
 };
 
 // A batch as stored: one (sweep, scenario), its requests in blind order.
@@ -82,11 +92,13 @@ struct TrialRecord {
   int64_t superseded_by_trial_id = 0;
   std::string correction_reason;
   bool simulated = false;
+  std::optional<EpisodeInfo> episode;  // simulated trials
 };
 
 struct ScoredTrial {
   TrialValues values;
   double score = 0.0;
+  std::optional<EpisodeInfo> episode;  // simulated trials
 };
 
 struct RecordTrialsResult {

@@ -22,6 +22,11 @@ std::vector<StoredEstimate> ComputeScenarioEstimates(const ScenarioInputs& input
                           .trials_digest = TrialsDigest(m.trial_ids),
                           .params = params};
     stored.estimate.last_trial_id = inputs.last_trial_id;
+    stored.estimate.aggregation = spec::AggregationName(EffectiveAggregation(inputs));
+    stored.estimate.simulated = inputs.simulated;
+    // Under max_over_checkpoints a run's S is given, so the engine counts
+    // no trials; the trials behind those maxima are the count that matters.
+    stored.estimate.trial_count = static_cast<int>(m.trial_ids.size());
     out.push_back(std::move(stored));
   }
   return out;

@@ -32,4 +32,17 @@ absl::StatusOr<std::vector<utilization::RunCost>> ComputeSweepRunCosts(
   return utilization::ComputeRunCosts(run_jobs, hours, rates);
 }
 
+spec::SweepSpec WithMeasuredCollectionCosts(
+    const spec::SweepSpec& spec, std::span<const scheduler::GenerationRecord> generations) {
+  spec::SweepSpec measured = spec;
+  for (spec::Source& source : measured.sources) {
+    for (const scheduler::GenerationRecord& g : generations) {
+      if (g.source == source.name && g.measured_cost_per_demo_hours() > 0) {
+        source.cost_per_demo_hours = g.measured_cost_per_demo_hours();
+      }
+    }
+  }
+  return measured;
+}
+
 }  // namespace mixsweep::evaluation

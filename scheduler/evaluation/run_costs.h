@@ -23,4 +23,11 @@ absl::StatusOr<std::vector<utilization::RunCost>> ComputeSweepRunCosts(
     const spec::SweepSpec& spec, std::span<const scheduler::RunRecord> runs,
     std::span<const scheduler::JobRecord> jobs);
 
+// The spec with each generated source's collection cost per demo replaced
+// by the one its generate job measured (GenerationRecord::
+// measured_cost_per_demo_hours), where one is recorded: what the cost
+// columns and the budget recommendation use.
+spec::SweepSpec WithMeasuredCollectionCosts(
+    const spec::SweepSpec& spec, std::span<const scheduler::GenerationRecord> generations);
+
 }  // namespace mixsweep::evaluation

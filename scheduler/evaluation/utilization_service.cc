@@ -33,8 +33,10 @@ absl::Status UtilizationService::AttachCosts(int64_t sweep_id, const spec::Sweep
   absl::StatusOr<std::vector<scheduler::JobRecord>> jobs = sweeps_.ListJobs(sweep_id);
   if (!jobs.ok()) return jobs.status();
 
+  absl::StatusOr<scheduler::SweepRecord> sweep = sweeps_.GetSweep(sweep_id);
+  if (!sweep.ok()) return sweep.status();
   absl::StatusOr<std::vector<utilization::RunCost>> costs =
-      ComputeSweepRunCosts(spec, *runs, *jobs);
+      ComputeSweepRunCosts(WithMeasuredCollectionCosts(spec, sweep->generations), *runs, *jobs);
   if (!costs.ok()) return costs.status();
   const std::vector<utilization::PointCost> points = utilization::ComputePointCosts(*costs);
   for (StoredEstimate& e : estimates) {
@@ -122,10 +124,18 @@ absl::StatusOr<RecommendAnswer> UtilizationService::Recommend(const RecommendCal
       measured.front().measurements, params);
   if (!estimate.ok()) return estimate.status();
 
+  // A generated source's default cost is the one its generate job measured.
+  absl::StatusOr<scheduler::SweepRecord> sweep = sweeps_.GetSweep(call.sweep_id);
+  if (!sweep.ok()) return sweep.status();
+  const spec::SweepSpec with_measured = WithMeasuredCollectionCosts(**spec, sweep->generations);
+  double spec_cost_nt = 0;
+  for (const spec::Source& s : with_measured.sources) {
+    if (s.name == call.source) spec_cost_nt = s.cost_per_demo_hours;
+  }
   RecommendAnswer answer{
       .cost_tele_hours =
           call.cost_tele_hours > 0 ? call.cost_tele_hours : (*spec)->teleop.cost_per_demo_hours,
-      .cost_nt_hours = call.cost_nt_hours > 0 ? call.cost_nt_hours : source->cost_per_demo_hours,
+      .cost_nt_hours = call.cost_nt_hours > 0 ? call.cost_nt_hours : spec_cost_nt,
       .teleop_core = call.teleop_core};
   if (answer.cost_tele_hours <= 0) {
     return absl::InvalidArgumentError(

@@ -24,9 +24,12 @@ std::string RunName(const RunKey& run) {
 }
 
 absl::Status CheckRunKey(const RunKey& run, const std::string& field) {
-  if (run.n_tele < 1) {
+  // A scaling run (seed 001) has no teleop demos, only the source's.
+  const int64_t least = run.n_nt > 0 ? 0 : 1;
+  if (run.n_tele < least) {
     return absl::InvalidArgumentError(absl::StrCat(
-        field, ".run.n_tele: ", run.n_tele, " must be at least 1"));
+        field, ".run.n_tele: ", run.n_tele, " must be at least ", least,
+        run.n_nt > 0 ? "" : " in a teleop-only run"));
   }
   if (run.n_nt < 0) {
     return absl::InvalidArgumentError(

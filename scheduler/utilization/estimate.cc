@@ -178,6 +178,12 @@ absl::StatusOr<Estimate> ComputeEstimate(const EstimateKey& key,
     estimate.global.push_back(
         ComputeGlobalEta(estimate.fit, p.n_tele, p.n_nt, p.mean_s));
   }
+  estimate.scaling = std::any_of(curve->mixed.begin(), curve->mixed.end(), IsScalingPoint);
+  if (estimate.scaling) {
+    ScalingCurve scaling = FitScalingCurve(curve->mixed);
+    estimate.source_fit = std::move(scaling.fit);
+    estimate.marginal_gains = std::move(scaling.gains);
+  }
   if (params.resamples == 0) return estimate;
 
   const ResampledCurve series =

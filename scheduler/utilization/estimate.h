@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -26,6 +27,7 @@
 #include "scheduler/utilization/local_eta.h"
 #include "scheduler/utilization/measurements.h"
 #include "scheduler/utilization/power_law.h"
+#include "scheduler/utilization/scaling.h"
 
 namespace mixsweep::utilization {
 
@@ -52,6 +54,15 @@ struct Estimate {
   int64_t last_trial_id = 0;
   bool from_given_s = false;
   uint64_t rng_seed = 0;  // EstimateSeed(key)
+  // Set by the caller: how the runs' checkpoints made their S ("last" or
+  // "max_over_checkpoints"), and whether a simulation evaluated them.
+  std::string aggregation = "last";
+  bool simulated = false;
+  // A scaling curve (mixed points with n_tele == 0): the fit on the source
+  // alone and the marginal gains; `global` holds each point's exchange rate.
+  bool scaling = false;
+  PowerLawFit source_fit = {};
+  std::vector<MarginalGain> marginal_gains = {};
   // With keep_model_resamples: the bootstrap's ScalingModels, only those
   // where the fit has beta > 0 and every knot of the point estimate's model
   // is defined; the others are counted.

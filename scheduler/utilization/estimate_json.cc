@@ -468,6 +468,16 @@ absl::Status ReadFit(const Json& v, const std::string& path, PowerLawFit* out) {
   return absl::OkStatus();
 }
 
+absl::Status ReadGain(const Json& v, const std::string& path, MarginalGain* out) {
+  MIXSWEEP_JSON_TRY(RequireObject(v, path));
+  MIXSWEEP_JSON_TRY(Member(v, path, "n_from", Into(ReadInt64, &out->n_from)));
+  MIXSWEEP_JSON_TRY(Member(v, path, "n_to", Into(ReadInt64, &out->n_to)));
+  MIXSWEEP_JSON_TRY(Member(v, path, "s_from", Into(ReadDouble, &out->s_from)));
+  MIXSWEEP_JSON_TRY(Member(v, path, "s_to", Into(ReadDouble, &out->s_to)));
+  MIXSWEEP_JSON_TRY(Member(v, path, "gain_per_demo", Into(ReadDouble, &out->gain_per_demo)));
+  return absl::OkStatus();
+}
+
 absl::Status ReadKey(const Json& v, const std::string& path, EstimateKey* out) {
   MIXSWEEP_JSON_TRY(RequireObject(v, path));
   MIXSWEEP_JSON_TRY(Member(v, path, "sweep_id", Into(ReadInt64, &out->sweep_id)));
@@ -499,6 +509,19 @@ absl::Status ReadEstimate(const Json& v, Estimate* out) {
   MIXSWEEP_JSON_TRY(Member(v, root, "rng_seed", Into(ReadUint64, &out->rng_seed)));
   MIXSWEEP_JSON_TRY(Member(v, root, "model_resamples_undefined",
                            Into(ReadInt, &out->model_resamples_undefined)));
+  // Added with seed 001's protocol: absent in estimates stored before.
+  if (v.contains("aggregation")) {
+    MIXSWEEP_JSON_TRY(Member(v, root, "aggregation", Into(ReadString, &out->aggregation)));
+  }
+  if (v.contains("simulated")) {
+    MIXSWEEP_JSON_TRY(Member(v, root, "simulated", Into(ReadBool, &out->simulated)));
+  }
+  if (v.contains("scaling")) {
+    MIXSWEEP_JSON_TRY(Member(v, root, "scaling", Into(ReadBool, &out->scaling)));
+    MIXSWEEP_JSON_TRY(Member(v, root, "source_fit", Into(ReadFit, &out->source_fit)));
+    MIXSWEEP_JSON_TRY(
+        Member(v, root, "marginal_gains", ArrayInto(ReadGain, &out->marginal_gains)));
+  }
   return absl::OkStatus();
 }
 
@@ -533,7 +556,22 @@ std::string EstimateToJson(const Estimate& estimate) {
       {"from_given_s", estimate.from_given_s},
       {"rng_seed", std::to_string(estimate.rng_seed)},
       {"model_resamples_undefined", estimate.model_resamples_undefined},
+      {"aggregation", estimate.aggregation},
+      {"simulated", estimate.simulated},
   };
+  if (estimate.scaling) {
+    OrderedJson gains = OrderedJson::array();
+    for (const MarginalGain& g : estimate.marginal_gains) {
+      gains.push_back({{"n_from", g.n_from},
+                       {"n_to", g.n_to},
+                       {"s_from", DoubleToJson(g.s_from)},
+                       {"s_to", DoubleToJson(g.s_to)},
+                       {"gain_per_demo", DoubleToJson(g.gain_per_demo)}});
+    }
+    doc["scaling"] = true;
+    doc["source_fit"] = FitToJson(estimate.source_fit);
+    doc["marginal_gains"] = std::move(gains);
+  }
   // Invalid UTF-8 in a scenario or source name (the spec parser refuses it)
   // is replaced rather than thrown on: jsonb would refuse the document.
   return doc.dump(-1, ' ', false, OrderedJson::error_handler_t::replace);

@@ -33,7 +33,7 @@ namespace mixsweep::utilization {
 
 // A run within one estimate: a point of the curve plus its seed.
 struct RunKey {
-  int64_t n_tele = 0;  // teleop demos, >= 1
+  int64_t n_tele = 0;  // teleop demos: >= 1, or 0 in a scaling run (n_nt >= 1)
   int64_t n_nt =
       0;  // non-teleop demos of the estimate's source; 0: teleop-only
   int64_t seed = 0;

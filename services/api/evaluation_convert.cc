@@ -87,6 +87,13 @@ void ToProto(const evaluation::TrialRecord& trial, v1::Trial* out) {
   out->set_superseded_by_trial_id(trial.superseded_by_trial_id);
   out->set_correction_reason(trial.correction_reason);
   out->set_simulated(trial.simulated);
+  if (trial.episode) {
+    v1::SimulatedEpisodeInfo* e = out->mutable_episode();
+    e->set_seed(trial.episode->seed);
+    e->set_sum_reward(trial.episode->sum_reward);
+    e->set_max_reward(trial.episode->max_reward);
+    e->set_has_rewards(trial.episode->has_rewards);
+  }
 }
 
 void ToProto(const evaluation::OperatorBatch& batch, v1::EvaluationBatch* out) {
@@ -125,6 +132,8 @@ void ToProto(const evaluation::ResultRecord& result, v1::ScenarioResult* out) {
   out->set_request_id(r.id);
   out->set_state(RequestStateName(r.state));
   out->set_blind_label(r.blind_label);
+  out->set_checkpoint_step(r.checkpoint_step);
+  out->set_simulated(r.simulated);
 }
 
 void ToProto(const evaluation::BatchCandidate& candidate, v1::PlannedBatch* out) {
@@ -195,11 +204,22 @@ void ToProto(const utilization::EtaInterval& interval, v1::EtaInterval* out) {
   out->set_resamples_undefined(interval.resamples_undefined);
 }
 
+void ToProto(const utilization::PowerLawFit& f, v1::PowerLawFit* fit) {
+  fit->set_defined(f.defined);
+  if (!f.defined) fit->set_undefined_reason(ToProto(f.undefined_reason));
+  fit->set_alpha(f.alpha);
+  fit->set_beta(f.beta);
+  fit->set_r_squared(f.r_squared);
+  for (int64_t n : f.n_used) fit->add_n_used(n);
+  fit->set_points_excluded_zero(f.points_excluded_zero);
+}
+
 void ToProto(const utilization::Estimate& e, v1::Estimate* out) {
   out->set_sweep_id(e.key.sweep_id);
   out->set_scenario(e.key.scenario);
   out->set_source(e.key.source);
-  out->set_aggregation("last");
+  out->set_aggregation(e.aggregation);
+  out->set_simulated(e.simulated);
   for (const auto& p : e.teleop_curve) ToProto(p, out->add_teleop_curve());
   for (const auto& p : e.mixed_curve) ToProto(p, out->add_mixed_curve());
   out->set_n_t_star(e.n_t_star);
@@ -214,14 +234,19 @@ void ToProto(const utilization::Estimate& e, v1::Estimate* out) {
     ToProto(l.eta, o->mutable_eta());
     if (l.interval) ToProto(*l.interval, o->mutable_interval());
   }
-  v1::PowerLawFit* fit = out->mutable_fit();
-  fit->set_defined(e.fit.defined);
-  if (!e.fit.defined) fit->set_undefined_reason(ToProto(e.fit.undefined_reason));
-  fit->set_alpha(e.fit.alpha);
-  fit->set_beta(e.fit.beta);
-  fit->set_r_squared(e.fit.r_squared);
-  for (int64_t n : e.fit.n_used) fit->add_n_used(n);
-  fit->set_points_excluded_zero(e.fit.points_excluded_zero);
+  ToProto(e.fit, out->mutable_fit());
+  if (e.scaling) {
+    out->set_scaling(true);
+    ToProto(e.source_fit, out->mutable_source_fit());
+    for (const utilization::MarginalGain& g : e.marginal_gains) {
+      v1::MarginalGain* o = out->add_marginal_gains();
+      o->set_n_from(g.n_from);
+      o->set_n_to(g.n_to);
+      o->set_s_from(g.s_from);
+      o->set_s_to(g.s_to);
+      o->set_gain_per_demo(g.gain_per_demo);
+    }
+  }
   for (const utilization::GlobalEta& g : e.global) {
     v1::GlobalEta* o = out->add_global();
     o->set_n_tele(g.n_tele);

@@ -28,6 +28,7 @@ absl::StatusOr<evaluation::TrialValues> FromProto(const mixsweep::v1::TrialInput
 mixsweep::v1::Eta::Status ToProto(utilization::EtaStatus status);
 void ToProto(const utilization::EtaInterval& interval, mixsweep::v1::EtaInterval* out);
 // The engine's estimate (no storage metadata).
+void ToProto(const utilization::PowerLawFit& fit, mixsweep::v1::PowerLawFit* out);
 void ToProto(const utilization::Estimate& estimate, mixsweep::v1::Estimate* out);
 // With what storage adds: task, version, time, digest, parameters.
 void ToProto(const evaluation::StoredEstimate& stored, mixsweep::v1::Estimate* out);

@@ -64,6 +64,8 @@ v1::JobKind ToProto(plan::JobKind kind) {
     case plan::JobKind::kTrain: return v1::JOB_KIND_TRAIN;
     case plan::JobKind::kPretrain: return v1::JOB_KIND_PRETRAIN;
     case plan::JobKind::kFinetune: return v1::JOB_KIND_FINETUNE;
+    case plan::JobKind::kGenerate: return v1::JOB_KIND_GENERATE;
+    case plan::JobKind::kEvaluate: return v1::JOB_KIND_EVALUATE;
   }
   return v1::JOB_KIND_UNSPECIFIED;
 }
@@ -150,6 +152,22 @@ void ToProto(const scheduler::SweepRecord& record, const spec::SweepSpec& spec,
     ToProto(source.dataset, s->mutable_dataset());
     s->set_cost_per_demo_hours(source.cost_per_demo_hours);
     for (int64_t n : source.n_nt) s->add_n_nt(n);
+    if (!source.generate) continue;
+    s->set_generated(true);
+    s->set_generate_demos(source.generate->demos);
+    ToProto(source.generate->from, s->mutable_generate_from());
+    for (const scheduler::GenerationRecord& g : record.generations) {
+      if (g.source != source.name) continue;
+      v1::GenerationResult* r = s->mutable_generation();
+      r->set_job_id(g.job_id);
+      r->set_state(ToProto(g.state));
+      r->set_dataset_uri(g.dataset_uri);
+      r->set_num_success(g.num_success);
+      r->set_num_attempts(g.num_attempts);
+      r->set_success_rate(g.success_rate());
+      r->set_seconds(g.seconds);
+      r->set_measured_cost_per_demo_hours(g.measured_cost_per_demo_hours());
+    }
   }
   for (int64_t seed : spec.seeds) out->add_seeds(seed);
   out->set_total_steps(spec.protocol.total_steps);
@@ -160,8 +178,16 @@ void ToProto(const scheduler::SweepRecord& record, const spec::SweepSpec& spec,
     s->set_name(scenario.name);
     s->set_trials(scenario.trials);
     s->set_platform(scenario.platform);
-    s->set_evaluator(v1::Scenario::EVALUATOR_ROBOT);
+    if (scenario.evaluator == spec::Evaluator::kSimulation && scenario.simulation) {
+      s->set_evaluator(v1::Scenario::EVALUATOR_SIMULATION);
+      s->set_result_format(scenario.simulation->command.result_format);
+      s->set_seed(scenario.simulation->seed);
+    } else {
+      s->set_evaluator(v1::Scenario::EVALUATOR_ROBOT);
+    }
   }
+  out->set_design(spec::DesignName(spec.design));
+  out->set_aggregation(spec::AggregationName(spec.evaluation.aggregation));
   ToProto(spec.task.rubric, out->mutable_rubric());
   out->set_max_attempts(spec.max_attempts);
   out->set_baseline_from_sweep(spec.baseline_from_sweep.value_or(0));

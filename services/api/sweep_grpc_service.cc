@@ -53,7 +53,9 @@ absl::Status SweepGrpcService::FillSweep(int64_t sweep_id, bool runs, bool jobs,
   if (!spec.ok()) return spec.status();
   ToProto(detail->sweep, *spec, out->mutable_sweep());
   if (runs) {
-    auto costs = evaluation::ComputeSweepRunCosts(*spec, detail->runs, detail->jobs);
+    auto costs = evaluation::ComputeSweepRunCosts(
+        evaluation::WithMeasuredCollectionCosts(*spec, detail->sweep.generations), detail->runs,
+        detail->jobs);
     if (!costs.ok()) return costs.status();
     for (size_t i = 0; i < detail->runs.size(); ++i) {
       v1::Run* run = out->add_runs();

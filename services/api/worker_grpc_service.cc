@@ -81,7 +81,23 @@ void ToProto(const scheduler::LeasedJob& leased, v1::LeaseJobResponse* out) {
   spec->set_output_uri(leased.job.output_uri);
   spec->set_init_checkpoint_uri(leased.init_checkpoint_uri);
   spec->set_resume_checkpoint_uri(leased.resume_checkpoint_uri);
-  plan::SubsetManifest manifest{.dataset_uri = leased.job.dataset.uri,
+  // A generated source's job reads what its generate job made.
+  if (!leased.generated_dataset_uri.empty()) {
+    spec->mutable_job()->mutable_dataset()->set_uri(leased.generated_dataset_uri);
+  }
+  spec->set_result_file_template(leased.command.result_file);
+  spec->set_result_format(leased.command.result_format);
+  spec->set_checkpoint_at_step_template(leased.command.checkpoint_at_step);
+  for (int64_t step : leased.checkpoint_steps) spec->add_checkpoint_steps(step);
+  if (leased.evaluation) {
+    v1::EvaluationTask* task = spec->mutable_evaluation();
+    task->set_request_id(leased.evaluation->request_id);
+    task->set_scenario(leased.evaluation->scenario);
+    task->set_checkpoint_uri(leased.evaluation->checkpoint_uri);
+    task->set_n_episodes(leased.evaluation->n_episodes);
+    task->set_checkpoint_step(leased.evaluation->checkpoint_step);
+  }
+  plan::SubsetManifest manifest{.dataset_uri = spec->job().dataset().uri(),
                                 .dataset_hash = leased.job.dataset.content_hash,
                                 .n = leased.job.n_demos,
                                 .seed = leased.job.seed,
@@ -230,9 +246,30 @@ grpc::Status WorkerGrpcService::CompleteJob(grpc::ServerContext* context,
                                             v1::CompleteJobResponse* response) {
   if (auto s = CheckRequestLimits(*request); !s.ok()) return ToGrpcStatus(s);
   if (auto s = MayReportOn(context, request->lease()); !s.ok()) return ToGrpcStatus(s);
+  auto caller = callers_.Of(context);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   scheduler::Completion completion{.lease = FromProto(request->lease()),
                                    .checkpoint_uri = request->checkpoint_uri(),
-                                   .gpu_seconds = request->gpu_seconds()};
+                                   .gpu_seconds = request->gpu_seconds(),
+                                   .principal = caller->principal};
+  for (const v1::SimulatedEpisode& e : request->episodes()) {
+    completion.episodes.push_back({.index = e.index(),
+                                   .success = e.success(),
+                                   .score = e.score(),
+                                   .seed = e.seed(),
+                                   .sum_reward = e.sum_reward(),
+                                   .max_reward = e.max_reward(),
+                                   .has_rewards = e.has_rewards()});
+  }
+  if (request->has_generation()) {
+    completion.generation = scheduler::GenerationReport{
+        .num_success = request->generation().num_success(),
+        .num_attempts = request->generation().num_attempts(),
+        .seconds = request->generation().seconds()};
+  }
+  for (const v1::StepCheckpoint& c : request->step_checkpoints()) {
+    completion.step_checkpoints.push_back({.step = c.step(), .uri = c.uri()});
+  }
   if (request->has_provenance()) completion.provenance_json = ToJson(request->provenance());
   if (!request->final_metrics().empty()) {
     v1::JobProgress metrics;
