@@ -1,5 +1,6 @@
-// The worker agent's pure decisions: slots, terminal reports, lease
-// verdicts, log chunks, backoff, flags.
+// The worker agent's pure decisions: slots, terminal reports (by job kind
+// too: result files and step checkpoints), lease verdicts, log chunks,
+// backoff, flags.
 #include "workers/agent/agent_logic.h"
 
 #include <signal.h>
@@ -163,6 +164,204 @@ TEST(DecideTerminal, LostLeaseReportsNothing) {
             TerminalAction::Kind::kNothing);
   EXPECT_EQ(DecideTerminal(StopReason::kLeaseLost, Exited(1), {}).kind,
             TerminalAction::Kind::kNothing);
+}
+
+// ------------------------------------------- terminal, by job kind (seed 001)
+
+mixsweep::v1::JobSpec GenerateSpec(int64_t n_demos) {
+  mixsweep::v1::JobSpec spec;
+  spec.mutable_job()->set_kind(mixsweep::v1::JOB_KIND_GENERATE);
+  spec.mutable_job()->set_n_demos(n_demos);
+  spec.set_result_format("mimicgen");
+  return spec;
+}
+
+mixsweep::v1::JobSpec EvaluateSpec(int n_episodes, const std::string& format = "mixsweep") {
+  mixsweep::v1::JobSpec spec;
+  spec.mutable_job()->set_kind(mixsweep::v1::JOB_KIND_EVALUATE);
+  spec.mutable_evaluation()->set_n_episodes(n_episodes);
+  spec.mutable_evaluation()->set_checkpoint_uri("/art/jobs/3/checkpoints/2000.ckpt");
+  spec.set_result_format(format);
+  return spec;
+}
+
+// An exit 0 whose result file (at `path`) holds `text`.
+RunResult WithResult(const std::string& path, const std::string& text) {
+  RunResult r = Exited(0);
+  r.checkpoint = "/art/jobs/9";
+  r.wall_seconds = 3600;
+  r.result_file.path = path;
+  r.result_file.state = ResultFileRead::State::kRead;
+  r.result_file.text = text;
+  return r;
+}
+
+constexpr char kStats[] = "/art/jobs/9/important_stats.json";
+
+TEST(DecideJobTerminal, GenerateCompletesWithTheDatasetAndItsSummary) {
+  TerminalAction a = DecideJobTerminal(
+      StopReason::kNone,
+      WithResult(kStats, R"({"num_success": 1000, "num_attempts": 1250, "success_rate": 80.0})"),
+      GenerateSpec(1000));
+  ASSERT_EQ(a.kind, TerminalAction::Kind::kComplete) << a.failure.message();
+  EXPECT_EQ(a.checkpoint_uri, "/art/jobs/9");  // the generated dataset
+  ASSERT_TRUE(a.generation.has_value());
+  EXPECT_EQ(a.generation->num_success(), 1000);
+  EXPECT_EQ(a.generation->num_attempts(), 1250);
+  EXPECT_DOUBLE_EQ(a.generation->success_rate(), 0.8);  // a fraction, not MimicGen's 80
+  EXPECT_EQ(a.generation->seconds(), 3600);
+  EXPECT_TRUE(a.episodes.empty());
+}
+
+TEST(DecideJobTerminal, GenerateWithTooFewDemosFailsForGood) {
+  TerminalAction a = DecideJobTerminal(
+      StopReason::kNone,
+      WithResult(kStats, R"({"num_success": 950, "num_attempts": 1000, "success_rate": 95.0})"),
+      GenerateSpec(1000));
+  ASSERT_EQ(a.kind, TerminalAction::Kind::kFail);
+  EXPECT_EQ(a.failure.kind(), JobFailure::KIND_BAD_RESULT);
+  EXPECT_FALSE(a.failure.retryable());
+  EXPECT_NE(a.failure.message().find("generated 950 of the 1000 demos wanted"), std::string::npos)
+      << a.failure.message();
+  EXPECT_FALSE(a.generation.has_value());
+}
+
+TEST(DecideJobTerminal, AMissingResultFileIsRetryableAMalformedOneIsNot) {
+  RunResult missing = Exited(0);
+  missing.result_file.path = kStats;
+  missing.result_file.state = ResultFileRead::State::kMissing;
+  TerminalAction a = DecideJobTerminal(StopReason::kNone, missing, GenerateSpec(10));
+  ASSERT_EQ(a.kind, TerminalAction::Kind::kFail);
+  EXPECT_EQ(a.failure.kind(), JobFailure::KIND_BAD_RESULT);
+  EXPECT_TRUE(a.failure.retryable());  // the attempt may have crashed
+  EXPECT_NE(a.failure.message().find(std::string(kStats) + " does not exist"), std::string::npos);
+  EXPECT_NE(a.failure.message().find("CUDA out of memory"), std::string::npos);  // the log tail
+
+  TerminalAction malformed =
+      DecideJobTerminal(StopReason::kNone, WithResult(kStats, "{\"num_success\": "), GenerateSpec(10));
+  EXPECT_EQ(malformed.failure.kind(), JobFailure::KIND_BAD_RESULT);
+  EXPECT_FALSE(malformed.failure.retryable());
+  EXPECT_NE(malformed.failure.message().find(std::string(kStats) + ": (root): not valid JSON"),
+            std::string::npos);
+
+  RunResult unreadable = missing;
+  unreadable.result_file.state = ResultFileRead::State::kUnreadable;
+  unreadable.result_file.error = "Input/output error";
+  unreadable.result_file.retryable = true;
+  a = DecideJobTerminal(StopReason::kNone, unreadable, GenerateSpec(10));
+  EXPECT_EQ(a.failure.kind(), JobFailure::KIND_BAD_RESULT);
+  EXPECT_TRUE(a.failure.retryable());
+  unreadable.result_file.retryable = false;
+  EXPECT_FALSE(DecideJobTerminal(StopReason::kNone, unreadable, GenerateSpec(10)).failure.retryable());
+}
+
+TEST(DecideJobTerminal, GenerateWithoutItsDatasetIsCheckpointMissing) {
+  RunResult r = WithResult(kStats, R"({"num_success": 10, "num_attempts": 10, "success_rate": 100})");
+  r.checkpoint_exists = false;
+  TerminalAction a = DecideJobTerminal(StopReason::kNone, r, GenerateSpec(10));
+  EXPECT_EQ(a.failure.kind(), JobFailure::KIND_CHECKPOINT_MISSING);
+}
+
+TEST(DecideJobTerminal, EvaluateCompletesWithEveryEpisodeAndTheResultFile) {
+  const std::string file = "/art/jobs/9/mixsweep_eval.json";
+  TerminalAction a = DecideJobTerminal(
+      StopReason::kNone,
+      WithResult(file, R"({"format": "mixsweep.eval.v1", "episodes": [
+          {"index": 1, "success": false, "score": 0.5, "seed": 8},
+          {"index": 0, "success": true, "seed": 7, "sum_reward": 3.5, "max_reward": 1.0}]})"),
+      EvaluateSpec(2));
+  ASSERT_EQ(a.kind, TerminalAction::Kind::kComplete) << a.failure.message();
+  EXPECT_EQ(a.checkpoint_uri, file);  // never empty: the server needs one
+  ASSERT_EQ(a.episodes.size(), 2u);
+  EXPECT_EQ(a.episodes[0].index(), 0);
+  EXPECT_TRUE(a.episodes[0].success());
+  EXPECT_EQ(a.episodes[0].seed(), 7);
+  EXPECT_TRUE(a.episodes[0].has_rewards());
+  EXPECT_EQ(a.episodes[0].sum_reward(), 3.5);
+  EXPECT_EQ(a.episodes[1].score(), 0.5);
+  EXPECT_FALSE(a.episodes[1].has_rewards());
+  EXPECT_FALSE(a.generation.has_value());
+}
+
+TEST(DecideJobTerminal, EvaluateWithTooManyEpisodesReportsNone) {
+  TerminalAction a = DecideJobTerminal(
+      StopReason::kNone,
+      WithResult("/art/jobs/9/eval_log.json",
+                 R"({"test/sim_max_reward_1": 1.0, "test/sim_max_reward_2": 0.0})"),
+      EvaluateSpec(1, "diffusion_policy"));
+  ASSERT_EQ(a.kind, TerminalAction::Kind::kFail);
+  EXPECT_EQ(a.failure.kind(), JobFailure::KIND_BAD_RESULT);
+  EXPECT_FALSE(a.failure.retryable());
+  EXPECT_NE(a.failure.message().find("episodes beyond the requested count (1)"), std::string::npos);
+  EXPECT_TRUE(a.episodes.empty());
+}
+
+TEST(DecideJobTerminal, EvaluateFormatDefaultsToMixsweep) {
+  mixsweep::v1::JobSpec spec = EvaluateSpec(1, "");
+  EXPECT_EQ(ResultFormatOf(spec), "mixsweep");
+  EXPECT_EQ(ResultFormatOf(GenerateSpec(1)), "mimicgen");
+  EXPECT_EQ(ResultFormatOf(mixsweep::v1::JobSpec()), "");
+  TerminalAction a = DecideJobTerminal(
+      StopReason::kNone,
+      WithResult("/art/jobs/9/mixsweep_eval.json",
+                 R"({"format": "mixsweep.eval.v1", "episodes": [{"index": 0, "success": true}]})"),
+      spec);
+  EXPECT_EQ(a.kind, TerminalAction::Kind::kComplete) << a.failure.message();
+}
+
+TEST(DecideJobTerminal, FailuresAndHandBacksComeBeforeTheResultFile) {
+  // An exit code is an exit code, whatever the file says.
+  RunResult failed = WithResult(kStats, "{}");
+  failed.exit_code = 3;
+  EXPECT_EQ(DecideJobTerminal(StopReason::kNone, failed, GenerateSpec(1)).failure.kind(),
+            JobFailure::KIND_EXIT_CODE);
+  // Nothing to resume a generator from.
+  RunResult killed = WithResult(kStats, "{}");
+  killed.exit = RunResult::Exit::kSignaled;
+  TerminalAction back = DecideJobTerminal(StopReason::kShutdown, killed, GenerateSpec(1));
+  EXPECT_EQ(back.kind, TerminalAction::Kind::kHandBack);
+  EXPECT_EQ(back.checkpoint_uri, "");
+}
+
+TEST(DecideJobTerminal, StepCheckpointsMustAllExist) {
+  mixsweep::v1::JobSpec spec;
+  spec.mutable_job()->set_kind(mixsweep::v1::JOB_KIND_TRAIN);
+  spec.add_checkpoint_steps(1000);
+  spec.add_checkpoint_steps(2000);
+  RunResult r = Exited(0);
+  r.step_checkpoints = {{.step = 1000, .uri = "/art/jobs/7/checkpoints/1000.ckpt", .exists = true},
+                        {.step = 2000, .uri = "/art/jobs/7/checkpoints/2000.ckpt", .exists = true}};
+  TerminalAction a = DecideJobTerminal(StopReason::kNone, r, spec);
+  ASSERT_EQ(a.kind, TerminalAction::Kind::kComplete);
+  EXPECT_EQ(a.checkpoint_uri, "/art/jobs/7/last.ckpt");
+  ASSERT_EQ(a.step_checkpoints.size(), 2u);
+  EXPECT_EQ(a.step_checkpoints[1].step(), 2000);
+  EXPECT_EQ(a.step_checkpoints[1].uri(), "/art/jobs/7/checkpoints/2000.ckpt");
+
+  r.step_checkpoints[1].exists = false;
+  a = DecideJobTerminal(StopReason::kNone, r, spec);
+  ASSERT_EQ(a.kind, TerminalAction::Kind::kFail);
+  EXPECT_EQ(a.failure.kind(), JobFailure::KIND_CHECKPOINT_MISSING);
+  EXPECT_TRUE(a.failure.retryable());
+  EXPECT_NE(a.failure.message().find("step 2000 /art/jobs/7/checkpoints/2000.ckpt does not exist"),
+            std::string::npos)
+      << a.failure.message();
+}
+
+TEST(DecideJobTerminal, TrainJobsKeepTheirNoRetryCodes) {
+  mixsweep::v1::JobSpec spec;
+  spec.add_no_retry_exit_codes(2);
+  EXPECT_FALSE(DecideJobTerminal(StopReason::kNone, Exited(2), spec).failure.retryable());
+  EXPECT_TRUE(DecideJobTerminal(StopReason::kNone, Exited(3), spec).failure.retryable());
+}
+
+TEST(TotalStepsOf, DemosEpisodesOrSteps) {
+  mixsweep::v1::JobSpec spec = GenerateSpec(1000);
+  spec.mutable_job()->set_steps(5);
+  EXPECT_EQ(TotalStepsOf(spec), 1000);
+  EXPECT_EQ(TotalStepsOf(EvaluateSpec(50)), 50);
+  spec.mutable_job()->set_kind(mixsweep::v1::JOB_KIND_FINETUNE);
+  EXPECT_EQ(TotalStepsOf(spec), 5);
 }
 
 // ----------------------------------------------------------------- leases

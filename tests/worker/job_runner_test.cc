@@ -23,6 +23,7 @@
 #include "workers/agent/job_runner.h"
 #include "workers/agent/process_runner.h"
 #include "workers/agent/synthetic_runner.h"
+#include "workers/result_files.h"
 
 namespace mixsweep::workers {
 namespace {
@@ -444,6 +445,313 @@ TEST_F(SyntheticRunnerTest, BadTemplateFailsTheSameWay) {
   RunResult r = RunSynthetic(std::move(launch), events, {});
   EXPECT_EQ(r.exit, RunResult::Exit::kStartFailed);
   EXPECT_FALSE(r.start_failure_retryable);
+}
+
+// ------------------------------------------------- generate and evaluate jobs
+//
+// Real processes, judged by the result files they leave (InspectOutputs then
+// DecideJobTerminal), not by their exit code.
+
+class ResultFileTest : public SyntheticRunnerTest {
+ protected:
+  // A MimicGen-like generate job wanting `n_demos`; $1 is {output_dir}.
+  JobLaunch Generate(const std::string& script, int64_t n_demos) {
+    JobLaunch launch = Launch(script);
+    launch.spec.mutable_job()->set_kind(mixsweep::v1::JOB_KIND_GENERATE);
+    launch.spec.mutable_job()->set_n_demos(n_demos);
+    launch.spec.mutable_job()->set_steps(0);
+    launch.spec.set_checkpoint_template("");  // the dataset: {output_dir}
+    launch.spec.set_result_format("mimicgen");
+    launch.spec.set_result_file_template("{output_dir}/important_stats.json");
+    return launch;
+  }
+
+  // An evaluate job of `n_episodes` of the checkpoint of job 3; $1 is
+  // {output_dir}, $3 {checkpoint}, $4 {n_episodes}, $5 {seed}.
+  JobLaunch Evaluate(const std::string& script, int n_episodes, const std::string& format,
+                     const std::string& result_file) {
+    JobLaunch launch = Launch(script);
+    mixsweep::v1::JobSpec& spec = launch.spec;
+    spec.mutable_job()->set_kind(mixsweep::v1::JOB_KIND_EVALUATE);
+    spec.mutable_job()->set_steps(0);
+    spec.mutable_job()->set_seed(100000);
+    spec.add_argv("{checkpoint}");
+    spec.add_argv("{n_episodes}");
+    spec.add_argv("{seed}");
+    spec.set_checkpoint_template("");
+    spec.set_result_format(format);
+    spec.set_result_file_template(result_file);
+    mixsweep::v1::EvaluationTask& task = *spec.mutable_evaluation();
+    task.set_request_id(5);
+    task.set_scenario("sim_in_domain");
+    task.set_checkpoint_uri("file://" + root_ + "/jobs/3/checkpoints/last.ckpt");
+    task.set_n_episodes(n_episodes);
+    task.set_checkpoint_step(2000);
+    return launch;
+  }
+
+  TerminalAction Judge(const JobLaunch& launch, const RunResult& r) {
+    return DecideJobTerminal(StopReason::kNone, r, launch.spec);
+  }
+};
+
+constexpr const char* kMimicgenRun =
+    "for i in 1 2 3; do echo 'trial '$i' success: True'; "
+    "echo \"have $((i * 4)) successes out of $((i * 5)) trials so far\"; done\n"
+    "cat > \"$1/important_stats.json\" <<EOF\n"
+    "{\"generation_path\": \"$1\", \"success_rate\": 80.0, \"failure_rate\": 20.0,\n"
+    " \"num_success\": 12, \"num_failures\": 3, \"num_attempts\": 15, \"num_problematic\": 0,\n"
+    " \"time spent (hrs)\": \"0.00\"}\n"
+    "EOF\n";
+
+TEST_F(ResultFileTest, GenerateJobIsJudgedByItsSummary) {
+  Recorder events;
+  JobLaunch launch = Generate(kMimicgenRun, 12);
+  RunResult r = Run(launch, events);
+  ASSERT_EQ(r.exit_code, 0) << r.log_tail;
+  // MimicGen's progress lines: demos made so far, attempts as a metric.
+  ASSERT_EQ(events.samples.size(), 3u);
+  EXPECT_EQ(events.samples.back().step, 12);
+  EXPECT_EQ(events.samples.back().metrics.at("attempts"), 15);
+  EXPECT_EQ(r.result_file.state, ResultFileRead::State::kRead);
+  EXPECT_EQ(r.result_file.path, OutputDir() + "/important_stats.json");
+  TerminalAction a = Judge(launch, r);
+  ASSERT_EQ(a.kind, TerminalAction::Kind::kComplete) << a.failure.message();
+  EXPECT_EQ(a.checkpoint_uri, OutputDir());  // the generated dataset
+  ASSERT_TRUE(a.generation.has_value());
+  EXPECT_EQ(a.generation->num_success(), 12);
+  EXPECT_EQ(a.generation->num_attempts(), 15);
+  EXPECT_DOUBLE_EQ(a.generation->success_rate(), 0.8);
+  EXPECT_EQ(a.generation->seconds(), r.wall_seconds);
+}
+
+TEST_F(ResultFileTest, GeneratorExitingZeroWithoutASummaryIsBadResult) {
+  Recorder events;
+  JobLaunch launch =
+      Generate("echo 'Traceback (most recent call last): RuntimeError: mujoco' >&2\nexit 0\n", 10);
+  RunResult r = Run(launch, events);
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.result_file.state, ResultFileRead::State::kMissing);
+  TerminalAction a = Judge(launch, r);
+  ASSERT_EQ(a.kind, TerminalAction::Kind::kFail);
+  EXPECT_EQ(a.failure.kind(), mixsweep::v1::JobFailure::KIND_BAD_RESULT);
+  EXPECT_TRUE(a.failure.retryable());
+  EXPECT_NE(a.failure.message().find(OutputDir() + "/important_stats.json does not exist"),
+            std::string::npos)
+      << a.failure.message();
+  EXPECT_NE(a.failure.message().find("RuntimeError: mujoco"), std::string::npos);
+}
+
+TEST_F(ResultFileTest, GeneratorWithTooFewDemosIsBadResultForGood) {
+  Recorder events;
+  JobLaunch launch = Generate(kMimicgenRun, 1000);
+  TerminalAction a = Judge(launch, Run(launch, events));
+  ASSERT_EQ(a.kind, TerminalAction::Kind::kFail);
+  EXPECT_EQ(a.failure.kind(), mixsweep::v1::JobFailure::KIND_BAD_RESULT);
+  EXPECT_FALSE(a.failure.retryable());
+  EXPECT_NE(a.failure.message().find("generated 12 of the 1000 demos wanted"), std::string::npos)
+      << a.failure.message();
+}
+
+// eval_info.json as lerobot-eval writes it, for $4 episodes from seed $5.
+constexpr const char* kLerobotEval =
+    "echo \"evaluating $3\"\n"
+    "{ echo '{\"per_episode\": ['; i=0; while [ $i -lt $4 ]; do\n"
+    "  [ $i -gt 0 ] && echo ','\n"
+    "  echo \"{\\\"episode_ix\\\": $i, \\\"sum_reward\\\": $i.5, \\\"max_reward\\\": 1.0,"
+    " \\\"success\\\": true, \\\"seed\\\": $(($5 + i))}\"\n"
+    "  i=$((i + 1)); done\n"
+    "  echo '], \"aggregated\": {\"pc_success\": 100.0}}'; } > \"$1/eval_info.json\"\n";
+
+TEST_F(ResultFileTest, EvaluateJobReportsEveryEpisodeOfItsResultFile) {
+  Recorder events;
+  JobLaunch launch = Evaluate(kLerobotEval, 4, "lerobot", "{output_dir}/eval_info.json");
+  RunResult r = Run(launch, events);
+  ASSERT_EQ(r.exit_code, 0) << r.log_tail;
+  // {checkpoint} renders as a path: a file:// URI is for the worker only.
+  EXPECT_NE(events.output.find("evaluating " + root_ + "/jobs/3/checkpoints/last.ckpt"),
+            std::string::npos)
+      << events.output;
+  TerminalAction a = Judge(launch, r);
+  ASSERT_EQ(a.kind, TerminalAction::Kind::kComplete) << a.failure.message();
+  EXPECT_EQ(a.checkpoint_uri, OutputDir() + "/eval_info.json");
+  ASSERT_EQ(a.episodes.size(), 4u);
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(a.episodes[i].index(), i);
+    EXPECT_TRUE(a.episodes[i].success());
+    EXPECT_EQ(a.episodes[i].score(), 1.0);
+    EXPECT_EQ(a.episodes[i].seed(), 100000 + i);
+    EXPECT_EQ(a.episodes[i].sum_reward(), i + 0.5);
+    EXPECT_TRUE(a.episodes[i].has_rewards());
+  }
+}
+
+TEST_F(ResultFileTest, EvaluateJobWithTooManyEpisodesIsBadResult) {
+  Recorder events;
+  // The tool evaluates 5 where 4 were asked for.
+  std::string script = kLerobotEval;
+  script.replace(script.find("-lt $4"), 6, "-lt 5");
+  JobLaunch launch = Evaluate(script, 4, "lerobot", "{output_dir}/eval_info.json");
+  TerminalAction a = Judge(launch, Run(launch, events));
+  ASSERT_EQ(a.kind, TerminalAction::Kind::kFail);
+  EXPECT_EQ(a.failure.kind(), mixsweep::v1::JobFailure::KIND_BAD_RESULT);
+  EXPECT_FALSE(a.failure.retryable());
+  EXPECT_NE(a.failure.message().find("episodes beyond the requested count (4)"), std::string::npos)
+      << a.failure.message();
+  EXPECT_TRUE(a.episodes.empty());
+}
+
+TEST_F(ResultFileTest, ResultFileThroughASymbolicLinkIsNotRead) {
+  Recorder events;
+  JobLaunch launch = Evaluate("ln -s /etc/passwd \"$1/eval_info.json\"\n", 1, "lerobot",
+                              "{output_dir}/eval_info.json");
+  RunResult r = Run(launch, events);
+  EXPECT_EQ(r.result_file.state, ResultFileRead::State::kUnreadable);
+  EXPECT_TRUE(r.result_file.text.empty());
+  TerminalAction a = Judge(launch, r);
+  EXPECT_EQ(a.failure.kind(), mixsweep::v1::JobFailure::KIND_BAD_RESULT);
+  EXPECT_FALSE(a.failure.retryable());
+  EXPECT_EQ(a.failure.message().find("root:"), std::string::npos);
+}
+
+TEST_F(ResultFileTest, BadSeedJobSpecsAreRefusedBeforeRunning) {
+  const auto refused = [&](JobLaunch launch, const std::string& why) {
+    Recorder events;
+    RunResult r = Run(std::move(launch), events);
+    EXPECT_EQ(r.exit, RunResult::Exit::kStartFailed) << why;
+    EXPECT_FALSE(r.start_failure_retryable) << why;
+    EXPECT_NE(r.error.find(why), std::string::npos) << r.error;
+    EXPECT_FALSE(events.started.has_value());
+  };
+  JobLaunch launch = Evaluate("exit 0\n", 1, "lerobot", "{output_dir}/eval_info.json");
+  launch.spec.mutable_evaluation()->set_checkpoint_uri("/etc/shadow");
+  refused(launch, "{checkpoint}: /etc/shadow is not under an allowed root");
+  launch = Evaluate("exit 0\n", 1, "lerobot", "{output_dir}/eval_info.json");
+  launch.spec.mutable_evaluation()->set_checkpoint_uri("");
+  refused(launch, "{checkpoint} is empty");
+  refused(Evaluate("exit 0\n", 1, "lerobot", "/tmp/eval_info.json"),
+          "result_file: /tmp/eval_info.json is not under the job's output directory");
+  refused(Evaluate("exit 0\n", 1, "csv", ""), "result_format \"csv\" is not an evaluation format");
+  refused(Evaluate("exit 0\n", 0, "mixsweep", ""), "evaluation.n_episodes is 0");
+  JobLaunch generate = Generate("exit 0\n", 10);
+  generate.spec.set_result_format("lerobot");
+  refused(generate, "is not a generation summary format");
+  JobLaunch train = Launch("exit 0\n");
+  train.spec.add_checkpoint_steps(1000);
+  train.spec.add_checkpoint_steps(2000);
+  refused(train, "no checkpoint_at_step_template");
+  train.spec.set_checkpoint_at_step_template("{output_dir}/checkpoints/mid.ckpt");
+  refused(train, "both render to");
+  train.spec.set_checkpoint_at_step_template("/tmp/{step}.ckpt");
+  refused(train, "checkpoint_at_step: /tmp/1000.ckpt is not under the job's output directory");
+}
+
+TEST_F(ResultFileTest, EvaluateResultFileDefaultsByFormat) {
+  Recorder events;
+  JobLaunch launch = Evaluate(
+      "echo '{\"test/sim_max_reward_100000\": 0.5, \"train/sim_max_reward_0\": 1.0}' "
+      "> \"$1/eval_log.json\"\n",
+      1, "diffusion_policy", "");
+  RunResult r = Run(launch, events);
+  EXPECT_EQ(r.result_file.path, OutputDir() + "/eval_log.json");
+  TerminalAction a = Judge(launch, r);
+  ASSERT_EQ(a.kind, TerminalAction::Kind::kComplete) << a.failure.message();
+  ASSERT_EQ(a.episodes.size(), 1u);
+  EXPECT_EQ(a.episodes[0].score(), 0.5);
+  EXPECT_FALSE(a.episodes[0].success());
+  EXPECT_EQ(a.episodes[0].seed(), 100000);
+}
+
+TEST_F(ResultFileTest, StepCheckpointsMustAllBeWritten) {
+  const std::string save_1000 =
+      std::string(kWriteCheckpoint) + "echo w > \"$1/checkpoints/1000.ckpt\"\n";
+  JobLaunch launch = Launch(save_1000);
+  launch.spec.add_checkpoint_steps(1000);
+  launch.spec.add_checkpoint_steps(2000);
+  launch.spec.set_checkpoint_at_step_template("{output_dir}/checkpoints/{step}.ckpt");
+  Recorder events;
+  TerminalAction a = Judge(launch, Run(launch, events));
+  ASSERT_EQ(a.kind, TerminalAction::Kind::kFail);
+  EXPECT_EQ(a.failure.kind(), mixsweep::v1::JobFailure::KIND_CHECKPOINT_MISSING);
+  EXPECT_NE(a.failure.message().find("step 2000 " + OutputDir() + "/checkpoints/2000.ckpt"),
+            std::string::npos)
+      << a.failure.message();
+
+  launch = Launch(save_1000 + "echo w > \"$1/checkpoints/2000.ckpt\"\n");
+  launch.spec.add_checkpoint_steps(1000);
+  launch.spec.add_checkpoint_steps(2000);
+  launch.spec.set_checkpoint_at_step_template("{output_dir}/checkpoints/{step}.ckpt");
+  Recorder again;
+  a = Judge(launch, Run(launch, again));
+  ASSERT_EQ(a.kind, TerminalAction::Kind::kComplete) << a.failure.message();
+  ASSERT_EQ(a.step_checkpoints.size(), 2u);
+  EXPECT_EQ(a.step_checkpoints[0].step(), 1000);
+  EXPECT_EQ(a.step_checkpoints[0].uri(), OutputDir() + "/checkpoints/1000.ckpt");
+  EXPECT_EQ(a.checkpoint_uri, OutputDir() + "/checkpoints/last.ckpt");
+}
+
+// The synthetic executor writes what the tools would and is judged the same.
+TEST_F(ResultFileTest, SyntheticGenerateMakesTheDemosWanted) {
+  Recorder events;
+  JobLaunch launch = Generate("unused", 40);
+  RunResult r = RunSynthetic(launch, events, {.steps_per_second = 100000});
+  TerminalAction a = Judge(launch, r);
+  ASSERT_EQ(a.kind, TerminalAction::Kind::kComplete) << a.failure.message();
+  EXPECT_EQ(a.generation->num_success(), 40);
+  EXPECT_EQ(a.generation->num_attempts(), 50);  // ceil(40 / 0.8)
+  EXPECT_DOUBLE_EQ(a.generation->success_rate(), 0.8);
+  EXPECT_TRUE(fs::exists(OutputDir() + "/synthetic_dataset.json"));
+  ASSERT_FALSE(events.samples.empty());
+  EXPECT_EQ(events.samples.back().step, 40);
+  EXPECT_EQ(events.samples.back().metrics.at("attempts"), 50);
+  EXPECT_EQ(SyntheticGenerationAttempts(1000), 1250);
+  EXPECT_EQ(SyntheticGenerationAttempts(1), 2);
+}
+
+TEST_F(ResultFileTest, SyntheticEvaluateInEveryFormatIsDeterministic) {
+  for (const char* format : {"lerobot", "diffusion_policy", "mixsweep"}) {
+    Recorder events;
+    JobLaunch launch = Evaluate("unused", 20, format, "");
+    RunResult r = RunSynthetic(launch, events, {.steps_per_second = 100000});
+    TerminalAction a = Judge(launch, r);
+    ASSERT_EQ(a.kind, TerminalAction::Kind::kComplete) << format << ": " << a.failure.message();
+    const std::vector<EpisodeResult> expected = SyntheticEvaluation(
+        launch.spec.evaluation().checkpoint_uri(), 20, launch.spec.job().seed());
+    ASSERT_EQ(a.episodes.size(), 20u) << format;
+    for (int i = 0; i < 20; ++i) {
+      EXPECT_EQ(a.episodes[i].success(), expected[i].success) << format << " episode " << i;
+      EXPECT_EQ(a.episodes[i].seed(), 100000 + i) << format;
+    }
+    fs::remove_all(OutputDir());
+  }
+  // The same checkpoint, the same outcomes; another checkpoint, others; and
+  // about 60% of them successes (fixed URIs: the test's own are random).
+  const auto a = SyntheticEvaluation("/art/a.ckpt", 100, 0);
+  const auto b = SyntheticEvaluation("/art/b.ckpt", 100, 0);
+  int differ = 0, successes = 0;
+  for (int i = 0; i < 100; ++i) {
+    EXPECT_EQ(a[i].success, SyntheticEvaluation("/art/a.ckpt", 100, 0)[i].success);
+    differ += a[i].success != b[i].success ? 1 : 0;
+    successes += a[i].success ? 1 : 0;
+  }
+  EXPECT_GT(differ, 0);
+  EXPECT_GT(successes, 40);
+  EXPECT_LT(successes, 80);
+}
+
+TEST_F(ResultFileTest, SyntheticTrainingWritesItsStepCheckpoints) {
+  Recorder events;
+  JobLaunch launch = Launch("unused");
+  launch.spec.add_checkpoint_steps(500);
+  launch.spec.add_checkpoint_steps(1000);
+  launch.spec.set_checkpoint_at_step_template("{output_dir}/checkpoints/{step}.ckpt");
+  RunResult r = RunSynthetic(launch, events, {.steps_per_second = 100000});
+  TerminalAction a = Judge(launch, r);
+  ASSERT_EQ(a.kind, TerminalAction::Kind::kComplete) << a.failure.message();
+  ASSERT_EQ(a.step_checkpoints.size(), 2u);
+  auto checkpoint = nlohmann::json::parse(ReadFile(OutputDir() + "/checkpoints/500.ckpt"));
+  EXPECT_EQ(checkpoint["steps"], 500);
+  EXPECT_EQ(checkpoint["synthetic"], true);
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // The real mixsweep-worker binary against a fake WorkerService on a real
 // gRPC server (127.0.0.1, a free port): lease, progress, logs, completion,
-// failure, cancellation, lost leases, UNAVAILABLE retries and shutdown.
+// failure, cancellation, lost leases, UNAVAILABLE retries and shutdown;
+// generate and evaluate jobs (synthetic and real) judged by their result
+// files, with CompleteJob's generation, episodes and step_checkpoints.
 //
 // The fake grants the jobs queued in it, one per LeaseJob, then answers
 // empty after the worker's wait; it records every call.
@@ -521,6 +523,173 @@ TEST_F(WorkerRpcTest, RealCommandRunsAndCompletes) {
     EXPECT_NE(log.find(R"({"episodes": [0, 2]})"), std::string::npos);
     EXPECT_NE(log.find("cuda=[]"), std::string::npos);
     EXPECT_TRUE(service_->log_errors.empty());
+  });
+}
+
+// ------------------------------------------------ seed 001's jobs over gRPC
+
+class SeedJobsRpcTest : public WorkerRpcTest {
+ protected:
+  v1::JobSpec GenerateJob(int64_t id, int64_t n_demos) {
+    v1::JobSpec spec = Job(id, 0, /*gpus=*/0);
+    spec.mutable_job()->set_kind(v1::JOB_KIND_GENERATE);
+    spec.mutable_job()->set_n_demos(n_demos);
+    spec.set_checkpoint_template("");
+    spec.set_result_format("mimicgen");
+    spec.set_result_file_template("{output_dir}/important_stats.json");
+    return spec;
+  }
+  v1::JobSpec EvaluateJob(int64_t id, int n_episodes, const std::string& format) {
+    v1::JobSpec spec = Job(id, 0, /*gpus=*/0);
+    spec.mutable_job()->set_kind(v1::JOB_KIND_EVALUATE);
+    spec.mutable_job()->set_seed(7);
+    spec.set_checkpoint_template("");
+    spec.set_result_format(format);
+    spec.set_result_file_template("{output_dir}/result.json");
+    v1::EvaluationTask& task = *spec.mutable_evaluation();
+    task.set_request_id(id);
+    task.set_scenario("sim");
+    task.set_checkpoint_uri("file://" + root_ + "/artifacts/jobs/1/checkpoints/last.ckpt");
+    task.set_n_episodes(n_episodes);
+    return spec;
+  }
+  std::string JobDir(int64_t id) { return root_ + "/artifacts/jobs/" + std::to_string(id); }
+
+  // Under the lock: the terminal report of `job`.
+  const v1::CompleteJobRequest* Completed(int64_t job) {
+    for (const auto& c : service_->completes) {
+      if (c.lease().job_id() == job) return &c;
+    }
+    return nullptr;
+  }
+  const v1::FailJobRequest* Failed(int64_t job) {
+    for (const auto& f : service_->fails) {
+      if (f.lease().job_id() == job) return &f;
+    }
+    return nullptr;
+  }
+  const v1::ReportProgressRequest* LastProgress(int64_t job) {
+    const v1::ReportProgressRequest* last = nullptr;
+    for (const auto& p : service_->progress) {
+      if (p.lease().job_id() == job) last = &p;
+    }
+    return last;
+  }
+};
+
+TEST_F(SeedJobsRpcTest, SyntheticGenerateEvaluateAndStepCheckpoints) {
+  StartSyntheticWorker({"--cpu-slots", "1"});
+  service_->Queue(GenerateJob(31, 40));
+  service_->Queue(EvaluateJob(32, 10, "lerobot"));
+  v1::JobSpec train = Job(33, 1000, /*gpus=*/0);
+  train.add_checkpoint_steps(500);
+  train.set_checkpoint_at_step_template("{output_dir}/checkpoints/{step}.ckpt");
+  service_->Queue(train);
+  ASSERT_TRUE(service_->WaitFor([&] { return service_->completes.size() == 3; }));
+  ShutDownWorker();
+  service_->Inspect([&] {
+    EXPECT_TRUE(service_->fails.empty());
+    const v1::CompleteJobRequest* generate = Completed(31);
+    ASSERT_NE(generate, nullptr);
+    EXPECT_EQ(generate->checkpoint_uri(), JobDir(31));  // the generated dataset
+    ASSERT_TRUE(generate->has_generation());
+    EXPECT_EQ(generate->generation().num_success(), 40);
+    EXPECT_EQ(generate->generation().num_attempts(), 50);
+    EXPECT_DOUBLE_EQ(generate->generation().success_rate(), 0.8);
+    EXPECT_GT(generate->generation().seconds(), 0);
+    EXPECT_TRUE(generate->episodes().empty());
+    // Progress: demos made out of the demos wanted.
+    ASSERT_NE(LastProgress(31), nullptr);
+    EXPECT_EQ(LastProgress(31)->progress().total_steps(), 40);
+    EXPECT_EQ(LastProgress(31)->progress().step(), 40);
+    EXPECT_EQ(LastProgress(31)->progress().metrics().at("attempts"), 50);
+
+    const v1::CompleteJobRequest* evaluate = Completed(32);
+    ASSERT_NE(evaluate, nullptr);
+    EXPECT_EQ(evaluate->checkpoint_uri(), JobDir(32) + "/result.json");
+    ASSERT_EQ(evaluate->episodes_size(), 10);
+    for (int i = 0; i < 10; ++i) {
+      EXPECT_EQ(evaluate->episodes(i).index(), i);
+      EXPECT_EQ(evaluate->episodes(i).seed(), 7 + i);
+    }
+    EXPECT_FALSE(evaluate->has_generation());
+    EXPECT_EQ(LastProgress(32)->progress().total_steps(), 10);
+
+    const v1::CompleteJobRequest* trained = Completed(33);
+    ASSERT_NE(trained, nullptr);
+    ASSERT_EQ(trained->step_checkpoints_size(), 1);
+    EXPECT_EQ(trained->step_checkpoints(0).step(), 500);
+    EXPECT_EQ(trained->step_checkpoints(0).uri(), JobDir(33) + "/checkpoints/500.ckpt");
+    EXPECT_TRUE(fs::exists(JobDir(33) + "/checkpoints/500.ckpt"));
+  });
+}
+
+TEST_F(SeedJobsRpcTest, RealGenerateAndEvaluateJobsAreJudgedByTheirResultFiles) {
+  StartWorker({"--gpus", "none", "--cpu-slots", "1"});
+  // A generator that exits 0 after an exception, with no summary.
+  v1::JobSpec crashed = GenerateJob(41, 10);
+  crashed.clear_argv();
+  crashed.set_shell("echo 'RuntimeError: mujoco' >&2; exit 0");
+  service_->Queue(crashed);
+  // A generator that made what was wanted.
+  v1::JobSpec generated = GenerateJob(42, 8);
+  generated.clear_argv();
+  generated.set_shell(
+      "echo 'have 8 successes out of 10 trials so far'; "
+      "echo '{"num_success": 8, "num_failures": 2, "num_attempts": 10, "
+      ""success_rate": 80.0}' > {output_dir}/important_stats.json");
+  service_->Queue(generated);
+  // An evaluation that ran more episodes than asked for.
+  const std::string two_episodes =
+      "echo '{"format": "mixsweep.eval.v1", "episodes": [{"index": 0, "success": "
+      "true}, {"index": 1, "success": false, "score": 0.5}]}' > {output_dir}/result.json";
+  v1::JobSpec too_many = EvaluateJob(43, 1, "mixsweep");
+  too_many.clear_argv();
+  too_many.set_shell(two_episodes);
+  service_->Queue(too_many);
+  // And one that ran exactly those.
+  v1::JobSpec evaluated = EvaluateJob(44, 2, "mixsweep");
+  evaluated.clear_argv();
+  evaluated.set_shell("test -n {checkpoint} && test {n_episodes} = 2 && " + two_episodes);
+  service_->Queue(evaluated);
+  ASSERT_TRUE(service_->WaitFor(
+      [&] { return service_->completes.size() + service_->fails.size() == 4; }, 60s));
+  ShutDownWorker();
+  service_->Inspect([&] {
+    const v1::FailJobRequest* no_summary = Failed(41);
+    ASSERT_NE(no_summary, nullptr);
+    EXPECT_EQ(no_summary->failure().kind(), v1::JobFailure::KIND_BAD_RESULT);
+    EXPECT_TRUE(no_summary->failure().retryable());
+    EXPECT_NE(no_summary->failure().message().find(JobDir(41) + "/important_stats.json does not exist"),
+              std::string::npos)
+        << no_summary->failure().message();
+    EXPECT_NE(no_summary->failure().message().find("RuntimeError: mujoco"), std::string::npos);
+
+    const v1::CompleteJobRequest* generate = Completed(42);
+    ASSERT_NE(generate, nullptr);
+    EXPECT_EQ(generate->generation().num_success(), 8);
+    EXPECT_EQ(generate->generation().num_attempts(), 10);
+    EXPECT_DOUBLE_EQ(generate->generation().success_rate(), 0.8);
+    EXPECT_EQ(LastProgress(42)->progress().step(), 8);
+    EXPECT_EQ(LastProgress(42)->progress().total_steps(), 8);
+
+    const v1::FailJobRequest* beyond = Failed(43);
+    ASSERT_NE(beyond, nullptr);
+    EXPECT_EQ(beyond->failure().kind(), v1::JobFailure::KIND_BAD_RESULT);
+    EXPECT_FALSE(beyond->failure().retryable());
+    EXPECT_NE(beyond->failure().message().find("episodes beyond the requested count (1)"),
+              std::string::npos)
+        << beyond->failure().message();
+    EXPECT_EQ(Completed(43), nullptr);
+
+    const v1::CompleteJobRequest* evaluate = Completed(44);
+    ASSERT_NE(evaluate, nullptr) << (Failed(44) ? Failed(44)->failure().message() : "");
+    EXPECT_EQ(evaluate->checkpoint_uri(), JobDir(44) + "/result.json");
+    ASSERT_EQ(evaluate->episodes_size(), 2);
+    EXPECT_TRUE(evaluate->episodes(0).success());
+    EXPECT_EQ(evaluate->episodes(0).score(), 1.0);
+    EXPECT_FALSE(evaluate->episodes(1).success());
+    EXPECT_EQ(evaluate->episodes(1).score(), 0.5);
   });
 }
 

@@ -138,7 +138,7 @@ TerminalAction DecideTerminal(StopReason stop, const RunResult& result,
   return fail;
 }
 
-// ------------------------------------------- DecideTerminal, by job kind
+// ------------------------------------------------------- DecideJobTerminal
 
 namespace {
 
@@ -250,7 +250,8 @@ bool JudgeStepCheckpoints(const JobSpec& spec, const RunResult& result, Terminal
 
 }  // namespace
 
-TerminalAction DecideTerminal(StopReason stop, const RunResult& result, const JobSpec& spec) {
+TerminalAction DecideJobTerminal(StopReason stop, const RunResult& result,
+                                 const JobSpec& spec) {
   const std::vector<int> no_retry(spec.no_retry_exit_codes().begin(),
                                   spec.no_retry_exit_codes().end());
   TerminalAction action = DecideTerminal(stop, result, no_retry);

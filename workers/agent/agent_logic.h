@@ -2,9 +2,10 @@
 //   - SlotPool: which GPUs (or CPU slots) a leased job runs on, and what the
 //     agent may still lease;
 //   - DecideTerminal: how a finished attempt is reported (complete, fail with
-//     which kind and whether retryable, hand back, or nothing at all), and,
-//     given the JobSpec, what a generate or evaluate job's result file and a
-//     training job's step checkpoints make of a completion;
+//     which kind and whether retryable, hand back, or nothing at all), and
+//     DecideJobTerminal: the same given the JobSpec, where a generate or
+//     evaluate job's result file and a training job's step checkpoints
+//     decide whether an exit 0 completes;
 //   - TotalStepsOf: what a job's progress counts up to;
 //   - LeaseVerdict: what a heartbeat's or report's answer means for a job;
 //   - LogBuffer: the AppendLog chunks (contiguous offsets, <= 64 KiB);
@@ -75,7 +76,7 @@ std::string JoinIndices(const std::vector<int>& indices);
 // ---------------------------------------------------------------------------
 
 // A generate or evaluate job's result file, as the runner found it after the
-// process exited 0 (reading it is I/O; judging it is DecideTerminal's).
+// process exited 0 (reading it is I/O; judging it is DecideJobTerminal's).
 struct ResultFileRead {
   enum class State {
     kNotRead,     // the job has no result file, or did not exit 0
@@ -163,8 +164,8 @@ TerminalAction DecideTerminal(StopReason stop, const RunResult& result,
 //               (exactly evaluation.n_episodes)
 //   step checkpoints -> complete with `step_checkpoints`
 // A hand-back of a generate or evaluate job names no resume checkpoint.
-TerminalAction DecideTerminal(StopReason stop, const RunResult& result,
-                              const mixsweep::v1::JobSpec& spec);
+TerminalAction DecideJobTerminal(StopReason stop, const RunResult& result,
+                                 const mixsweep::v1::JobSpec& spec);
 
 // The format of a generate or evaluate job's result file: JobSpec.result_format,
 // or by default "mimicgen" (generate) and "mixsweep" (evaluate); "" for

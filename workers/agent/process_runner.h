@@ -17,7 +17,7 @@
 // - spec.deadline, if set, stops the job and flags the result.
 // - After an exit 0 the result file (generate and evaluate jobs) is read
 //   and the step checkpoints are looked for (InspectOutputs), for the agent
-//   to judge.
+//   to judge (DecideJobTerminal).
 //
 // Example:
 //   auto runner = MakeProcessRunner(io, launch, events, ProcessRunnerOptions{});

@@ -9,7 +9,7 @@
 // template fails the same way. Log lines start with "[synthetic]".
 //
 // Seed 001's jobs write what the real tools would, and are then judged by
-// the same code as a real job's files (InspectOutputs, DecideTerminal):
+// the same code as a real job's files (InspectOutputs, DecideJobTerminal):
 //   generate  progress: step = demos made (at steps_per_second) out of
 //             job.n_demos, metric "attempts"; at the end a JSON dataset at
 //             the checkpoint (in it as synthetic_dataset.json when the

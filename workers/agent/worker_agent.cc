@@ -553,7 +553,7 @@ void WorkerAgent::HandleReportError(int64_t token, const grpc::Status& status, c
 }
 
 void WorkerAgent::SendTerminal(JobSession& s) {
-  const TerminalAction action = DecideTerminal(s.stop, s.result, s.spec);
+  const TerminalAction action = DecideJobTerminal(s.stop, s.result, s.spec);
   spdlog::info("job {}: {} ({:.1f} GPU-seconds){}", s.job_id(), KindName(action.kind),
                s.gpu_seconds(),
                action.kind == TerminalAction::Kind::kFail

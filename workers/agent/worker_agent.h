@@ -13,9 +13,9 @@
 // Every job kind goes through the same machinery: generate jobs report the
 // demos made so far as their step (MimicGen's progress line) out of the demos
 // wanted, evaluate jobs out of their episodes (TotalStepsOf); a generate or
-// evaluate job completes only when its result file says so (DecideTerminal
-// with the spec), and its CompleteJob carries `generation` or `episodes`; a
-// training job's CompleteJob carries its `step_checkpoints`.
+// evaluate job completes only when its result file says so
+// (DecideJobTerminal), and its CompleteJob carries `generation` or
+// `episodes`; a training job's CompleteJob carries its `step_checkpoints`.
 //
 // Per job, reports go out one at a time in order (the started report first,
 // then log chunks and progress at most once a second each, a final progress,
