@@ -93,6 +93,11 @@ class CanonicalBytes {
     for (int code : exit_codes) Int(code);
     // Added later: only present when used, so existing keys keep their hash.
     if (!command.progress_pattern.empty()) Str("progress_pattern").Str(command.progress_pattern);
+    if (!command.checkpoint_at_step.empty()) {
+      Str("checkpoint_at_step").Str(command.checkpoint_at_step);
+    }
+    if (!command.result_file.empty()) Str("result_file").Str(command.result_file);
+    if (!command.result_format.empty()) Str("result_format").Str(command.result_format);
     return *this;
   }
   CanonicalBytes& Command(const std::optional<spec::CommandTemplate>& command) {
@@ -108,20 +113,34 @@ class CanonicalBytes {
 
 // What makes two pretrains the same job, apart from N_nt and seed: the
 // dataset (episodes included, since it changes the subset), the steps and
-// the command.
+// the command; for a generated source, also the generate job that makes the
+// dataset (its uri is empty until then), so that two generated sources
+// never share pretrains.
 std::string PretrainIdentity(const spec::Dataset& dataset, int64_t steps,
-                             const spec::CommandTemplate& command) {
+                             const spec::CommandTemplate& command,
+                             const std::string& generate_job) {
   CanonicalBytes bytes;
   bytes.Str("mixsweep-pretrain-v1").Str(dataset.uri).Str(dataset.content_hash);
   bytes.Int(dataset.episodes).Int(steps).Command(command);
+  // Added later: only present when used, so existing keys keep their hash.
+  if (!generate_job.empty()) bytes.Str("generated_by").Str(generate_job);
   return bytes.bytes();
 }
 
 // The full identity of one pretrain job, N_nt and seed included.
 std::string PretrainIdentity(const PlannedJob& job) {
   CanonicalBytes bytes;
-  bytes.Str(PretrainIdentity(job.dataset, job.steps, job.command));
+  bytes.Str(PretrainIdentity(job.dataset, job.steps, job.command, job.depends_on));
   bytes.Int(job.n_demos).Int(job.seed);
+  return bytes.bytes();
+}
+
+// What makes a generate job: what it generates from, how many, and how.
+std::string GenerateIdentity(const spec::Generation& generation) {
+  CanonicalBytes bytes;
+  bytes.Str("mixsweep-generate-v1").Str(generation.from.uri);
+  bytes.Str(generation.from.content_hash).Int(generation.from.episodes);
+  bytes.Int(generation.demos).Command(generation.command);
   return bytes.bytes();
 }
 
@@ -151,6 +170,36 @@ std::string PretrainJobKey(const std::string& source, int64_t n_nt,
                            int64_t seed, const std::string& digest) {
   return absl::StrCat("pretrain/", source, "/n", n_nt, "/s", seed, "/", digest);
 }
+std::string ScalingRunKey(const std::string& source, int64_t n, int64_t seed) {
+  return absl::StrCat(source, "/n", n, "/s", seed);
+}
+std::string ScalingTrainJobKey(const std::string& source, int64_t n,
+                               int64_t seed) {
+  return absl::StrCat("train/", ScalingRunKey(source, n, seed));
+}
+std::string GenerateJobKey(const std::string& source,
+                           const spec::Generation& generation) {
+  return absl::StrCat("generate/", source, "/",
+                      ShortDigest(GenerateIdentity(generation)));
+}
+
+// The intermediate checkpoints of a training job of `steps` steps:
+// every_steps, 2 every_steps, ... strictly below `steps`, only the last
+// `last` of them when last > 0.
+std::vector<int64_t> CheckpointSteps(int64_t steps,
+                                     const spec::CheckpointSelection& selection) {
+  std::vector<int64_t> out;
+  const int64_t every = selection.every_steps;
+  if (every <= 0 || steps <= every) return out;
+  const int64_t k_max = (steps - 1) / every;
+  int64_t k_min = 1;
+  if (selection.last > 0) k_min = std::max<int64_t>(k_min, k_max - selection.last + 1);
+  // The validator allows at most 100; this keeps expansion total anyway.
+  constexpr int64_t kMaxSteps = 100000;
+  k_min = std::max<int64_t>(k_min, k_max - kMaxSteps + 1);
+  for (int64_t k = k_min; k <= k_max; ++k) out.push_back(k * every);
+  return out;
+}
 
 // ---------------------------------------------------------------------------
 // Expansion.
@@ -179,6 +228,8 @@ struct ResolvedSource {
   const spec::Source* source = nullptr;
   spec::CommandTemplate pretrain;
   spec::CommandTemplate finetune;
+  spec::CommandTemplate train;  // scaling sweeps
+  std::string generate_job;     // key of its generate job; empty if none
   // Index of the first source whose pretrains are the same jobs as this
   // one's (same dataset, steps and command): they share pretrains.
   size_t sharing_class = 0;
@@ -191,13 +242,17 @@ std::vector<ResolvedSource> ResolveSources(const spec::SweepSpec& spec) {
   for (const spec::Source& source : spec.sources) {
     spec::CommandTemplate pretrain =
         ResolveCommand(source.templates.pretrain, spec.templates.pretrain);
+    std::string generate_job =
+        source.generate ? GenerateJobKey(source.name, *source.generate) : "";
     const std::string identity = PretrainIdentity(
-        source.dataset, spec.protocol.pretrain_steps, pretrain);
+        source.dataset, spec.protocol.pretrain_steps, pretrain, generate_job);
     resolved.push_back(ResolvedSource{
         .source = &source,
         .pretrain = std::move(pretrain),
         .finetune =
             ResolveCommand(source.templates.finetune, spec.templates.finetune),
+        .train = ResolveCommand(source.templates.train, spec.templates.train),
+        .generate_job = std::move(generate_job),
         .sharing_class =
             class_by_identity.try_emplace(identity, resolved.size())
                 .first->second,
@@ -216,6 +271,17 @@ class PlanBuilder {
       : spec_(spec), sources_(ResolveSources(spec)) {}
 
   SweepPlan Build() && {
+    // Generate jobs first: every pretrain or train of their source needs one.
+    for (const ResolvedSource& source : sources_) AddGenerateJob(source);
+    if (spec_.design == spec::Design::kScaling) {
+      for (const ResolvedSource& source : sources_) {
+        for (int64_t n : source.source->n_nt) {
+          if (n <= 0) continue;  // refused by the validator
+          for (int64_t seed : spec_.seeds) AddScalingRun(source, n, seed);
+        }
+      }
+      return std::move(plan_);
+    }
     const bool own_baseline = ListsBaseline(spec_);
     for (int64_t n_tele : spec_.teleop.n_tele) {
       if (own_baseline) {
@@ -234,6 +300,55 @@ class PlanBuilder {
   }
 
  private:
+  // A generated source's generate job, when some run of the source needs
+  // its demos (some N_nt > 0).
+  void AddGenerateJob(const ResolvedSource& source) {
+    const spec::Source& data = *source.source;
+    if (!data.generate) return;
+    if (std::none_of(data.n_nt.begin(), data.n_nt.end(),
+                     [](int64_t n) { return n > 0; })) {
+      return;
+    }
+    plan_.jobs.push_back(PlannedJob{
+        .key = source.generate_job,
+        .kind = JobKind::kGenerate,
+        .source = data.name,
+        .dataset = data.generate->from,
+        .n_demos = data.generate->demos,
+        .seed = 0,
+        .steps = 0,
+        .command = data.generate->command,
+        .depends_on = "",
+        .subset = {},
+        .checkpoint_steps = {},
+    });
+  }
+
+  // A scaling run: one train job of T_total steps on N source demos.
+  void AddScalingRun(const ResolvedSource& source, int64_t n, int64_t seed) {
+    const spec::Source& data = *source.source;
+    PlannedRun run;
+    run.key = ScalingRunKey(data.name, n, seed);
+    if (!run_keys_.insert(run.key).second) return;  // value listed twice
+    run.run = {.n_tele = 0, .source = data.name, .n_nt = n, .seed = seed};
+    run.train_job = ScalingTrainJobKey(data.name, n, seed);
+    plan_.jobs.push_back(PlannedJob{
+        .key = run.train_job,
+        .kind = JobKind::kTrain,
+        .source = data.name,
+        .dataset = data.dataset,
+        .n_demos = n,
+        .seed = seed,
+        .steps = spec_.protocol.total_steps,
+        .command = source.train,
+        .depends_on = source.generate_job,
+        .subset = ChooseSubset(data.dataset, n, seed),
+        .checkpoint_steps = CheckpointSteps(spec_.protocol.total_steps,
+                                            spec_.evaluation.checkpoints),
+    });
+    plan_.runs.push_back(std::move(run));
+  }
+
   void AddBaselineRun(int64_t n_tele, int64_t seed) {
     PlannedRun run;
     run.key = BaselineRunKey(n_tele, seed);
@@ -283,8 +398,9 @@ class PlanBuilder {
         .seed = seed,
         .steps = spec_.protocol.pretrain_steps,
         .command = source.pretrain,
-        .depends_on = "",
+        .depends_on = source.generate_job,
         .subset = ChooseSubset(data.dataset, n_nt, seed),
+        .checkpoint_steps = {},  // the run's final stage is its finetune
     });
     return it->second;
   }
@@ -303,6 +419,7 @@ class PlanBuilder {
         .command = std::move(command),
         .depends_on = "",
         .subset = TeleopSubset(n_tele, seed),
+        .checkpoint_steps = CheckpointSteps(steps, spec_.evaluation.checkpoints),
     };
   }
 
@@ -409,7 +526,19 @@ CanonicalBytes ScenariosBytes(const std::vector<spec::Scenario>& scenarios) {
   bytes.Int(static_cast<int64_t>(scenarios.size()));
   for (const spec::Scenario& scenario : scenarios) {
     bytes.Str(scenario.name).Int(scenario.trials).Str(scenario.platform);
+    bytes.Int(static_cast<int64_t>(scenario.evaluator));
+    bytes.Int(scenario.simulation.has_value() ? 1 : 0);
+    if (scenario.simulation) {
+      bytes.Command(scenario.simulation->command).Int(scenario.simulation->seed);
+    }
   }
+  return bytes;
+}
+
+CanonicalBytes GenerationBytes(const std::optional<spec::Generation>& generation) {
+  CanonicalBytes bytes;
+  bytes.Int(generation.has_value() ? 1 : 0);
+  if (generation) bytes.Str(GenerateIdentity(*generation));
   return bytes;
 }
 
@@ -451,9 +580,14 @@ void CheckSource(ExtensionCheck& check, const spec::Source& before,
   const std::string prefix = absl::StrCat("sources[", before.name, "]");
   check.Same(prefix + ".kind", SourceKindName(before.kind),
              SourceKindName(after.kind));
-  CheckDataset(check, prefix + ".dataset", before.dataset, after.dataset);
+  // A generated source's dataset is its generate block's (checked below).
+  if (!before.generate && !after.generate) {
+    CheckDataset(check, prefix + ".dataset", before.dataset, after.dataset);
+  }
   check.Same(prefix + ".cost_per_demo_hours", before.cost_per_demo_hours,
              after.cost_per_demo_hours);
+  check.SameBytes(prefix + ".generate", GenerationBytes(before.generate),
+                  GenerationBytes(after.generate));
   check.OnlyAdds(prefix + ".n_nt", before.n_nt, after.n_nt);
   CheckTemplates(check, prefix + ".templates", before.templates,
                  after.templates);
@@ -486,6 +620,8 @@ absl::Status CheckExtension(const spec::SweepSpec& before,
                   RubricBytes(after.task.rubric));
   check.Same("policy", before.policy, after.policy);
   check.Same("code_version", before.code_version, after.code_version);
+  check.Same("design", std::string(spec::DesignName(before.design)),
+             std::string(spec::DesignName(after.design)));
   CheckDataset(check, "teleop.dataset", before.teleop.dataset,
                after.teleop.dataset);
   check.Same("teleop.cost_per_demo_hours", before.teleop.cost_per_demo_hours,
@@ -505,6 +641,14 @@ absl::Status CheckExtension(const spec::SweepSpec& before,
   check.SameBytes("evaluation.scenarios",
                   ScenariosBytes(before.evaluation.scenarios),
                   ScenariosBytes(after.evaluation.scenarios));
+  check.Same("evaluation.aggregation",
+             std::string(spec::AggregationName(before.evaluation.aggregation)),
+             std::string(spec::AggregationName(after.evaluation.aggregation)));
+  check.Same("evaluation.checkpoints.every_steps",
+             before.evaluation.checkpoints.every_steps,
+             after.evaluation.checkpoints.every_steps);
+  check.Same("evaluation.checkpoints.last", before.evaluation.checkpoints.last,
+             after.evaluation.checkpoints.last);
   CheckTemplates(check, "templates", before.templates, after.templates);
   check.Same("resources.gpus", before.resources.gpus, after.resources.gpus);
   check.Same("resources.min_gpu_memory_gib",

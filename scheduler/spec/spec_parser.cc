@@ -57,20 +57,70 @@ constexpr size_t kMaxPatternLength = 1024;
 constexpr int64_t kMaxDemosPerJob = 1000000;
 // Robot platforms, as the evaluation service takes them (RegisterRobot).
 constexpr size_t kMaxPlatformLength = 64;
+// Intermediate checkpoints one training job writes for simulation scenarios
+// (evaluation.checkpoints): each becomes an evaluate job per scenario.
+constexpr int64_t kMaxCheckpointsPerJob = 100;
 
 constexpr absl::string_view kCommonPlaceholders[] = {
     "dataset",  "dataset_hash", "subset_manifest", "n_demos",
     "steps",    "seed",         "output_dir",      "gpu",
     "job_id",   "run_id",       "sweep_id",        "code_version",
     "policy",   "task",         "resume_checkpoint"};
+// A generate job makes a dataset: no subset, steps, run or checkpoint to
+// start from.
+constexpr absl::string_view kGeneratePlaceholders[] = {
+    "dataset", "dataset_hash", "n_demos",      "seed",   "output_dir", "gpu",
+    "job_id",  "sweep_id",     "code_version", "policy", "task"};
+// An evaluate job (a simulation scenario's command) evaluates a checkpoint
+// of one run: no dataset, subset or steps.
+constexpr absl::string_view kEvaluatePlaceholders[] = {
+    "checkpoint", "n_episodes", "seed",         "output_dir", "gpu",  "job_id",
+    "run_id",     "sweep_id",   "code_version", "policy",     "task"};
+
+bool IsTrainingStage(absl::string_view stage) {
+  return stage == "train" || stage == "pretrain" || stage == "finetune";
+}
+
+template <size_t N>
+bool Lists(const absl::string_view (&names)[N], absl::string_view name) {
+  return std::find(std::begin(names), std::end(names), name) != std::end(names);
+}
 
 bool KnownPlaceholder(absl::string_view name, absl::string_view stage) {
-  if (stage != "train" && stage != "pretrain" && stage != "finetune") return false;
+  if (stage == "generate") return Lists(kGeneratePlaceholders, name);
+  if (stage == "evaluate") return Lists(kEvaluatePlaceholders, name);
+  if (!IsTrainingStage(stage)) return false;
   if (name == "init_checkpoint") return stage == "finetune";
   // A pretrain is shared by several runs: it has no single run id.
   if (name == "run_id") return stage != "pretrain";
-  return std::find(std::begin(kCommonPlaceholders), std::end(kCommonPlaceholders), name) !=
-         std::end(kCommonPlaceholders);
+  // Only inside checkpoint_at_step (CheckPlaceholders enforces where).
+  if (name == "step") return true;
+  return Lists(kCommonPlaceholders, name);
+}
+
+constexpr absl::string_view kStages[] = {"train", "pretrain", "finetune", "generate",
+                                         "evaluate"};
+
+// A simulation scenario's result file where the command names none.
+std::string DefaultResultFile(absl::string_view format) {
+  if (format == "lerobot") return "{output_dir}/eval_info.json";
+  if (format == "diffusion_policy") return "{output_dir}/eval_log.json";
+  return "{output_dir}/mixsweep_eval.json";
+}
+
+// The "(known: ...)" list of an unknown-placeholder message.
+std::string KnownList(absl::string_view stage) {
+  if (stage == "generate") return absl::StrCat("{", absl::StrJoin(kGeneratePlaceholders, "} {"), "}");
+  if (stage == "evaluate") return absl::StrCat("{", absl::StrJoin(kEvaluatePlaceholders, "} {"), "}");
+  return absl::StrCat("{", absl::StrJoin(kCommonPlaceholders, "} {"), "}",
+                      stage == "finetune" ? " {init_checkpoint}" : "");
+}
+
+// How messages name the templates of a stage.
+std::string StageNoun(absl::string_view stage) {
+  if (stage == "generate") return "generate commands";
+  if (stage == "evaluate") return "simulation scenarios' commands";
+  return absl::StrCat(stage, " templates");
 }
 
 // ---------------------------------------------------------------------------
@@ -462,21 +512,32 @@ class SpecReader {
   void ReadTeleop(const Value& value);
   void ReadSources(const Value& value);
   Source ReadSource(const Value& value);
+  // `zero_refusal`: why 0 is refused (nullopt: 0 is allowed). `episodes_of`:
+  // what limits N, for messages (e.g. "the dataset's 200 episodes").
   std::vector<int64_t> ReadCounts(const Value& value, const Dataset& dataset,
-                                  bool zero_allowed, absl::string_view dataset_path);
+                                  std::optional<absl::string_view> zero_refusal,
+                                  absl::string_view limit, absl::string_view limit_path);
+  std::optional<Generation> ReadGeneration(const Value& value);
   void ReadSeeds(const Value& value);
   void ReadProtocol(const Value& value);
   void ReadEvaluation(const Value& value);
   StageTemplates ReadStageTemplates(const Value& value,
                                     std::initializer_list<absl::string_view> stages);
+  Scenario ReadScenario(const Value& item, const Evaluation& eval,
+                        std::optional<Value>& name_value);
+  void ReadCheckpoints(const Value& value);
   CommandTemplate ReadTemplate(const Value& value, absl::string_view stage);
-  bool CheckPlaceholders(const Value& value, absl::string_view text, absl::string_view stage);
+  std::set<std::string> CheckPlaceholders(const Value& value, absl::string_view text,
+                                          absl::string_view stage, bool at_step = false);
   void ReadResources(const Value& value);
   void ReadCosts(const Value& value);
 
   void CheckBaseline();
   void CheckProtocol();
   void CheckStageTemplates();
+  void CheckScaling();
+  void CheckEvaluation();
+  bool scaling() const { return spec_.design == Design::kScaling; }
 
   const SpecLimits& limits_;
   Problems problems_;
@@ -488,6 +549,8 @@ class SpecReader {
   std::optional<Value> protocol_, total_steps_, pretrain_steps_, finetune_steps_;
   std::optional<int64_t> pretrain_, finetune_;  // as read, before the checks
   std::optional<Value> templates_;
+  std::optional<Value> design_, teleop_;
+  std::optional<Value> aggregation_, checkpoints_, every_steps_;
 };
 
 bool SpecReader::ForEachEntry(
@@ -711,7 +774,8 @@ SweepSpec SpecReader::Read(const YAML::Node& root) {
     return spec_;
   }
   std::optional<Fields> f =
-      Open(root_, {"version", "name", "task", "policy", "code_version", "teleop", "sources",
+      Open(root_, {"version", "name", "design", "task", "policy", "code_version", "teleop",
+                   "sources",
                    "seeds", "protocol", "evaluation", "templates", "resources", "costs",
                    "priority", "max_attempts", "job_deadline_hours", "baseline_from_sweep"});
   if (!f) return spec_;
@@ -731,7 +795,27 @@ SweepSpec SpecReader::Read(const YAML::Node& root) {
     spec_.policy = Text(*v, kToken).value_or("");
   }
   if (auto v = f->Find("code_version")) spec_.code_version = Text(*v, kTextToken).value_or("");
-  if (auto v = Require(*f, "teleop", "a map with dataset and n_tele")) ReadTeleop(*v);
+  // The design first: it decides which keys the others need.
+  if ((design_ = f->Find("design"))) {
+    std::optional<std::string> design = Text(*design_, kName);
+    if (design == "mixture") {
+      spec_.design = Design::kMixture;
+    } else if (design == "scaling") {
+      spec_.design = Design::kScaling;
+    } else if (design) {
+      Add(*design_, absl::StrCat("unknown design ", Quote(*design),
+                                 " (expected mixture or scaling)"));
+    }
+  }
+  if (scaling()) {
+    if ((teleop_ = f->Find("teleop"))) {
+      AddAtKey(*teleop_, "a scaling sweep has no teleop data: each run trains on N demos of "
+                         "its one source alone; remove teleop (exchange rates against teleop "
+                         "come from baseline_from_sweep), or use design: mixture");
+    }
+  } else if ((teleop_ = Require(*f, "teleop", "a map with dataset and n_tele"))) {
+    ReadTeleop(*teleop_);
+  }
   if ((sources_ = Require(*f, "sources", "a list of non-teleop sources"))) ReadSources(*sources_);
   if (auto v = Require(*f, "seeds", "a list of integers, e.g. [0, 1, 2]")) ReadSeeds(*v);
   if ((protocol_ = Require(*f, "protocol", "a map with total_steps, pretrain_steps and "
@@ -766,7 +850,9 @@ SweepSpec SpecReader::Read(const YAML::Node& root) {
 
   CheckBaseline();
   CheckProtocol();
+  CheckScaling();
   CheckStageTemplates();
+  CheckEvaluation();
   return spec_;
 }
 
@@ -869,15 +955,19 @@ void SpecReader::ReadTeleop(const Value& value) {
     spec_.teleop.cost_per_demo_hours = NonNegative(*v).value_or(0);
   }
   if (auto v = Require(*f, "n_tele", "a list of teleop demo counts, e.g. [50, 100, 200]")) {
-    spec_.teleop.n_tele = ReadCounts(*v, spec_.teleop.dataset, false,
-                                     JoinPath(value.path, "dataset.episodes"));
+    spec_.teleop.n_tele =
+        ReadCounts(*v, spec_.teleop.dataset,
+                   "0 is not allowed: every run trains on teleop demos (the baseline is n_nt 0 "
+                   "in a source)",
+                   "the dataset's", JoinPath(value.path, "dataset.episodes"));
   }
 }
 
 // A list of demo counts N: integers, distinct, within the dataset.
 std::vector<int64_t> SpecReader::ReadCounts(const Value& value, const Dataset& dataset,
-                                            bool zero_allowed,
-                                            absl::string_view dataset_path) {
+                                            std::optional<absl::string_view> zero_refusal,
+                                            absl::string_view limit,
+                                            absl::string_view limit_path) {
   std::vector<int64_t> out;
   std::optional<std::vector<Value>> list = List(value, kMaxListLength);
   if (!list) return out;
@@ -894,14 +984,13 @@ std::vector<int64_t> SpecReader::ReadCounts(const Value& value, const Dataset& d
                              " per job (its subset manifest lists every episode)"));
       continue;
     }
-    if (*n == 0 && !zero_allowed) {
-      Add(item, "0 is not allowed: every run trains on teleop demos (the baseline is n_nt 0 "
-                "in a source)");
+    if (*n == 0 && zero_refusal) {
+      Add(item, std::string(*zero_refusal));
       continue;
     }
     if (dataset.episodes > 0 && *n > dataset.episodes) {
-      Add(item, absl::StrCat(*n, " demos are more than the dataset's ", dataset.episodes,
-                             " episodes (", dataset_path, ")"));
+      Add(item, absl::StrCat(*n, " demos are more than ", limit, " ", dataset.episodes,
+                             " episodes (", limit_path, ")"));
     }
     auto [it, inserted] = first.emplace(*n, item.path);
     if (!inserted) {
@@ -934,7 +1023,8 @@ void SpecReader::ReadSources(const Value& value) {
 Source SpecReader::ReadSource(const Value& value) {
   Source out;
   std::optional<Fields> f =
-      Open(value, {"name", "kind", "dataset", "cost_per_demo_hours", "n_nt", "templates"});
+      Open(value, {"name", "kind", "dataset", "generate", "cost_per_demo_hours", "n_nt",
+                   "templates"});
   if (!f) return out;
   if (auto v = Require(*f, "name", "an identifier such as sim or human")) {
     out.name = Text(*v, kIdentifier).value_or("");
@@ -954,17 +1044,60 @@ Source SpecReader::ReadSource(const Value& value) {
                                                           "human_video)"));
     }
   }
-  if (auto v = Require(*f, "dataset", "a map with uri and episodes")) {
+  std::optional<Value> generate = f->Find("generate");
+  if (generate) {
+    // The dataset is what the generate job makes: known once it ran.
+    if (auto v = f->Find("dataset")) {
+      AddAtKey(*v, "a generated source has no dataset: its generate job makes it (generate); "
+                   "remove dataset, or generate to train on an existing dataset");
+    }
+    out.generate = ReadGeneration(*generate);
+    if (out.generate) out.dataset = {.uri = "", .content_hash = "", .episodes = out.generate->demos};
+  } else if (auto v = Require(*f, "dataset", "a map with uri and episodes, or generate")) {
     out.dataset = ReadDataset(*v);
   }
   if (auto v = f->Find("cost_per_demo_hours")) {
     out.cost_per_demo_hours = NonNegative(*v).value_or(0);
   }
-  if (auto v = Require(*f, "n_nt", "a list of demo counts; 0 is the teleop-only baseline")) {
-    out.n_nt = ReadCounts(*v, out.dataset, true, JoinPath(value.path, "dataset.episodes"));
+  if (auto v = Require(*f, "n_nt", scaling() ? "a list of demo counts, each >= 1"
+                                              : "a list of demo counts; 0 is the teleop-only "
+                                                "baseline")) {
+    std::optional<absl::string_view> zero_refusal;
+    if (scaling()) {
+      zero_refusal = "0 is not allowed in a scaling sweep: every run trains on N >= 1 demos of "
+                     "the source (there is no teleop-only baseline; baseline_from_sweep names "
+                     "the teleop sweep to compare with)";
+    }
+    out.n_nt = generate ? ReadCounts(*v, out.dataset, zero_refusal, "the generate job's",
+                                     JoinPath(value.path, "generate.demos"))
+                        : ReadCounts(*v, out.dataset, zero_refusal, "the dataset's",
+                                     JoinPath(value.path, "dataset.episodes"));
   }
   if (auto v = f->Find("templates")) {
-    out.templates = ReadStageTemplates(*v, {"pretrain", "finetune"});
+    out.templates = scaling() ? ReadStageTemplates(*v, {"train", "pretrain", "finetune"})
+                              : ReadStageTemplates(*v, {"pretrain", "finetune"});
+  }
+  return out;
+}
+
+// sources[i].generate: {command, from, demos}.
+std::optional<Generation> SpecReader::ReadGeneration(const Value& value) {
+  std::optional<Fields> f = Open(value, {"command", "from", "demos"});
+  if (!f) return std::nullopt;
+  // Returned even when incomplete (problems reported): the source is still
+  // a generated one, so its missing dataset is not reported too.
+  Generation out;
+  if (auto v = Require(*f, "command", "a command template that generates the demos")) {
+    out.command = ReadTemplate(*v, "generate");
+  }
+  if (auto v = Require(*f, "from", "a map with uri and episodes: the demos it generates from")) {
+    out.from = ReadDataset(*v);
+  }
+  if (auto v = Require(*f, "demos", "how many demos it must generate, e.g. 1000")) {
+    // Like N: subsets are drawn from [0, demos).
+    out.demos = IntIn(*v, 1, limits_.strict_values ? kMaxDemosPerJob
+                                                   : std::numeric_limits<int64_t>::max())
+                    .value_or(0);
   }
   return out;
 }
@@ -1000,30 +1133,33 @@ void SpecReader::ReadProtocol(const Value& value) {
 }
 
 void SpecReader::ReadEvaluation(const Value& value) {
-  std::optional<Fields> f = Open(value, {"trials_per_scenario", "scenarios"});
+  std::optional<Fields> f =
+      Open(value, {"trials_per_scenario", "scenarios", "aggregation", "checkpoints"});
   if (!f) return;
   Evaluation& eval = spec_.evaluation;
   if (auto v = f->Find("trials_per_scenario")) {
     eval.trials_per_scenario = static_cast<int>(IntIn(*v, 1, kMaxTrials).value_or(10));
   }
+  if ((aggregation_ = f->Find("aggregation"))) {
+    std::optional<std::string> text = Text(*aggregation_, kName);
+    if (text == "last") {
+      eval.aggregation = Aggregation::kLast;
+    } else if (text == "max_over_checkpoints") {
+      eval.aggregation = Aggregation::kMaxOverCheckpoints;
+    } else if (text) {
+      Add(*aggregation_, absl::StrCat("unknown aggregation ", Quote(*text),
+                                      " (expected last or max_over_checkpoints)"));
+    }
+  }
+  if ((checkpoints_ = f->Find("checkpoints"))) ReadCheckpoints(*checkpoints_);
   auto v = Require(*f, "scenarios", "a list such as [in_domain, unseen_background]");
   if (!v) return;
   std::optional<std::vector<Value>> list = List(*v, kMaxScenarios);
   if (!list) return;
   std::map<std::string, std::string> first;
   for (const Value& item : *list) {
-    Scenario scenario;
-    scenario.trials = eval.trials_per_scenario;
     std::optional<Value> name_value;
-    if (item.node.IsScalar()) {
-      name_value = item;  // short form: just the name
-    } else if (std::optional<Fields> s = Open(item, {"name", "trials", "platform"})) {
-      name_value = Require(*s, "name", "an identifier such as in_domain");
-      if (auto t = s->Find("trials")) {
-        scenario.trials = static_cast<int>(IntIn(*t, 1, kMaxTrials).value_or(0));
-      }
-      if (auto p = s->Find("platform")) scenario.platform = Text(*p, kPlatform).value_or("");
-    }
+    Scenario scenario = ReadScenario(item, eval, name_value);
     if (name_value) {
       scenario.name = Text(*name_value, kIdentifier).value_or("");
       if (!scenario.name.empty()) {
@@ -1038,26 +1174,114 @@ void SpecReader::ReadEvaluation(const Value& value) {
   }
 }
 
+// One scenario: a bare name (a robot scenario) or a map. Sets `name_value`
+// to where its name is.
+Scenario SpecReader::ReadScenario(const Value& item, const Evaluation& eval,
+                                  std::optional<Value>& name_value) {
+  Scenario scenario;
+  scenario.trials = eval.trials_per_scenario;
+  if (item.node.IsScalar()) {
+    name_value = item;  // short form: just the name
+    return scenario;
+  }
+  std::optional<Fields> s =
+      Open(item, {"name", "trials", "platform", "evaluator", "command", "seed"});
+  if (!s) return scenario;
+  name_value = Require(*s, "name", "an identifier such as in_domain");
+  if (auto t = s->Find("trials")) {
+    scenario.trials = static_cast<int>(IntIn(*t, 1, kMaxTrials).value_or(0));
+  }
+  if (auto e = s->Find("evaluator")) {
+    std::optional<std::string> text = Text(*e, kName);
+    if (text == "robot") {
+      scenario.evaluator = Evaluator::kRobot;
+    } else if (text == "simulation") {
+      scenario.evaluator = Evaluator::kSimulation;
+    } else if (text) {
+      Add(*e, absl::StrCat("unknown evaluator ", Quote(*text), " (expected robot or simulation)"));
+    }
+  }
+  const std::optional<Value> command = s->Find("command");
+  const std::optional<Value> seed = s->Find("seed");
+  const std::optional<Value> platform = s->Find("platform");
+  if (scenario.evaluator == Evaluator::kRobot) {
+    for (const std::optional<Value>& key : {command, seed}) {
+      if (key) {
+        AddAtKey(*key, "only simulation scenarios (evaluator: simulation) run a command with a "
+                       "seed; a robot scenario is evaluated by an operator");
+      }
+    }
+    if (platform) scenario.platform = Text(*platform, kPlatform).value_or("");
+    return scenario;
+  }
+  SimulationEvaluation simulation;
+  if (platform) {
+    AddAtKey(*platform, "platform is for robot scenarios; a simulation scenario runs as an "
+                        "evaluate job on a worker (use resources.labels to choose workers)");
+  }
+  if (auto c = Require(*s, "command", "a command template that evaluates {checkpoint}")) {
+    simulation.command = ReadTemplate(*c, "evaluate");
+  }
+  if (seed) simulation.seed = IntIn(*seed, 0, kMaxSeed).value_or(0);
+  scenario.simulation = std::move(simulation);
+  return scenario;
+}
+
+// evaluation.checkpoints: {every_steps, last}.
+void SpecReader::ReadCheckpoints(const Value& value) {
+  std::optional<Fields> f = Open(value, {"every_steps", "last"});
+  if (!f) return;
+  CheckpointSelection& selection = spec_.evaluation.checkpoints;
+  if ((every_steps_ = Require(*f, "every_steps", "a positive number of training steps"))) {
+    selection.every_steps =
+        IntIn(*every_steps_, 1, std::numeric_limits<int64_t>::max()).value_or(0);
+  }
+  if (auto v = f->Find("last")) {
+    selection.last = static_cast<int>(IntIn(*v, 1, kMaxCheckpointsPerJob).value_or(0));
+  }
+}
+
 StageTemplates SpecReader::ReadStageTemplates(
     const Value& value, std::initializer_list<absl::string_view> stages) {
   StageTemplates out;
   std::optional<Fields> f = Open(value, stages);
   if (!f) return out;
   if (auto v = f->Find("train")) out.train = ReadTemplate(*v, "train");
-  if (auto v = f->Find("pretrain")) out.pretrain = ReadTemplate(*v, "pretrain");
-  if (auto v = f->Find("finetune")) out.finetune = ReadTemplate(*v, "finetune");
+  for (absl::string_view stage : {"pretrain", "finetune"}) {
+    std::optional<Value> v = f->Find(stage);
+    if (!v) continue;
+    if (scaling()) {
+      // Refused rather than ignored: a scaling sweep never runs them, and an
+      // extension may not add them later.
+      AddAtKey(*v, absl::StrCat("a scaling sweep has no ", stage,
+                                " jobs: each run is one train job; remove it"));
+      continue;
+    }
+    (stage == "pretrain" ? out.pretrain : out.finetune) = ReadTemplate(*v, stage);
+  }
   return out;
 }
 
 // Always returns a template (possibly incomplete, with problems reported), so
-// that a broken template is not also reported as missing.
+// that a broken template is not also reported as missing. `stage`: train,
+// pretrain, finetune, generate (sources[i].generate.command) or evaluate (a
+// simulation scenario's command); the defaults of generate and evaluate
+// commands are filled in.
 CommandTemplate SpecReader::ReadTemplate(const Value& value, absl::string_view stage) {
   CommandTemplate out;
   std::optional<Fields> f =
       Open(value, {"argv", "shell", "env", "checkpoint", "no_retry_exit_codes",
-                   "progress_pattern"});
+                   "progress_pattern", "checkpoint_at_step", "result_file", "result_format"});
   if (!f) return out;
-  bool uses_init = false;
+  const bool training = IsTrainingStage(stage);
+  // Placeholders used in argv, shell and env (what the program sees), and
+  // anywhere at all.
+  std::set<std::string> in_command, used;
+  auto check = [&](const Value& at, absl::string_view text, bool command, bool step = false) {
+    std::set<std::string> names = CheckPlaceholders(at, text, stage, step);
+    if (command) in_command.insert(names.begin(), names.end());
+    used.insert(names.begin(), names.end());
+  };
   std::optional<Value> argv = f->Find("argv");
   std::optional<Value> shell = f->Find("shell");
   if (argv.has_value() == shell.has_value()) {
@@ -1068,7 +1292,7 @@ CommandTemplate SpecReader::ReadTemplate(const Value& value, absl::string_view s
     if (auto list = List(*argv, kMaxListLength)) {
       for (const Value& item : *list) {
         std::optional<std::string> arg = Text(item, kArgument);
-        if (arg) uses_init |= CheckPlaceholders(item, *arg, stage);
+        if (arg) check(item, *arg, true);
         if (arg && arg->empty() && out.argv.empty()) {
           Add(item, "the program (argv[0]) must not be empty");
         }
@@ -1078,7 +1302,7 @@ CommandTemplate SpecReader::ReadTemplate(const Value& value, absl::string_view s
   }
   if (shell) {
     if (auto script = Text(*shell, kScript)) {
-      uses_init |= CheckPlaceholders(*shell, *script, stage);
+      check(*shell, *script, true);
       out.shell = *script;
     }
   }
@@ -1089,15 +1313,63 @@ CommandTemplate SpecReader::ReadTemplate(const Value& value, absl::string_view s
         return;
       }
       if (auto text = Text(entry, kArgument)) {
-        uses_init |= CheckPlaceholders(entry, *text, stage);
+        check(entry, *text, true);
         out.env[name] = *text;
       }
     });
   }
   if (auto checkpoint = f->Find("checkpoint")) {
-    if (auto text = Text(*checkpoint, TextRule{kMaxUriLength})) {
-      uses_init |= CheckPlaceholders(*checkpoint, *text, stage);
+    if (stage == "evaluate") {
+      AddAtKey(*checkpoint, "an evaluation makes no checkpoint; name the file it writes in "
+                            "result_file");
+    } else if (auto text = Text(*checkpoint, TextRule{kMaxUriLength})) {
+      check(*checkpoint, *text, false);
       out.checkpoint = *text;
+    }
+  }
+  if (auto at_step = f->Find("checkpoint_at_step")) {
+    if (!training) {
+      AddAtKey(*at_step, absl::StrCat("checkpoint_at_step is only for training templates "
+                                      "(train, pretrain, finetune), not ",
+                                      StageNoun(stage)));
+    } else if (auto text = Text(*at_step, TextRule{kMaxUriLength})) {
+      std::set<std::string> names = CheckPlaceholders(*at_step, *text, stage, true);
+      used.insert(names.begin(), names.end());
+      if (!names.contains("step")) {
+        Add(*at_step, "must use {step}: each intermediate checkpoint has its own path, e.g. "
+                      "\"{output_dir}/checkpoints/{step}.ckpt\"");
+      } else {
+        out.checkpoint_at_step = *text;
+      }
+    }
+  }
+  if (auto result_file = f->Find("result_file")) {
+    if (training) {
+      AddAtKey(*result_file, "result_file is only for generate commands (sources[i].generate."
+                             "command) and simulation scenarios' commands, not training "
+                             "templates");
+    } else if (auto text = Text(*result_file, TextRule{kMaxUriLength})) {
+      check(*result_file, *text, false);
+      out.result_file = *text;
+    }
+  }
+  if (auto format = f->Find("result_format")) {
+    if (training) {
+      AddAtKey(*format, "result_format is only for generate commands (sources[i].generate."
+                        "command) and simulation scenarios' commands, not training templates");
+    } else if (auto text = Text(*format, kName)) {
+      const bool known = stage == "generate"
+                             ? *text == "mimicgen"
+                             : (*text == "lerobot" || *text == "diffusion_policy" ||
+                                *text == "mixsweep");
+      if (known) {
+        out.result_format = *text;
+      } else {
+        Add(*format, absl::StrCat("unknown result_format ", Quote(*text), " (expected ",
+                                  stage == "generate" ? "mimicgen"
+                                                      : "lerobot, diffusion_policy or mixsweep",
+                                  ")"));
+      }
     }
   }
   if (auto codes = f->Find("no_retry_exit_codes")) {
@@ -1129,18 +1401,32 @@ CommandTemplate SpecReader::ReadTemplate(const Value& value, absl::string_view s
       }
     }
   }
-  if (stage == "finetune" && !uses_init && (argv || shell)) {
+  if (stage == "finetune" && !used.contains("init_checkpoint") && (argv || shell)) {
     AddAtKey(value, "a finetune template must use {init_checkpoint} (in argv, shell, env or "
                     "checkpoint); without it the finetune would silently start from scratch");
+  }
+  if (stage == "evaluate" && !in_command.contains("checkpoint") && (argv || shell)) {
+    AddAtKey(value, "a simulation scenario's command must use {checkpoint} (in argv, shell or "
+                    "env); without it every evaluation would run the same policy");
+  }
+  // Defaults (docs/sweep-spec.md).
+  if (stage == "generate") {
+    if (out.checkpoint.empty()) out.checkpoint = "{output_dir}";
+    if (out.result_format.empty()) out.result_format = "mimicgen";
+    if (out.result_file.empty()) out.result_file = "{output_dir}/important_stats.json";
+  } else if (stage == "evaluate") {
+    if (out.result_format.empty()) out.result_format = "mixsweep";
+    if (out.result_file.empty()) out.result_file = DefaultResultFile(out.result_format);
   }
   return out;
 }
 
-// Reports unknown or malformed placeholders in `text`. Returns whether it uses
-// {init_checkpoint}.
-bool SpecReader::CheckPlaceholders(const Value& value, absl::string_view text,
-                                   absl::string_view stage) {
-  bool uses_init = false;
+// Reports unknown, misplaced or malformed placeholders in `text`. Returns the
+// known ones it uses. `at_step`: the text is a checkpoint_at_step, the only
+// place {step} may appear.
+std::set<std::string> SpecReader::CheckPlaceholders(const Value& value, absl::string_view text,
+                                                    absl::string_view stage, bool at_step) {
+  std::set<std::string> used;
   for (size_t i = 0; i < text.size(); ++i) {
     const bool doubled = i + 1 < text.size() && text[i + 1] == text[i];
     if (text[i] == '}') {
@@ -1150,7 +1436,7 @@ bool SpecReader::CheckPlaceholders(const Value& value, absl::string_view text,
       }
       Add(value, absl::StrCat("unbalanced '}' at character ", i + 1,
                               "; write }} for a literal brace"));
-      return uses_init;
+      return used;
     }
     if (text[i] != '{') continue;
     if (doubled) {
@@ -1161,9 +1447,12 @@ bool SpecReader::CheckPlaceholders(const Value& value, absl::string_view text,
     if (close == absl::string_view::npos) {
       Add(value, absl::StrCat("unbalanced '{' at character ", i + 1,
                               "; write {{ for a literal brace"));
-      return uses_init;
+      return used;
     }
     absl::string_view name = text.substr(i + 1, close - i - 1);
+    const bool anywhere = std::any_of(
+        std::begin(kStages), std::end(kStages),
+        [&](absl::string_view s) { return KnownPlaceholder(name, s); });
     if (!IsPlaceholderName(name)) {
       Add(value, absl::StrCat("malformed placeholder {", absl::CHexEscape(name.substr(0, 40)),
                               "} (names are lower-case letters and '_'); write {{ and }} "
@@ -1174,16 +1463,21 @@ bool SpecReader::CheckPlaceholders(const Value& value, absl::string_view text,
     } else if (name == "run_id" && stage == "pretrain") {
       Add(value, "{run_id} is not available in pretrain templates: a pretrain is shared by "
                  "every run that needs it; use {job_id}");
+    } else if (name == "step" && !(at_step && IsTrainingStage(stage))) {
+      Add(value, "{step} is only available in checkpoint_at_step (the path of the checkpoint "
+                 "of step {step})");
+    } else if (!KnownPlaceholder(name, stage) && anywhere) {
+      Add(value, absl::StrCat("{", name, "} is not available in ", StageNoun(stage),
+                              " (known: ", KnownList(stage), ")"));
     } else if (!KnownPlaceholder(name, stage)) {
-      Add(value, absl::StrCat("unknown placeholder {", name, "} (known: {",
-                              absl::StrJoin(kCommonPlaceholders, "} {"), "}",
-                              stage == "finetune" ? " {init_checkpoint}" : "", ")"));
-    } else if (name == "init_checkpoint") {
-      uses_init = true;
+      Add(value, absl::StrCat("unknown placeholder {", name, "} (known: ", KnownList(stage),
+                              ")"));
+    } else {
+      used.emplace(name);
     }
     i = close;
   }
-  return uses_init;
+  return used;
 }
 
 void SpecReader::ReadResources(const Value& value) {
@@ -1238,7 +1532,9 @@ bool HasMixedRuns(const SweepSpec& spec) {
 // The baseline (N_nt = 0) comes from exactly one place: this sweep or an
 // earlier one.
 void SpecReader::CheckBaseline() {
-  if (!sources_ || spec_.sources.empty()) return;
+  // A scaling sweep has no teleop-only runs; its baseline_from_sweep is
+  // optional (the teleop curve that turns its points into exchange rates).
+  if (!sources_ || spec_.sources.empty() || scaling()) return;
   bool own = spec_.has_own_baseline();
   if (own && baseline_from_sweep_) {
     Add(*baseline_from_sweep_,
@@ -1254,7 +1550,7 @@ void SpecReader::CheckBaseline() {
 // mixed runs.
 void SpecReader::CheckProtocol() {
   if (!protocol_ || !protocol_->node.IsMap()) return;
-  const bool mixed = HasMixedRuns(spec_);
+  const bool mixed = !scaling() && HasMixedRuns(spec_);
   const bool either = pretrain_steps_ || finetune_steps_;
   bool ok = true;
   auto check = [&](const std::optional<Value>& value, const std::optional<int64_t>& steps,
@@ -1293,6 +1589,16 @@ void SpecReader::CheckProtocol() {
 // and finetune for each source with n_nt > 0.
 void SpecReader::CheckStageTemplates() {
   int line = templates_ ? templates_->key_line : root_.line;
+  if (scaling()) {
+    for (size_t i = 0; i < spec_.sources.size(); ++i) {
+      if (spec_.TemplateFor("train", &spec_.sources[i])) continue;
+      problems_.Add(line, "templates.train",
+                    absl::StrCat("missing: every run of a scaling sweep is a train job on "
+                                 "sources[", i, "]; set templates.train or the source's own "
+                                 "templates.train"));
+    }
+    return;
+  }
   if (spec_.has_own_baseline() && !spec_.templates.train) {
     problems_.Add(line, "templates.train",
                   "missing: the sweep runs teleop-only baseline runs (a source lists n_nt 0), "
@@ -1316,10 +1622,102 @@ void SpecReader::CheckStageTemplates() {
   }
 }
 
+// A scaling sweep: one source (the curve of one data kind).
+void SpecReader::CheckScaling() {
+  if (!scaling() || !sources_ || !sources_->node.IsSequence()) return;
+  if (sources_->node.size() > 1) {
+    AddAtKey(*sources_, absl::StrCat("a scaling sweep has exactly one source, got ",
+                                     sources_->node.size(),
+                                     "; submit one scaling sweep per source"));
+  }
+}
+
+// Aggregation and intermediate checkpoints need simulation scenarios; the
+// checkpoints need every training template the sweep runs to say where
+// each lands.
+void SpecReader::CheckEvaluation() {
+  const Evaluation& eval = spec_.evaluation;
+  const bool simulated = std::any_of(eval.scenarios.begin(), eval.scenarios.end(),
+                                     [](const Scenario& s) {
+                                       return s.evaluator == Evaluator::kSimulation;
+                                     });
+  if (aggregation_ && eval.aggregation == Aggregation::kMaxOverCheckpoints && !simulated &&
+      !eval.scenarios.empty()) {
+    Add(*aggregation_, "max_over_checkpoints needs a simulation scenario: robot scenarios "
+                       "evaluate only the last checkpoint");
+  }
+  if (!checkpoints_ || eval.checkpoints.every_steps <= 0) return;
+  if (!simulated) {
+    if (!eval.scenarios.empty()) {
+      AddAtKey(*checkpoints_, "only simulation scenarios evaluate intermediate checkpoints; add "
+                              "a scenario with evaluator: simulation, or remove checkpoints");
+    }
+    return;
+  }
+  // The training jobs that get checkpoint steps, by their template: the
+  // final stage of each run (train for baseline and scaling runs, finetune
+  // for mixed runs). Keyed by where the template is, for the message.
+  std::map<std::string, std::pair<const std::optional<CommandTemplate>*, int64_t>> used;
+  const bool own_train = scaling() || spec_.has_own_baseline();
+  for (size_t i = 0; i < spec_.sources.size(); ++i) {
+    const Source& source = spec_.sources[i];
+    const bool mixed = !scaling() && std::any_of(source.n_nt.begin(), source.n_nt.end(),
+                                                 [](int64_t n) { return n > 0; });
+    if (scaling()) {
+      if (source.templates.train) {
+        used[absl::StrCat("sources[", i, "].templates.train")] = {&source.templates.train,
+                                                                  spec_.protocol.total_steps};
+      } else {
+        used["templates.train"] = {&spec_.templates.train, spec_.protocol.total_steps};
+      }
+    } else if (mixed) {
+      if (source.templates.finetune) {
+        used[absl::StrCat("sources[", i, "].templates.finetune")] = {
+            &source.templates.finetune, spec_.protocol.finetune_steps};
+      } else {
+        used["templates.finetune"] = {&spec_.templates.finetune, spec_.protocol.finetune_steps};
+      }
+    }
+  }
+  if (own_train && !scaling()) {
+    used["templates.train"] = {&spec_.templates.train, spec_.protocol.total_steps};
+  }
+  const CheckpointSelection& selection = eval.checkpoints;
+  for (const auto& [path, entry] : used) {
+    const auto& [command, steps] = entry;
+    if (!command->has_value()) continue;  // reported as missing
+    if ((*command)->checkpoint_at_step.empty()) {
+      problems_.Add(checkpoints_->key_line, absl::StrCat(path, ".checkpoint_at_step"),
+                    "missing: evaluation.checkpoints evaluates intermediate checkpoints of "
+                    "this template's jobs, so it must say where the checkpoint of each step "
+                    "lands, e.g. \"{output_dir}/checkpoints/{step}.ckpt\"");
+    }
+    if (steps <= 0) continue;
+    int64_t count = (steps - 1) / selection.every_steps;
+    if (selection.last > 0) count = std::min<int64_t>(count, selection.last);
+    if (count > kMaxCheckpointsPerJob && every_steps_) {
+      Add(*every_steps_,
+          absl::StrCat("every ", selection.every_steps, " steps gives ", count,
+                       " intermediate checkpoints per job of ", steps, " steps (", path,
+                       "); at most ", kMaxCheckpointsPerJob,
+                       ": raise every_steps or keep only the last ones (last)"));
+      break;
+    }
+  }
+}
+
 // Quotas, checked once the spec is valid (the counts of an invalid spec
 // mean little): RESOURCE_EXHAUSTED, with the count and the limit.
 absl::Status CheckQuotas(const SweepSpec& spec, const SpecLimits& limits) {
   const int64_t runs = CountRuns(spec);
+  if (runs > limits.max_runs && spec.design == Design::kScaling) {
+    int64_t points = 0;
+    for (const Source& s : spec.sources) points += static_cast<int64_t>(s.n_nt.size());
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "line 1: (root): the sweep expands to ", runs, " runs (", points, " N values x ",
+        spec.seeds.size(), " seeds), more than the limit of ", limits.max_runs,
+        " runs per sweep; submit a smaller sweep and extend it later"));
+  }
   if (runs > limits.max_runs) {
     int64_t mixed = 0;
     for (const Source& s : spec.sources) {
@@ -1449,6 +1847,18 @@ absl::StatusOr<ParsedSpec> ParseSweepSpec(std::string_view yaml_text,
 }
 
 int64_t CountRuns(const SweepSpec& spec) {
+  if (spec.design == Design::kScaling) {
+    // One run per (N, seed): no teleop.
+    int64_t points = 0;
+    for (const Source& s : spec.sources) {
+      points += std::count_if(s.n_nt.begin(), s.n_nt.end(), [](int64_t n) { return n > 0; });
+    }
+    int64_t runs = 0;
+    if (__builtin_mul_overflow(points, static_cast<int64_t>(spec.seeds.size()), &runs)) {
+      return std::numeric_limits<int64_t>::max();
+    }
+    return runs;
+  }
   int64_t per_n_and_seed = spec.has_own_baseline() ? 1 : 0;
   for (const Source& s : spec.sources) {
     per_n_and_seed += std::count_if(s.n_nt.begin(), s.n_nt.end(), [](int64_t n) { return n > 0; });
@@ -1484,6 +1894,10 @@ int64_t CountSubsetEpisodes(const SweepSpec& spec) {
       ++mixed_points;
       pretrain = add(pretrain, n);
     }
+  }
+  if (spec.design == Design::kScaling) {
+    // One train job per (N, seed) on N source demos.
+    return mul(pretrain, static_cast<int64_t>(spec.seeds.size()));
   }
   const int64_t per_seed = add(
       mul(add(spec.has_own_baseline() ? 1 : 0, mixed_points), teleop),  // train + finetune

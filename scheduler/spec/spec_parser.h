@@ -58,13 +58,23 @@ struct SpecLimits {
 };
 
 // The placeholders a command template may use, by stage:
-//   every stage: {dataset} {dataset_hash} {subset_manifest} {n_demos} {steps}
-//                {seed} {output_dir} {gpu} {job_id} {sweep_id} {code_version}
-//                {policy} {task} {resume_checkpoint} (empty unless resuming)
+//   train, pretrain, finetune: {dataset} {dataset_hash} {subset_manifest}
+//                {n_demos} {steps} {seed} {output_dir} {gpu} {job_id}
+//                {sweep_id} {code_version} {policy} {task}
+//                {resume_checkpoint} (empty unless resuming)
 //   train and finetune: {run_id} (a pretrain is shared by several runs)
 //   finetune only: {init_checkpoint}
-// A finetune template must use {init_checkpoint}: without it the finetune
-// would silently start from scratch.
+//   train, pretrain, finetune, only inside checkpoint_at_step: {step}
+//   generate (sources[i].generate.command): {dataset} (generate.from.uri)
+//                {dataset_hash} {n_demos} (generate.demos) {seed} (0)
+//                {output_dir} {gpu} {job_id} {sweep_id} {code_version}
+//                {policy} {task}
+//   evaluate (a simulation scenario's command): {checkpoint} {n_episodes}
+//                {seed} (the scenario's) {output_dir} {gpu} {job_id}
+//                {run_id} {sweep_id} {code_version} {policy} {task}
+// A finetune template must use {init_checkpoint} and a simulation
+// scenario's command {checkpoint}: without them the job would silently
+// train from scratch or evaluate nothing in particular.
 bool IsKnownPlaceholder(std::string_view name, std::string_view stage);
 
 struct ParsedSpec {
@@ -75,12 +85,14 @@ struct ParsedSpec {
 absl::StatusOr<ParsedSpec> ParseSweepSpec(std::string_view yaml_text,
                                           const SpecLimits& limits = {});
 
-// Number of runs `spec` expands to, counted without expanding it.
+// Number of runs `spec` expands to, counted without expanding it. A scaling
+// sweep: |N_nt > 0| x seeds.
 int64_t CountRuns(const SweepSpec& spec);
 
 // Demos its jobs train on, summed over the jobs, counted without expanding
 // it: seeds x ((baseline + mixed points) x sum(N_tele) + sum(N_nt > 0)),
-// a pretrain counted once per (source, N_nt, seed). Saturates at INT64_MAX.
+// a pretrain counted once per (source, N_nt, seed); a scaling sweep:
+// seeds x sum(N_nt). Generate jobs train on nothing. Saturates at INT64_MAX.
 int64_t CountSubsetEpisodes(const SweepSpec& spec);
 
 }  // namespace mixsweep::spec

@@ -17,6 +17,26 @@ const std::optional<CommandTemplate>* StageSlot(const StageTemplates& templates,
 
 }  // namespace
 
+const char* AggregationName(Aggregation aggregation) {
+  switch (aggregation) {
+    case Aggregation::kLast:
+      return "last";
+    case Aggregation::kMaxOverCheckpoints:
+      return "max_over_checkpoints";
+  }
+  return "unknown";
+}
+
+const char* DesignName(Design design) {
+  switch (design) {
+    case Design::kMixture:
+      return "mixture";
+    case Design::kScaling:
+      return "scaling";
+  }
+  return "unknown";
+}
+
 bool SweepSpec::has_own_baseline() const {
   return std::any_of(sources.begin(), sources.end(), [](const Source& s) {
     return std::find(s.n_nt.begin(), s.n_nt.end(), 0) != s.n_nt.end();
