@@ -294,9 +294,27 @@ std::string TrialNote(const v1::Trial& t) {
                                  t.correction_reason().empty() ? "" : ": ",
                                  OneLine(t.correction_reason())));
   }
-  if (t.simulated()) parts.push_back("simulated");
+  if (t.simulated()) {
+    std::string episode = "simulated";
+    if (t.has_episode()) {
+      absl::StrAppend(&episode, " episode seed ", t.episode().seed());
+      if (t.episode().has_rewards()) {
+        absl::StrAppend(&episode, ", reward sum ", FormatValue(t.episode().sum_reward()), " max ",
+                        FormatValue(t.episode().max_reward()));
+      }
+    }
+    parts.push_back(std::move(episode));
+  }
   if (!t.input().notes().empty()) parts.push_back(OneLine(t.input().notes()));
   return absl::StrJoin(parts, " · ");
+}
+
+// Who evaluated: a robot operator or a simulation job.
+std::string EvaluatorCell(bool simulated) { return simulated ? "sim" : "robot"; }
+
+// The training step of the evaluated checkpoint; 0 is the run's last.
+std::string CheckpointCell(int64_t step) {
+  return step == 0 ? "last" : absl::StrCat("step ", step);
 }
 
 std::vector<std::string> ResultCsvCells(const v1::ScenarioResult& r) {
@@ -327,17 +345,28 @@ const std::vector<std::string>& ResultCsvHeader() {
 
 std::string RenderResults(const std::vector<v1::ScenarioResult>& results, bool trials) {
   if (results.empty()) return "No results.\n";
+  // The checkpoint column only where some result is of an intermediate
+  // checkpoint (simulation scenarios with checkpoints to evaluate).
+  bool steps = false;
+  for (const v1::ScenarioResult& r : results) steps |= r.checkpoint_step() != 0;
   std::vector<std::vector<std::string>> rows;
   for (const v1::ScenarioResult& r : results) {
-    rows.push_back({absl::StrCat(r.run_id()), absl::StrCat(r.n_tele()), SourceCell(r.source()),
-                    absl::StrCat(r.n_nt()), absl::StrCat(r.seed()), r.scenario(),
-                    r.blind_label().empty() ? "-" : r.blind_label(),
-                    absl::StrCat(r.trials_recorded(), "/", r.trials_wanted()), SCell(r),
-                    r.state().empty() ? "-" : r.state()});
+    std::vector<std::string> row = {
+        absl::StrCat(r.run_id()), absl::StrCat(r.n_tele()), SourceCell(r.source()),
+        absl::StrCat(r.n_nt()),   absl::StrCat(r.seed()),   r.scenario(),
+        EvaluatorCell(r.simulated())};
+    if (steps) row.push_back(CheckpointCell(r.checkpoint_step()));
+    for (std::string cell : {r.blind_label().empty() ? "-" : r.blind_label(),
+                             absl::StrCat(r.trials_recorded(), "/", r.trials_wanted()), SCell(r),
+                             r.state().empty() ? "-" : r.state()}) {
+      row.push_back(std::move(cell));
+    }
+    rows.push_back(std::move(row));
   }
-  std::string out = RenderTable(
-      {"RUN", "N_TELE", "SOURCE", "N_NT", "SEED", "SCENARIO", "LABEL", "TRIALS", "S", "STATE"},
-      rows);
+  std::vector<std::string> header = {"RUN", "N_TELE", "SOURCE", "N_NT", "SEED", "SCENARIO", "EVALUATOR"};
+  if (steps) header.push_back("CHECKPOINT");
+  for (const char* h : {"LABEL", "TRIALS", "S", "STATE"}) header.push_back(h);
+  std::string out = RenderTable(header, rows);
   if (!trials) return out;
   std::vector<std::vector<std::string>> trial_rows;
   for (const v1::ScenarioResult& r : results) {
@@ -348,7 +377,7 @@ std::string RenderResults(const std::vector<v1::ScenarioResult>& results, bool t
       if (in.safety_stop()) flags.push_back("safety stop");
       trial_rows.push_back(
           {absl::StrCat("#", t.id()), absl::StrCat(t.run_id()), t.scenario(),
-           absl::StrCat(in.trial_index()),
+           EvaluatorCell(t.simulated()), absl::StrCat(in.trial_index()),
            in.achieved().empty() ? "-" : absl::StrJoin(in.achieved(), ";"), FormatValue(t.score()),
            in.success() ? "yes" : "no",
            in.has_duration() ? absl::StrCat(FormatValue(Seconds(in.duration())), "s") : "-",
@@ -359,7 +388,7 @@ std::string RenderResults(const std::vector<v1::ScenarioResult>& results, bool t
     }
   }
   absl::StrAppend(&out, "\n");
-  out += RenderTable({"TRIAL", "RUN", "SCENARIO", "INDEX", "ACHIEVED", "SCORE", "SUCCESS",
+  out += RenderTable({"TRIAL", "RUN", "SCENARIO", "EVALUATOR", "INDEX", "ACHIEVED", "SCORE", "SUCCESS",
                       "DURATION", "FLAGS", "OPERATOR", "ROBOT", "RECORDED", "NOTE"},
                      trial_rows);
   return out;
@@ -368,14 +397,24 @@ std::string RenderResults(const std::vector<v1::ScenarioResult>& results, bool t
 std::string RenderResultsCsv(const std::vector<v1::ScenarioResult>& results, bool trials) {
   std::vector<std::vector<std::string>> rows;
   std::vector<std::string> header = ResultCsvHeader();
+  // Columns added later go at the end, so that existing positions stay.
   if (!trials) {
-    for (const v1::ScenarioResult& r : results) rows.push_back(ResultCsvCells(r));
+    header.push_back("checkpoint_step");
+    header.push_back("simulated");
+    for (const v1::ScenarioResult& r : results) {
+      std::vector<std::string> row = ResultCsvCells(r);
+      row.push_back(absl::StrCat(r.checkpoint_step()));
+      row.push_back(Bool(r.simulated()));
+      rows.push_back(std::move(row));
+    }
     return RenderCsv(header, rows);
   }
   for (const char* column :
        {"trial_id", "trial_index", "achieved", "score", "success", "duration_s", "intervention",
         "safety_stop", "operator", "robot_id", "notes", "video_uris", "recorded_at",
-        "supersedes_trial_id", "superseded_by_trial_id", "correction_reason", "simulated"}) {
+        "supersedes_trial_id", "superseded_by_trial_id", "correction_reason", "simulated",
+        // Added with simulation scenarios (seed 001), at the end.
+        "checkpoint_step", "episode_seed", "sum_reward", "max_reward"}) {
     header.push_back(column);
   }
   for (const v1::ScenarioResult& r : results) {
@@ -390,7 +429,10 @@ std::string RenderResultsCsv(const std::vector<v1::ScenarioResult>& results, boo
             absl::StrJoin(in.video_uris(), ";"), FormatTimestamp(t.recorded_at()),
             t.supersedes_trial_id() == 0 ? "" : absl::StrCat(t.supersedes_trial_id()),
             t.superseded_by_trial_id() == 0 ? "" : absl::StrCat(t.superseded_by_trial_id()),
-            t.correction_reason(), Bool(t.simulated())}) {
+            t.correction_reason(), Bool(t.simulated()), absl::StrCat(r.checkpoint_step()),
+            t.simulated() && t.has_episode() ? absl::StrCat(t.episode().seed()) : "",
+            t.episode().has_rewards() ? ExactValue(t.episode().sum_reward()) : "",
+            t.episode().has_rewards() ? ExactValue(t.episode().max_reward()) : ""}) {
         row.push_back(std::move(cell));
       }
       rows.push_back(std::move(row));
@@ -426,12 +468,14 @@ std::string NeqCell(const v1::GlobalEta& g) {
   }
 }
 
-std::string FitLine(const v1::PowerLawFit& fit) {
+// `label` names the fit ("fit", "source fit", "teleop fit"); the second
+// line is indented under its text.
+std::string FitLine(const v1::PowerLawFit& fit, const std::string& label = "fit") {
   if (!fit.defined()) {
     std::string why = fit.undefined_reason() == v1::Eta::STATUS_UNSPECIFIED
                           ? std::string("no fit")
                           : EtaStatusShortName(fit.undefined_reason());
-    std::string out = absl::StrCat("fit: undefined (", why, ")");
+    std::string out = absl::StrCat(label, ": undefined (", why, ")");
     if (fit.alpha() != 0 || fit.beta() != 0) {  // fitted, but no positive scaling
       absl::StrAppend(&out, " · alpha ", FormatValue(fit.alpha()), " · beta ",
                       FormatValue(fit.beta()));
@@ -451,9 +495,10 @@ std::string FitLine(const v1::PowerLawFit& fit) {
   std::vector<std::string> used;
   for (int64_t n : fit.n_used()) used.push_back(absl::StrCat(n));
   // Two lines, so that each fits 100 columns.
-  std::string out = absl::StrCat("fit: S = alpha N^beta · alpha ", FormatValue(fit.alpha()),
+  std::string out = absl::StrCat(label, ": S = alpha N^beta · alpha ", FormatValue(fit.alpha()),
                                  " · beta ", FormatValue(fit.beta()), " · R^2 ",
-                                 Printf("%.3f", fit.r_squared()), " (log space)\n     ");
+                                 Printf("%.3f", fit.r_squared()), " (log space)\n",
+                                 std::string(label.size() + 2, ' '));
   if (!used.empty()) absl::StrAppend(&out, "N used ", absl::StrJoin(used, ","), " · ");
   absl::StrAppend(&out, fit.points_excluded_zero(),
                   fit.points_excluded_zero() == 1 ? " point" : " points", " with S = 0 left out\n");
@@ -510,9 +555,96 @@ std::string IntervalsLine(const v1::Estimate& e) {
                       any->resamples(), " resamples\n");
 }
 
+// A scaling estimate's curve: S against N source demos (n_tele = 0), with
+// each seed's S.
+std::string ScalingCurveTable(const v1::Estimate& e) {
+  if (e.mixed_curve_size() == 0) return "curve: no results yet\n";
+  bool collection = false, gpu = false, money = false;
+  for (const v1::CurvePoint& p : e.mixed_curve()) {
+    collection |= p.cost_collection_hours() != 0;
+    gpu |= p.cost_gpu_hours() != 0;
+    money |= p.cost_money() != 0;
+  }
+  std::vector<std::string> header = {"N", "S", "± STD", "SEEDS", "PER SEED", "TRIALS"};
+  if (collection) header.push_back("COLLECT H");
+  if (gpu) header.push_back("GPU H");
+  if (money) header.push_back("COST");
+  std::vector<std::vector<std::string>> rows;
+  for (const v1::CurvePoint& p : e.mixed_curve()) {
+    std::vector<std::string> seeds;
+    for (double v : p.seed_s()) seeds.push_back(FormatValue(v));
+    std::vector<std::string> row = {absl::StrCat(p.n_nt()),    FormatValue(p.mean_s()),
+                                    FormatValue(p.std_s()),    absl::StrCat(p.n_seeds()),
+                                    seeds.empty() ? "-" : absl::StrJoin(seeds, ","),
+                                    absl::StrCat(p.trials())};
+    if (collection) row.push_back(FormatValue(p.cost_collection_hours()));
+    if (gpu) row.push_back(FormatValue(p.cost_gpu_hours()));
+    if (money) row.push_back(FormatValue(p.cost_money()));
+    rows.push_back(std::move(row));
+  }
+  return absl::StrCat("curve of ", e.source(), " alone (seed means ± population std over seeds):\n",
+                      Indent(RenderTable(header, rows), 2));
+}
+
+std::string MarginalGainsTable(const v1::Estimate& e) {
+  if (e.marginal_gains_size() == 0) {
+    return "marginal gain per demo: none yet (needs two N with results)\n";
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const v1::MarginalGain& g : e.marginal_gains()) {
+    rows.push_back({absl::StrCat(g.n_from(), " -> ", g.n_to()),
+                    absl::StrCat(FormatValue(g.s_from()), " -> ", FormatValue(g.s_to())),
+                    FormatValue(g.gain_per_demo()), FormatValue(g.gain_per_demo() * 100)});
+  }
+  return absl::StrCat(
+      "marginal gain per demo ((S_to - S_from) / (N_to - N_from), seed means):\n",
+      Indent(RenderTable({"N", "S", "GAIN PER DEMO", "PER 100 DEMOS"}, rows), 2));
+}
+
+// Each point's exchange rate against the teleop curve: eta = N / N_eq.
+std::string ScalingExchangeTable(const v1::Estimate& e) {
+  if (e.global_size() == 0) {
+    return e.teleop_curve_size() == 0 && !e.fit().defined()
+               ? "exchange rate: none (no teleop curve to compare with: the sweep names no "
+                 "baseline sweep)\n"
+               : "exchange rate against the teleop curve: none yet\n";
+  }
+  std::string out = FitLine(e.fit(), "teleop fit");
+  std::vector<std::vector<std::string>> rows;
+  for (const v1::GlobalEta& g : e.global()) {
+    rows.push_back({absl::StrCat(g.n_nt()), FormatValue(g.s_mix()), NeqCell(g), FormatEta(g.eta()),
+                    IntervalCell(g.interval()), FormatSign(g.interval())});
+  }
+  absl::StrAppend(&out, "exchange rate against the teleop curve (eta = N / N_eq, N_eq the teleop "
+                        "demos the teleop fit needs for the same S):\n",
+                  Indent(RenderTable({"N", "S", "N_EQ", "ETA", "INTERVAL", "SIGN"}, rows), 2));
+  return out;
+}
+
 }  // namespace
 
 LogLogPlotInput PlotInputOf(const v1::Estimate& e) {
+  if (e.scaling()) {
+    // The source's own curve against N, with the power law fitted on it.
+    LogLogPlotInput in;
+    in.source = e.source();
+    in.points_name = e.source().empty() ? "source" : e.source();
+    in.x_title = absl::StrCat("N ", in.points_name, " demos (log)");
+    for (const v1::CurvePoint& p : e.mixed_curve()) {
+      in.teleop.push_back({static_cast<double>(p.n_nt()), p.mean_s()});
+    }
+    const v1::PowerLawFit& fit = e.source_fit();
+    in.fit.alpha = fit.alpha();
+    in.fit.beta = fit.beta();
+    in.fit.drawable = (fit.defined() || fit.alpha() != 0 || fit.beta() != 0) &&
+                      std::isfinite(fit.alpha()) && fit.alpha() > 0 && std::isfinite(fit.beta());
+    if (!in.fit.drawable) {
+      in.fit.undefined_reason = fit.undefined_reason() == v1::Eta::STATUS_UNSPECIFIED
+                                    ? std::string("no fit")
+                                    : EtaStatusShortName(fit.undefined_reason());
+    }
+    return in;
+  }
   LogLogPlotInput in;
   in.source = e.source();
   for (const v1::CurvePoint& p : e.teleop_curve()) {
@@ -574,6 +706,10 @@ LogLogPlotInput PlotInputOf(const v1::Estimate& e) {
 }
 
 std::string RenderEstimatePlot(const v1::Estimate& e, const PlotOptions& options) {
+  if (e.scaling()) {
+    return absl::StrCat("plot: S against N ", e.source(), " demos, log-log (seed 001, Fig. 5)\n",
+                        RenderLogLogPlot(PlotInputOf(e), options));
+  }
   return absl::StrCat("plot: S against N_tele, log-log (seed 000, Figures 4-7)\n",
                       RenderLogLogPlot(PlotInputOf(e), options));
 }
@@ -592,9 +728,26 @@ std::string RenderEstimates(const std::vector<v1::Estimate>& estimates,
         &out, "  version ", e.version(), " · ", e.trial_count(), " trials",
         e.last_trial_id() != 0 ? absl::StrCat(" (last #", e.last_trial_id(), ")") : "",
         e.from_given_s() ? " · S given directly" : "",
+        e.simulated() ? " · evaluated in simulation" : "",
         e.aggregation().empty() ? "" : absl::StrCat(" · checkpoints: ", e.aggregation()),
         e.has_computed_at() ? absl::StrCat(" · computed ", FormatTimestamp(e.computed_at())) : "",
         "\n");
+    if (e.scaling()) {
+      std::string body = absl::StrCat("scaling: S against the number of ", e.source(),
+                                      " demos N, no teleop (seed 001, Fig. 5)\n");
+      body += FitLine(e.source_fit(), "source fit");
+      absl::StrAppend(&body, IntervalsLine(e));
+      body += ScalingCurveTable(e);
+      body += MarginalGainsTable(e);
+      body += ScalingExchangeTable(e);
+      if (plot != nullptr) {
+        PlotOptions inner = *plot;
+        inner.width -= 2;
+        body += RenderEstimatePlot(e, inner);
+      }
+      out += Indent(body, 2);
+      continue;
+    }
     std::string body = FitLine(e.fit());
     absl::StrAppend(&body, IntervalsLine(e));
     body += CurveTable(e);
@@ -692,8 +845,30 @@ std::string RenderEstimatesCsv(const std::vector<v1::Estimate>& estimates,
                                      "resamples_undefined"};
   const bool with_truth = truth != nullptr;
   if (with_truth) header.push_back("truth");
+  // Added with seed 001's protocol, at the end so that existing columns
+  // keep their positions. A scaling estimate's rows also include one of
+  // kind "marginal_gain" per pair of consecutive N (n_nt = N_to, s_t =
+  // S_from, s_mix = S_to).
+  for (const char* column : {"aggregation", "simulated", "scaling", "source_fit_defined",
+                             "source_alpha", "source_beta", "source_r_squared", "n_from",
+                             "gain_per_demo"}) {
+    header.push_back(column);
+  }
   std::vector<std::vector<std::string>> rows;
   for (const v1::Estimate& e : estimates) {
+    const v1::PowerLawFit& sf = e.source_fit();
+    auto tail = [&](std::vector<std::string>& row, const std::string& n_from,
+                    const std::string& gain) {
+      for (std::string cell :
+           {e.aggregation(), Bool(e.simulated()), Bool(e.scaling()),
+            e.scaling() ? Bool(sf.defined()) : std::string(),
+            e.scaling() && sf.defined() ? ExactValue(sf.alpha()) : std::string(),
+            e.scaling() && sf.defined() ? ExactValue(sf.beta()) : std::string(),
+            e.scaling() && sf.defined() ? ExactValue(sf.r_squared()) : std::string(), n_from,
+            gain}) {
+        row.push_back(std::move(cell));
+      }
+    };
     const std::vector<std::string> common = {
         absl::StrCat(e.sweep_id()),
         e.task(),
@@ -750,6 +925,7 @@ std::string RenderEstimatesCsv(const std::vector<v1::Estimate>& estimates,
                                                                  l.n_t_star(), l.n_nt()))
                           : "");
       }
+      tail(row, "", "");
       rows.push_back(std::move(row));
     }
     for (const v1::GlobalEta& g : e.global()) {
@@ -764,6 +940,18 @@ std::string RenderEstimatesCsv(const std::vector<v1::Estimate>& estimates,
         row.push_back(truth->global_eta ? truth_cell(truth->global_eta(e.scenario(), e.source()))
                                         : "");
       }
+      tail(row, "", "");
+      rows.push_back(std::move(row));
+    }
+    for (const v1::MarginalGain& g : e.marginal_gains()) {
+      std::vector<std::string> row = common;
+      for (std::string cell : {std::string("marginal_gain"), std::string("0"),
+                               absl::StrCat(g.n_to()), ExactValue(g.s_from()),
+                               ExactValue(g.s_to()), std::string()}) {
+        row.push_back(std::move(cell));
+      }
+      row.resize(header.size() - 9);  // the eta (and truth) columns stay empty
+      tail(row, absl::StrCat(g.n_from()), ExactValue(g.gain_per_demo()));
       rows.push_back(std::move(row));
     }
   }
@@ -779,6 +967,22 @@ std::string RenderEstimateUpdateLine(const v1::EstimateUpdate& update) {
     absl::StrAppend(&trials, " (after #", update.trigger_trial_id(), ")");
   }
   parts.push_back(trials);
+  if (e.simulated()) parts.push_back("simulation");
+  if (e.scaling()) {
+    // The source's own fit, then the gain per demo between consecutive N.
+    const v1::PowerLawFit& fit = e.source_fit();
+    parts.push_back(fit.defined()
+                        ? absl::StrCat("source fit beta ", FormatValue(fit.beta()))
+                        : "no source fit yet");
+    for (const v1::MarginalGain& g : e.marginal_gains()) {
+      parts.push_back(absl::StrCat(g.n_from(), "->", g.n_to(), ": ",
+                                   FormatValue(g.gain_per_demo() * 100), " per 100 demos"));
+    }
+    for (const v1::GlobalEta& g : e.global()) {
+      parts.push_back(absl::StrCat("eta N=", g.n_nt(), ": ", FormatEta(g.eta())));
+    }
+    return absl::StrJoin(parts, " · ");
+  }
   if (e.global_size() == 0) {
     parts.push_back(
         e.fit().defined() || e.fit().undefined_reason() == v1::Eta::STATUS_UNSPECIFIED

@@ -74,11 +74,17 @@ std::string RenderPlanCsv(const mixsweep::v1::PlanEvaluationsResponse& plan);
 // --- Results ---------------------------------------------------------------------------
 
 // One row per (run, scenario, checkpoint): RUN, N_TELE, SOURCE, N_NT, SEED,
-// SCENARIO, LABEL, TRIALS (recorded/wanted), S ("-" without trials), STATE;
-// with `trials`, then a table of the trials.
+// SCENARIO, EVALUATOR ("robot", or "sim" for a simulation job's), CHECKPOINT
+// (only when some result is of an intermediate checkpoint: "step 20000", or
+// "last"), LABEL, TRIALS (recorded/wanted), S ("-" without trials), STATE;
+// with `trials`, then a table of the trials (EVALUATOR too; a simulated
+// trial's note gives its episode seed and rewards).
 std::string RenderResults(const std::vector<mixsweep::v1::ScenarioResult>& results, bool trials);
 // Without `trials` one CSV row per result; with, one row per trial (with
-// its result's columns).
+// its result's columns). Columns added later come last, so that the older
+// ones keep their positions: per result checkpoint_step and simulated; per
+// trial checkpoint_step, episode_seed, sum_reward, max_reward (empty where
+// the result file gave none).
 std::string RenderResultsCsv(const std::vector<mixsweep::v1::ScenarioResult>& results, bool trials);
 
 // --- Estimates -------------------------------------------------------------------------
@@ -101,7 +107,16 @@ struct EstimateTruth {
 // N_EQ, ETA, INTERVAL, SIGN). With `truth`, "TRUE ETA" (global) and
 // "EXPECTED LOCAL" (local) columns. With `plot`, each estimate ends with its
 // log-log plot (RenderEstimatePlot; `plot->width` is the whole line's, the
-// indentation included).
+// indentation included). The header says how checkpoints were aggregated
+// ("checkpoints: last" or "max_over_checkpoints") and "evaluated in
+// simulation" for a simulation scenario's estimate.
+//
+// A scaling estimate (Estimate.scaling, seed 001 Fig. 5) shows instead: the
+// source fit (alpha, beta, R^2 of S against N source demos), the source's
+// curve (N, S, std, seeds and each seed's S, trials), the marginal gain per
+// demo between consecutive N (and per 100 demos), and, when the sweep has a
+// teleop baseline, the teleop fit and each point's exchange rate eta = N /
+// N_eq with its interval.
 std::string RenderEstimates(const std::vector<mixsweep::v1::Estimate>& estimates,
                             const EstimateTruth* truth = nullptr,
                             const PlotOptions* plot = nullptr);
@@ -109,12 +124,15 @@ std::string RenderEstimates(const std::vector<mixsweep::v1::Estimate>& estimates
 // The estimate's numbers for the log-log plot: the teleop curve (seed
 // means), the fit (drawn also when beta <= 0, as the fit the server
 // reports), and each mixed point with its global eta and N_eq (the arrow's
-// end where eta is defined or N_eq == N'_t).
+// end where eta is defined or N_eq == N'_t). A scaling estimate's: the
+// source's curve against N with the source fit, and no mixed points.
 LogLogPlotInput PlotInputOf(const mixsweep::v1::Estimate& estimate);
 
 // "plot: S against N_tele, log-log (seed 000, Figures 4-7)" and the plot.
 std::string RenderEstimatePlot(const mixsweep::v1::Estimate& estimate, const PlotOptions& options);
-// One CSV row per eta (kind local or global), with its estimate's columns.
+// One CSV row per eta (kind local or global), with its estimate's columns;
+// then, last, aggregation, simulated, scaling, the source fit and, for rows
+// of kind marginal_gain (scaling estimates), n_from and gain_per_demo.
 std::string RenderEstimatesCsv(const std::vector<mixsweep::v1::Estimate>& estimates,
                                const EstimateTruth* truth = nullptr);
 

@@ -159,7 +159,7 @@ PlotLayout LayOutLogLogPlot(const LogLogPlotInput& input, int width, int height)
     if (Positive(p.n) && Positive(p.s)) {
       teleop.push_back(&p);
     } else {
-      zero_names.push_back(absl::StrCat("teleop N=", FormatN(p.n)));
+      zero_names.push_back(absl::StrCat(input.points_name, " N=", FormatN(p.n)));
     }
   }
   for (const MixedPlotPoint& m : input.mixed) {
@@ -456,7 +456,7 @@ std::string RenderLogLogPlot(const LogLogPlotInput& input, const PlotOptions& op
   }
   absl::StrAppend(&out, std::string(margin, ' '), "+", axis, "\n");
   std::string label_line = RightTrim(std::string(margin + 1, ' ') + labels);
-  const std::string x_title = "N_tele (log)";
+  const std::string& x_title = input.x_title;
   if (label_line.size() + 3 + x_title.size() <= static_cast<size_t>(total)) {
     absl::StrAppend(&out, label_line, "   ", x_title, "\n");
   } else {
@@ -466,17 +466,22 @@ std::string RenderLogLogPlot(const LogLogPlotInput& input, const PlotOptions& op
   }
 
   // The legend: the marks, then the notes.
-  std::vector<std::pair<std::string, std::string>> legend = {{"o", "teleop only (seed mean)"}};
+  std::vector<std::pair<std::string, std::string>> legend = {
+      {"o", absl::StrCat(input.points_name, " only (seed mean)")}};
   if (layout.fit_rows.end() !=
       std::find_if(layout.fit_rows.begin(), layout.fit_rows.end(),
                    [](const auto& rows) { return rows.has_value(); })) {
     legend.emplace_back("...", absl::StrCat("fit S = ", FormatTick(input.fit.alpha), " N^",
                                             FormatTick(input.fit.beta)));
   }
-  legend.emplace_back(
-      "+", absl::StrCat(input.source.empty() ? "mixed" : absl::StrCat(input.source, " mix"),
-                        ", eta > 0"));
-  legend.emplace_back("x", "eta < 0");
+  // Without mixed points (a scaling estimate), no marks nor arrows for them.
+  const bool any_mixed = !input.mixed.empty();
+  if (any_mixed) {
+    legend.emplace_back(
+        "+", absl::StrCat(input.source.empty() ? "mixed" : absl::StrCat(input.source, " mix"),
+                          ", eta > 0"));
+    legend.emplace_back("x", "eta < 0");
+  }
   bool any_undefined = false;
   for (const MixedPlotPoint& m : input.mixed) any_undefined |= MixedMark(m) == kMarkUndefined;
   if (any_undefined) legend.emplace_back("*", "eta undefined or infinite");
@@ -499,9 +504,12 @@ std::string RenderLogLogPlot(const LogLogPlotInput& input, const PlotOptions& op
     visible += entry;
   }
   absl::StrAppend(&out, line, "\n");
-  std::vector<std::string> notes = {
-      "+--> arrows go from a mixed point (N'_t, S_mix) along S_mix to N_eq, where the fit "
-      "reaches S_mix: right when eta > 0, left when eta < 0"};
+  std::vector<std::string> notes;
+  if (any_mixed) {
+    notes.push_back(
+        "+--> arrows go from a mixed point (N'_t, S_mix) along S_mix to N_eq, where the fit "
+        "reaches S_mix: right when eta > 0, left when eta < 0");
+  }
   notes.insert(notes.end(), layout.notes.begin(), layout.notes.end());
   for (const std::string& note : notes) {
     for (const std::string& text : WrapText(note, static_cast<size_t>(total) - 2)) {

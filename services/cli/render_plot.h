@@ -91,6 +91,11 @@ struct LogLogPlotInput {
   std::vector<MixedPlotPoint> mixed;
   PlotFit fit;
   std::string source;  // names the mixed points in the legend, e.g. "sim"
+  // What the 'o' points are and what N counts: seed 000's teleop curve by
+  // default; a scaling estimate (seed 001 Fig. 5) plots its source's own
+  // curve, S against N source demos, with "sim" / "N sim demos (log)" here.
+  std::string points_name = "teleop";
+  std::string x_title = "N_tele (log)";
 };
 
 // The marks, one character each (also what the colours key on).

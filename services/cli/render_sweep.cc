@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "services/cli/render.h"
 
 namespace mixsweep::cli {
@@ -121,6 +122,144 @@ std::string RenderSweepList(const std::vector<v1::Sweep>& sweeps,
                     absl::StrCat(s.counts().runs_total()), s.owner()});
   }
   return RenderTable({"ID", "NAME", "STATE", "PROGRESS", "JOBS", "EVALS", "RUNS", "OWNER"}, rows);
+}
+
+// --- What the sweep is made of --------------------------------------------------------------
+
+namespace {
+
+// 4 significant digits, no exponent for ordinary values ("0.00741", "12.5").
+std::string Number(double value) { return Printf("%.4g", value); }
+
+std::string KindName(v1::SourceKind kind) {
+  switch (kind) {
+    case v1::SOURCE_KIND_SIMULATION: return "simulation";
+    case v1::SOURCE_KIND_HUMAN_VIDEO: return "human video";
+    case v1::SOURCE_KIND_TELEOP: return "teleop";
+    default: return "non-teleop";
+  }
+}
+
+std::string JoinN(const google::protobuf::RepeatedField<int64_t>& values) {
+  return absl::StrJoin(values, ",");
+}
+
+std::string AggregationText(const std::string& aggregation) {
+  if (aggregation == "max_over_checkpoints") {
+    return "max_over_checkpoints (per seed, the best checkpoint's S; robot scenarios use the "
+           "last)";
+  }
+  if (aggregation == "last") return "last (the last checkpoint's S)";
+  return aggregation;
+}
+
+// Rows of (name, text), the texts aligned, each line indented by two.
+std::string NamedLines(const std::vector<std::vector<std::string>>& rows) {
+  const std::string table = RenderTable({"", ""}, rows);
+  std::string out;
+  for (absl::string_view line :
+       absl::StrSplit(table.substr(table.find('\n') + 1), '\n', absl::SkipEmpty())) {
+    absl::StrAppend(&out, "  ", line, "\n");
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string DescribeSource(const v1::SourceSummary& s) {
+  std::vector<std::string> parts = {KindName(s.kind())};
+  if (!s.generated()) {
+    parts.push_back("collected");
+  } else {
+    std::string g = absl::StrCat("generated (", s.generate_demos(), " demos");
+    if (!s.generate_from().uri().empty()) absl::StrAppend(&g, " from ", s.generate_from().uri());
+    const v1::GenerationResult& r = s.generation();
+    if (r.job_id() == 0) {
+      absl::StrAppend(&g, "; no generate job yet");
+    } else {
+      std::vector<std::string> job = {
+          ShortEnumName(v1::JobState_Name(r.state()))};
+      if (r.num_attempts() > 0) {
+        job.push_back(absl::StrCat(r.num_success(), "/", r.num_attempts(), " successes = ",
+                                   Printf("%.1f", r.success_rate() * 100), "%"));
+      }
+      if (r.seconds() > 0) job.push_back(FormatDuration(r.seconds()));
+      if (r.measured_cost_per_demo_hours() > 0) {
+        job.push_back(absl::StrCat(Number(r.measured_cost_per_demo_hours()),
+                                   " h per demo measured vs ", Number(s.cost_per_demo_hours()),
+                                   " h in the spec"));
+      }
+      absl::StrAppend(&g, "; generate job #", r.job_id(), ": ", absl::StrJoin(job, ", "));
+    }
+    g += ")";
+    parts.push_back(std::move(g));
+  }
+  if (s.n_nt_size() > 0) parts.push_back(absl::StrCat("N_nt ", JoinN(s.n_nt())));
+  // The generated dataset once it exists, else the spec's dataset.
+  const std::string dataset =
+      s.generated() && !s.generation().dataset_uri().empty() ? s.generation().dataset_uri()
+                                                              : s.dataset().uri();
+  if (!dataset.empty()) parts.push_back(absl::StrCat("dataset ", dataset));
+  if (!s.generated() || s.generation().measured_cost_per_demo_hours() <= 0) {
+    if (s.cost_per_demo_hours() > 0) {
+      parts.push_back(absl::StrCat(Number(s.cost_per_demo_hours()), " h per demo"));
+    }
+  }
+  return absl::StrJoin(parts, " · ");
+}
+
+std::string DescribeScenario(const v1::Scenario& s) {
+  std::string who;
+  if (s.evaluator() == v1::Scenario::EVALUATOR_SIMULATION) {
+    who = absl::StrCat("simulation (", s.result_format().empty() ? "mixsweep" : s.result_format(),
+                       ", seed ", s.seed(), ")");
+  } else {
+    who = s.platform().empty() ? "robot" : absl::StrCat("robot (platform ", s.platform(), ")");
+  }
+  return absl::StrCat(who, " · ", s.trials(), s.trials() == 1 ? " trial" : " trials");
+}
+
+std::string RenderSweepDesign(const v1::Sweep& sweep) {
+  const bool scaling = sweep.design() == "scaling";
+  std::string out;
+  std::vector<std::string> head;
+  if (!sweep.design().empty()) {
+    head.push_back(absl::StrCat(
+        "design ", sweep.design(),
+        scaling ? " (one source, S against its N, no teleop; seed 001 Fig. 5)"
+        : sweep.design() == "mixture" ? " (teleop x sources; seed 000)"
+                                      : ""));
+  }
+  if (!sweep.aggregation().empty()) {
+    head.push_back(absl::StrCat("checkpoints: ", AggregationText(sweep.aggregation())));
+  }
+  if (!head.empty()) absl::StrAppend(&out, absl::StrJoin(head, " · "), "\n");
+  if (sweep.n_tele_size() > 0) {
+    absl::StrAppend(&out, "teleop: N_tele ", JoinN(sweep.n_tele()));
+    if (sweep.teleop_cost_per_demo_hours() > 0) {
+      absl::StrAppend(&out, " · ", Number(sweep.teleop_cost_per_demo_hours()), " h per demo");
+    }
+    if (!sweep.teleop_dataset().uri().empty()) {
+      absl::StrAppend(&out, " · dataset ", sweep.teleop_dataset().uri());
+    }
+    out += "\n";
+  } else if (scaling && sweep.baseline_from_sweep() != 0) {
+    absl::StrAppend(&out, "teleop: none; exchange rates against the teleop curve of sweep ",
+                    sweep.baseline_from_sweep(), "\n");
+  }
+  if (sweep.sources_size() > 0) {
+    out += "sources:\n";
+    std::vector<std::vector<std::string>> rows;
+    for (const v1::SourceSummary& s : sweep.sources()) rows.push_back({s.name(), DescribeSource(s)});
+    out += NamedLines(rows);
+  }
+  if (sweep.scenarios_size() > 0) {
+    out += "scenarios:\n";
+    std::vector<std::vector<std::string>> rows;
+    for (const v1::Scenario& s : sweep.scenarios()) rows.push_back({s.name(), DescribeScenario(s)});
+    out += NamedLines(rows);
+  }
+  return out;
 }
 
 // --- The grid -------------------------------------------------------------------------------

@@ -58,6 +58,27 @@ std::string RenderEvaluationLine(const EvaluationProgress& evaluations, int widt
 std::string RenderSweepList(const std::vector<mixsweep::v1::Sweep>& sweeps,
                             const std::vector<std::optional<EvaluationProgress>>& evaluations);
 
+// What the sweep is made of, for `sweep show`: the design ("mixture":
+// teleop x sources, seed 000; "scaling": one source and a list of N, no
+// teleop, seed 001 Fig. 5) and how a run's checkpoints make its S
+// (aggregation); the teleop data; each source, "collected" or "generated"
+// (how many demos from which human demos, and once its generate job exists:
+// its state, successes / attempts = success rate, time, and the measured
+// hours per demo against the spec's estimate); each scenario, "robot"
+// (with its platform) or "simulation" (result format and seed), and its
+// trials. Fields a server does not fill (older ones) are left out.
+std::string RenderSweepDesign(const mixsweep::v1::Sweep& sweep);
+
+// One source's line of RenderSweepDesign, after its name: "simulation ·
+// generated (1000 demos from file:///human; generate job #4: succeeded,
+// 1000/1350 successes = 74.1%, 2h03m, 0.00741 h per demo measured vs 0.01 h
+// in the spec) · N_nt 100,1000".
+std::string DescribeSource(const mixsweep::v1::SourceSummary& source);
+
+// One scenario's line, after its name: "robot (platform aloha) · 10 trials"
+// or "simulation (lerobot, seed 42) · 50 trials".
+std::string DescribeScenario(const mixsweep::v1::Scenario& scenario);
+
 struct SweepGridOptions {
   bool color = false;  // ANSI colours by state and by score
   int width = 100;     // wrap the columns of a grid to stay within it

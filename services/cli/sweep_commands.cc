@@ -143,7 +143,7 @@ int ShowSweep(const Globals& globals, int64_t id, bool runs, bool jobs) {
     absl::StrAppend(
         &out, RenderEvaluationLine(CountEvaluations(response.sweep(), results), kBarWidth), "\n");
   }
-  absl::StrAppend(&out, "\n",
+  absl::StrAppend(&out, "\n", RenderSweepDesign(response.sweep()), "\n",
                   RenderSweepGrid(response, results, {.color = ColorWanted(), .width = OutputWidth()}));
   if (!listed.ok()) {
     absl::StrAppend(&out, "(no scores: ListResults: ", listed.error_message(), ")\n");
@@ -314,7 +314,9 @@ void AddSweepCommands(CLI::App& app, Globals& globals, Action& action) {
 
   CLI::App* show = sweep->add_subcommand(
       "show",
-      "a sweep: its progress, the grid of runs by state (rows N_tele, columns the baseline and "
+      "a sweep: its progress, its design (mixture or scaling) and checkpoint aggregation, each "
+      "source (collected, or generated with its generate job's success rate, time and measured "
+      "cost per demo) and scenario (robot or simulation), the grid of runs by state (rows N_tele, columns the baseline and "
       "each source's N_nt, a character per seed), and per scenario the grid of scores (per "
       "seed the tenths of S, then the seed mean); colours when stdout is a terminal and "
       "NO_COLOR is unset");

@@ -414,9 +414,9 @@ std::vector<v1::ScenarioResult> Results() {
 
 TEST(RenderEvalResultsTest, OneRowPerRunAndScenarioWithTheMixture) {
   EXPECT_EQ(RenderResults(Results(), /*trials=*/false),
-            "RUN  N_TELE  SOURCE  N_NT  SEED  SCENARIO   LABEL   TRIALS  S       STATE\n"
-            "7    200     -       0     1     in_domain  P-7K2Q  10/10   0.6333  complete\n"
-            "12   200     sim     1000  2     in_domain  P-3MZD  0/10    -       open\n");
+            "RUN  N_TELE  SOURCE  N_NT  SEED  SCENARIO   EVALUATOR  LABEL   TRIALS  S       STATE\n"
+            "7    200     -       0     1     in_domain  robot      P-7K2Q  10/10   0.6333  complete\n"
+            "12   200     sim     1000  2     in_domain  robot      P-3MZD  0/10    -       open\n");
   EXPECT_EQ(RenderResults({}, false), "No results.\n");
 }
 
@@ -425,7 +425,7 @@ TEST(RenderEvalResultsTest, TrialsFollowWithCorrectionsAndFlags) {
   ExpectNoTrailingBlanks(text);
   const auto lines = Lines(text);
   ASSERT_EQ(lines.size(), 7u) << text;
-  EXPECT_THAT(lines[4], StartsWith("TRIAL  RUN  SCENARIO   INDEX  ACHIEVED"));
+  EXPECT_THAT(lines[4], StartsWith("TRIAL  RUN  SCENARIO   EVALUATOR  INDEX  ACHIEVED"));
   EXPECT_THAT(lines[5],
               AllOf(StartsWith("#900"), HasSubstr("first_bottle_grasped"), HasSubstr("0.5"),
                     HasSubstr("41s"), HasSubstr("ana"), HasSubstr("aloha-1"),
@@ -457,6 +457,119 @@ TEST(RenderEvalResultsTest, CsvPerResultAndPerTrialWithQuoting) {
   EXPECT_EQ(Cell(per_trial, 2, "duration_s"), "");
   EXPECT_EQ(Cell(per_trial, 2, "intervention"), "true");
   EXPECT_EQ(Cell(per_trial, 2, "run_id"), "7");
+}
+
+// Simulation scenarios (seed 001): results of evaluate jobs, per checkpoint,
+// with one simulated trial per episode.
+std::vector<v1::ScenarioResult> SimulatedResults() {
+  std::vector<v1::ScenarioResult> results = Results();
+  for (int64_t step : {20000, 0}) {
+    v1::ScenarioResult r;
+    r.set_run_id(12);
+    r.set_request_id(step == 0 ? 131 : 130);
+    r.set_scenario("sim_eval");
+    r.set_n_tele(200);
+    r.set_source("sim");
+    r.set_n_nt(1000);
+    r.set_seed(2);
+    r.set_trials_wanted(2);
+    r.set_trials_recorded(2);
+    r.set_s(step == 0 ? 0.5 : 1);
+    r.set_state("complete");
+    r.set_checkpoint_uri(step == 0 ? "artifacts/ckpt/12" : "artifacts/ckpt/12/20000");
+    r.set_checkpoint_step(step);
+    r.set_simulated(true);
+    for (int i = 0; i < 2; ++i) {
+      v1::Trial* t = r.add_trials();
+      t->set_id(step == 0 ? 1000 + i : 990 + i);
+      t->set_run_id(12);
+      t->set_scenario("sim_eval");
+      t->set_simulated(true);
+      t->set_score(step == 0 ? i : 1);
+      t->mutable_input()->set_trial_index(i);
+      t->mutable_input()->set_success(t->score() == 1);
+      t->mutable_episode()->set_seed(42 + i);
+      if (i == 0) {
+        t->mutable_episode()->set_has_rewards(true);
+        t->mutable_episode()->set_sum_reward(12.5);
+        t->mutable_episode()->set_max_reward(0.75);
+      }
+    }
+    results.push_back(r);
+  }
+  return results;
+}
+
+TEST(RenderEvalResultsTest, SimulatedResultsAreMarkedWithTheirCheckpointStep) {
+  const std::string text = RenderResults(SimulatedResults(), /*trials=*/false);
+  ExpectNoTrailingBlanks(text);
+  EXPECT_EQ(text,
+            "RUN  N_TELE  SOURCE  N_NT  SEED  SCENARIO   EVALUATOR  CHECKPOINT  LABEL   TRIALS  S  "
+            "     STATE\n"
+            "7    200     -       0     1     in_domain  robot      last        P-7K2Q  10/10   "
+            "0.6333  complete\n"
+            "12   200     sim     1000  2     in_domain  robot      last        P-3MZD  0/10    -  "
+            "     open\n"
+            "12   200     sim     1000  2     sim_eval   sim        step 20000  -       2/2     1  "
+            "     complete\n"
+            "12   200     sim     1000  2     sim_eval   sim        last        -       2/2     0.5"
+            "     complete\n");
+}
+
+TEST(RenderEvalResultsTest, SimulatedTrialsShowTheirEpisode) {
+  const std::string text = RenderResults(SimulatedResults(), /*trials=*/true);
+  ExpectNoTrailingBlanks(text);
+  const auto lines = Lines(text);
+  std::vector<std::string> sim;
+  for (const std::string& line : lines) {
+    if (line.find("sim_eval") != std::string::npos && line[0] == '#') sim.push_back(line);
+  }
+  ASSERT_EQ(sim.size(), 4u) << text;
+  EXPECT_THAT(sim[0], AllOf(StartsWith("#990   12   sim_eval   sim "),
+                            EndsWith("simulated episode seed 42, reward sum 12.5 max 0.75")));
+  EXPECT_THAT(sim[1], EndsWith("simulated episode seed 43"));
+  // The operator's trials say robot.
+  EXPECT_THAT(lines, testing::Contains(StartsWith("#900   7    in_domain  robot ")));
+}
+
+TEST(RenderEvalResultsTest, CsvAppendsCheckpointStepSimulatedAndEpisodeColumns) {
+  const auto per_result = Csv(RenderResultsCsv(SimulatedResults(), false));
+  ASSERT_EQ(per_result.size(), 5u);
+  // The older columns keep their positions; the new ones come last.
+  EXPECT_THAT(per_result[0],
+              ElementsAre("run_id", "request_id", "n_tele", "source", "n_nt", "seed", "scenario",
+                          "blind_label", "state", "trials_recorded", "trials_wanted", "s",
+                          "checkpoint_uri", "checkpoint_step", "simulated"));
+  EXPECT_EQ(Cell(per_result, 1, "simulated"), "false");
+  EXPECT_EQ(Cell(per_result, 1, "checkpoint_step"), "0");
+  EXPECT_EQ(Cell(per_result, 3, "simulated"), "true");
+  EXPECT_EQ(Cell(per_result, 3, "checkpoint_step"), "20000");
+  EXPECT_EQ(Cell(per_result, 3, "checkpoint_uri"), "artifacts/ckpt/12/20000");
+
+  const auto per_trial = Csv(RenderResultsCsv(SimulatedResults(), true));
+  ASSERT_EQ(per_trial.size(), 7u);  // header + 2 robot trials + 4 simulated
+  const std::vector<std::string>& header = per_trial[0];
+  ASSERT_EQ(header.size(), 13u + 17u + 4u);
+  EXPECT_EQ(header[12], "checkpoint_uri");
+  EXPECT_EQ(header[13], "trial_id");
+  EXPECT_EQ(header[29], "simulated");
+  EXPECT_THAT(std::vector<std::string>(header.begin() + 30, header.end()),
+              ElementsAre("checkpoint_step", "episode_seed", "sum_reward", "max_reward"));
+  // A robot trial: no episode.
+  EXPECT_EQ(Cell(per_trial, 1, "episode_seed"), "");
+  EXPECT_EQ(Cell(per_trial, 1, "sum_reward"), "");
+  EXPECT_EQ(Cell(per_trial, 1, "simulated"), "false");
+  // The first simulated trial, of the step-20000 checkpoint, with rewards.
+  EXPECT_EQ(Cell(per_trial, 3, "trial_id"), "990");
+  EXPECT_EQ(Cell(per_trial, 3, "simulated"), "true");
+  EXPECT_EQ(Cell(per_trial, 3, "checkpoint_step"), "20000");
+  EXPECT_EQ(Cell(per_trial, 3, "episode_seed"), "42");
+  EXPECT_EQ(Cell(per_trial, 3, "sum_reward"), "12.5");
+  EXPECT_EQ(Cell(per_trial, 3, "max_reward"), "0.75");
+  // Without rewards in the result file: empty, not 0.
+  EXPECT_EQ(Cell(per_trial, 4, "episode_seed"), "43");
+  EXPECT_EQ(Cell(per_trial, 4, "sum_reward"), "");
+  EXPECT_EQ(Cell(per_trial, 6, "checkpoint_step"), "0");
 }
 
 // ---------------------------------------------------------------------------
@@ -669,6 +782,213 @@ TEST(RenderEvalEstimatesTest, CsvOneRowPerEtaWithExactValuesAndShapes) {
   for (size_t row = 1; row < csv.size(); ++row) {
     EXPECT_EQ(csv[row].size(), csv[0].size()) << "row " << row;
   }
+}
+
+// --- Scaling estimates (seed 001, Fig. 5) ----------------------------------------------
+
+v1::CurvePoint SourcePoint(int64_t n, std::vector<double> seeds) {
+  double sum = 0;
+  for (double v : seeds) sum += v;
+  const double mean = sum / seeds.size();
+  double var = 0;
+  for (double v : seeds) var += (v - mean) * (v - mean);
+  v1::CurvePoint p;
+  p.set_n_nt(n);
+  p.set_mean_s(mean);
+  p.set_std_s(std::sqrt(var / seeds.size()));
+  p.set_n_seeds(static_cast<int>(seeds.size()));
+  for (double v : seeds) p.add_seed_s(v);
+  p.set_trials(150);
+  return p;
+}
+
+v1::Estimate ScalingEstimate() {
+  v1::Estimate e;
+  e.set_sweep_id(5);
+  e.set_task("threading");
+  e.set_scenario("sim_eval");
+  e.set_source("mimicgen");
+  e.set_source_kind(v1::SOURCE_KIND_SIMULATION);
+  e.set_aggregation("max_over_checkpoints");
+  e.set_scaling(true);
+  e.set_simulated(true);
+  e.set_version(4);
+  e.set_trial_count(450);
+  e.set_last_trial_id(4500);
+  *e.add_mixed_curve() = SourcePoint(100, {0.2, 0.4, 0.4});
+  *e.add_mixed_curve() = SourcePoint(500, {0.6, 0.6, 0.6});
+  *e.add_mixed_curve() = SourcePoint(1000, {0.7, 0.7, 0.76});
+  v1::PowerLawFit& sf = *e.mutable_source_fit();
+  sf.set_defined(true);
+  sf.set_alpha(0.0541);
+  sf.set_beta(0.3712);
+  sf.set_r_squared(0.9734);
+  for (int64_t n : {100, 500, 1000}) sf.add_n_used(n);
+  auto gain = [&](int64_t from, int64_t to, double s_from, double s_to) {
+    v1::MarginalGain* g = e.add_marginal_gains();
+    g->set_n_from(from);
+    g->set_n_to(to);
+    g->set_s_from(s_from);
+    g->set_s_to(s_to);
+    g->set_gain_per_demo((s_to - s_from) / (to - from));
+  };
+  gain(100, 500, 1.0 / 3, 0.6);
+  gain(500, 1000, 0.6, 0.72);
+  return e;
+}
+
+// With the teleop curve of the baseline sweep: each point's exchange rate.
+v1::Estimate ScalingEstimateWithBaseline() {
+  v1::Estimate e = ScalingEstimate();
+  *e.add_teleop_curve() = Point(50, 0, 0.2);
+  *e.add_teleop_curve() = Point(100, 0, 0.3);
+  *e.add_teleop_curve() = Point(200, 0, 0.45);
+  v1::PowerLawFit& fit = *e.mutable_fit();
+  fit.set_defined(true);
+  fit.set_alpha(0.0297);
+  fit.set_beta(0.5123);
+  fit.set_r_squared(0.9871);
+  for (int64_t n : {50, 100, 200}) fit.add_n_used(n);
+  auto global = [&](int64_t n, double s, double n_eq, v1::Eta eta, v1::EtaInterval interval) {
+    v1::GlobalEta* g = e.add_global();
+    g->set_n_nt(n);
+    g->set_s_mix(s);
+    g->set_n_eq(n_eq);
+    *g->mutable_eta() = eta;
+    *g->mutable_interval() = interval;
+  };
+  global(100, 1.0 / 3, 100, Defined(1), Interval(v1::EtaInterval::SHAPE_SPLIT, -40, 0.8));
+  global(500, 0.6, 400, Defined(1.25), Interval(v1::EtaInterval::SHAPE_BOUNDED, 1.1, 1.5));
+  global(1000, 0.72, 500, Defined(2), Interval(v1::EtaInterval::SHAPE_BOUNDED, 1.6, 2.6));
+  return e;
+}
+
+TEST(RenderEvalScalingTest, SourceCurveFitAndMarginalGains) {
+  const std::string text = RenderEstimates({ScalingEstimate()});
+  ExpectNoTrailingBlanks(text);
+  EXPECT_THAT(text, StartsWith("sim_eval · mimicgen (simulation) · task threading · sweep 5\n"
+                               "  version 4 · 450 trials (last #4500) · evaluated in simulation · "
+                               "checkpoints: max_over_checkpoints\n"
+                               "  scaling: S against the number of mimicgen demos N, no teleop "
+                               "(seed 001, Fig. 5)\n"
+                               "  source fit: S = alpha N^beta · alpha 0.0541 · beta 0.3712 · R^2 "
+                               "0.973 (log space)\n"
+                               "              N used 100,500,1000 · 0 points with S = 0 left "
+                               "out\n"));
+  EXPECT_THAT(text, HasSubstr("  curve of mimicgen alone (seed means ± population std over "
+                              "seeds):\n"
+                              "    N     S       ± STD    SEEDS  PER SEED      TRIALS\n"
+                              "    100   0.3333  0.09428  3      0.2,0.4,0.4   150\n"
+                              "    500   0.6     0        3      0.6,0.6,0.6   150\n"
+                              "    1000  0.72    0.02828  3      0.7,0.7,0.76  150\n"));
+  EXPECT_THAT(text, HasSubstr("  marginal gain per demo ((S_to - S_from) / (N_to - N_from), seed "
+                              "means):\n"
+                              "    N            S              GAIN PER DEMO  PER 100 DEMOS\n"
+                              "    100 -> 500   0.3333 -> 0.6  0.0006667      0.06667\n"
+                              "    500 -> 1000  0.6 -> 0.72    0.00024        0.024\n"));
+  // No baseline sweep: no exchange rates, and no local eta either.
+  EXPECT_THAT(text, HasSubstr("  exchange rate: none (no teleop curve to compare with: the sweep "
+                              "names no baseline sweep)\n"));
+  EXPECT_THAT(text, Not(HasSubstr("local eta")));
+  EXPECT_THAT(text, Not(HasSubstr("N_TELE")));
+}
+
+TEST(RenderEvalScalingTest, ExchangeRateOfEachPointAgainstTheTeleopCurve) {
+  const std::string text = RenderEstimates({ScalingEstimateWithBaseline()});
+  ExpectNoTrailingBlanks(text);
+  EXPECT_THAT(text, HasSubstr("  teleop fit: S = alpha N^beta · alpha 0.0297 · beta 0.5123 · R^2 "
+                              "0.987 (log space)\n"
+                              "              N used 50,100,200 · 0 points with S = 0 left out\n"
+                              "  exchange rate against the teleop curve (eta = N / N_eq, N_eq the "
+                              "teleop demos the teleop fit needs for the same S):\n"
+                              "    N     S       N_EQ  ETA   INTERVAL          SIGN\n"
+                              "    100   0.3333  100   1     <= -40 or >= 0.8  no\n"
+                              "    500   0.6     400   1.25  [1.1, 1.5]        yes\n"
+                              "    1000  0.72    500   2     [1.6, 2.6]        yes\n"));
+  EXPECT_THAT(text, HasSubstr("  intervals: 95% bootstrap percentile of 1/eta, 2000 resamples\n"));
+}
+
+TEST(RenderEvalScalingTest, PlotIsTheSourceCurveAgainstNWithTheSourceFit) {
+  const LogLogPlotInput in = PlotInputOf(ScalingEstimateWithBaseline());
+  ASSERT_EQ(in.teleop.size(), 3u);
+  EXPECT_EQ(in.teleop[0].n, 100);
+  EXPECT_EQ(in.teleop[2].n, 1000);
+  EXPECT_DOUBLE_EQ(in.teleop[2].s, 0.72);
+  EXPECT_TRUE(in.mixed.empty());
+  EXPECT_TRUE(in.fit.drawable);
+  EXPECT_EQ(in.fit.alpha, 0.0541);  // the source's fit, not the teleop one
+  EXPECT_EQ(in.fit.beta, 0.3712);
+  EXPECT_EQ(in.x_title, "N mimicgen demos (log)");
+
+  PlotOptions options;
+  options.width = 80;
+  const std::string text = RenderEstimatePlot(ScalingEstimateWithBaseline(), options);
+  ExpectNoTrailingBlanks(text);
+  EXPECT_THAT(text, StartsWith("plot: S against N mimicgen demos, log-log (seed 001, Fig. 5)\n"));
+  EXPECT_THAT(text, HasSubstr("N mimicgen demos (log)"));
+  EXPECT_THAT(text, HasSubstr("o mimicgen only (seed mean)"));
+  EXPECT_THAT(text, HasSubstr("fit S = 0.0541 N^0.371"));
+  // Nothing about mixed points or arrows.
+  EXPECT_THAT(text, Not(HasSubstr("eta > 0")));
+  EXPECT_THAT(text, Not(HasSubstr("arrows")));
+  EXPECT_THAT(text, Not(HasSubstr("N_tele")));
+  for (const std::string& line : Lines(text)) EXPECT_LE(line.size(), 80u) << line;
+
+  // RenderEstimates with plots ends the scaling block with it.
+  PlotOptions whole;
+  whole.width = 82;
+  EXPECT_THAT(RenderEstimates({ScalingEstimate()}, nullptr, &whole),
+              HasSubstr("  plot: S against N mimicgen demos, log-log (seed 001, Fig. 5)\n"));
+}
+
+TEST(RenderEvalScalingTest, CsvAppendsTheNewColumnsAndMarginalGainRows) {
+  const auto csv = Csv(RenderEstimatesCsv({ScalingEstimateWithBaseline()}));
+  ASSERT_EQ(csv.size(), 1u + 3 + 2);  // 3 global etas, 2 marginal gains
+  const std::vector<std::string>& header = csv[0];
+  ASSERT_EQ(header.size(), 32u + 9);
+  EXPECT_EQ(header[31], "resamples_undefined");  // the last of the older columns
+  EXPECT_THAT(std::vector<std::string>(header.begin() + 32, header.end()),
+              ElementsAre("aggregation", "simulated", "scaling", "source_fit_defined",
+                          "source_alpha", "source_beta", "source_r_squared", "n_from",
+                          "gain_per_demo"));
+  EXPECT_EQ(Cell(csv, 1, "kind"), "global");
+  EXPECT_EQ(Cell(csv, 1, "n_nt"), "100");
+  EXPECT_EQ(Cell(csv, 1, "aggregation"), "max_over_checkpoints");
+  EXPECT_EQ(Cell(csv, 1, "simulated"), "true");
+  EXPECT_EQ(Cell(csv, 1, "scaling"), "true");
+  EXPECT_EQ(Cell(csv, 1, "source_alpha"), "0.0541");
+  EXPECT_EQ(Cell(csv, 1, "alpha"), "0.0297");  // the teleop fit
+  EXPECT_EQ(Cell(csv, 4, "kind"), "marginal_gain");
+  EXPECT_EQ(Cell(csv, 4, "n_from"), "100");
+  EXPECT_EQ(Cell(csv, 4, "n_nt"), "500");
+  EXPECT_EQ(Cell(csv, 4, "s_mix"), "0.6");
+  EXPECT_EQ(Cell(csv, 4, "eta_status"), "");
+  EXPECT_EQ(Cell(csv, 5, "gain_per_demo"), ExactValue(0.12 / 500));
+  for (size_t row = 1; row < csv.size(); ++row) {
+    EXPECT_EQ(csv[row].size(), header.size()) << "row " << row;
+  }
+  // A mixture estimate: the new columns say so, and its fit columns stay.
+  const auto mixture = Csv(RenderEstimatesCsv({EstimateWithEveryCase()}));
+  EXPECT_EQ(Cell(mixture, 1, "aggregation"), "last");
+  EXPECT_EQ(Cell(mixture, 1, "scaling"), "false");
+  EXPECT_EQ(Cell(mixture, 1, "source_alpha"), "");
+  // With the truth column, the new ones still come after it.
+  EstimateTruth truth;
+  const auto with_truth = Csv(RenderEstimatesCsv({ScalingEstimateWithBaseline()}, &truth));
+  EXPECT_EQ(with_truth[0][32], "truth");
+  EXPECT_EQ(with_truth[0].size(), 33u + 9);
+  for (size_t row = 1; row < with_truth.size(); ++row) {
+    EXPECT_EQ(with_truth[row].size(), with_truth[0].size()) << "row " << row;
+  }
+}
+
+TEST(RenderEvalScalingTest, UpdateLineGivesTheGainsAndExchangeRates) {
+  v1::EstimateUpdate update;
+  *update.mutable_estimate() = ScalingEstimateWithBaseline();
+  EXPECT_EQ(RenderEstimateUpdateLine(update),
+            "sim_eval/mimicgen v4 · 450 trials · simulation · source fit beta 0.3712 · "
+            "100->500: 0.06667 per 100 demos · 500->1000: 0.024 per 100 demos · eta N=100: 1 · "
+            "eta N=500: 1.25 · eta N=1000: 2");
 }
 
 TEST(RenderEvalEstimatesTest, NoEstimates) {

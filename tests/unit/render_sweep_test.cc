@@ -389,5 +389,111 @@ TEST(RenderSweepGridTest, NoRunsAndNoTrialsYet) {
   EXPECT_THAT(out, HasSubstr("  50      ...       ..-       ...       ..-\n"));
 }
 
+// ---------------------------------------------------------------------------
+// What the sweep is made of (seed 001: generated sources, simulation
+// scenarios, checkpoint aggregation, the scaling design)
+
+v1::Sweep DesignSweep() {
+  v1::Sweep sweep;
+  sweep.set_design("mixture");
+  sweep.set_aggregation("max_over_checkpoints");
+  sweep.add_n_tele(10);
+  sweep.add_n_tele(50);
+  sweep.set_teleop_cost_per_demo_hours(0.05);
+  sweep.mutable_teleop_dataset()->set_uri("file:///data/teleop");
+  v1::SourceSummary* collected = sweep.add_sources();
+  collected->set_name("video");
+  collected->set_kind(v1::SOURCE_KIND_HUMAN_VIDEO);
+  collected->mutable_dataset()->set_uri("file:///data/video");
+  collected->set_cost_per_demo_hours(0.002);
+  collected->add_n_nt(500);
+  v1::SourceSummary* generated = sweep.add_sources();
+  generated->set_name("mimicgen");
+  generated->set_kind(v1::SOURCE_KIND_SIMULATION);
+  generated->set_generated(true);
+  generated->set_generate_demos(1000);
+  generated->mutable_generate_from()->set_uri("file:///data/human10");
+  generated->set_cost_per_demo_hours(0.01);
+  generated->add_n_nt(100);
+  generated->add_n_nt(1000);
+  v1::GenerationResult* g = generated->mutable_generation();
+  g->set_job_id(4);
+  g->set_state(v1::JOB_STATE_SUCCEEDED);
+  g->set_dataset_uri("file:///artifacts/sweep-1/generate/mimicgen");
+  g->set_num_success(1000);
+  g->set_num_attempts(1350);
+  g->set_success_rate(1000.0 / 1350);
+  g->set_seconds(7380);
+  g->set_measured_cost_per_demo_hours(7380.0 / 3600 / 1000);
+  v1::Scenario* robot = sweep.add_scenarios();
+  robot->set_name("in_domain");
+  robot->set_trials(10);
+  robot->set_platform("aloha");
+  robot->set_evaluator(v1::Scenario::EVALUATOR_ROBOT);
+  v1::Scenario* sim = sweep.add_scenarios();
+  sim->set_name("sim_eval");
+  sim->set_trials(50);
+  sim->set_evaluator(v1::Scenario::EVALUATOR_SIMULATION);
+  sim->set_result_format("lerobot");
+  sim->set_seed(42);
+  return sweep;
+}
+
+TEST(RenderSweepDesignTest, DesignAggregationSourcesAndScenarios) {
+  const std::string text = RenderSweepDesign(DesignSweep());
+  ExpectNoTrailingBlanks(text);
+  EXPECT_EQ(text,
+            "design mixture (teleop x sources; seed 000) · checkpoints: max_over_checkpoints (per "
+            "seed, the best checkpoint's S; robot scenarios use the last)\n"
+            "teleop: N_tele 10,50 · 0.05 h per demo · dataset file:///data/teleop\n"
+            "sources:\n"
+            "  video     human video · collected · N_nt 500 · dataset file:///data/video · 0.002 h "
+            "per demo\n"
+            "  mimicgen  simulation · generated (1000 demos from file:///data/human10; generate "
+            "job #4: succeeded, 1000/1350 successes = 74.1%, 2h03m, 0.00205 h per demo measured "
+            "vs 0.01 h in the spec) · N_nt 100,1000 · dataset "
+            "file:///artifacts/sweep-1/generate/mimicgen\n"
+            "scenarios:\n"
+            "  in_domain  robot (platform aloha) · 10 trials\n"
+            "  sim_eval   simulation (lerobot, seed 42) · 50 trials\n");
+}
+
+TEST(RenderSweepDesignTest, AGeneratedSourceBeforeItsJobRanSaysSo) {
+  v1::SourceSummary s = DesignSweep().sources(1);
+  s.clear_generation();
+  EXPECT_EQ(DescribeSource(s),
+            "simulation · generated (1000 demos from file:///data/human10; no generate job yet) "
+            "· N_nt 100,1000 · 0.01 h per demo");
+  // Queued: the job exists, no figures yet; the spec's cost still counts.
+  s.mutable_generation()->set_job_id(4);
+  s.mutable_generation()->set_state(v1::JOB_STATE_QUEUED);
+  EXPECT_EQ(DescribeSource(s),
+            "simulation · generated (1000 demos from file:///data/human10; generate job #4: "
+            "queued) · N_nt 100,1000 · 0.01 h per demo");
+}
+
+TEST(RenderSweepDesignTest, ScalingDesignHasNoTeleopAndNamesTheBaselineSweep) {
+  v1::Sweep sweep = DesignSweep();
+  sweep.set_design("scaling");
+  sweep.set_aggregation("last");
+  sweep.clear_n_tele();
+  sweep.set_baseline_from_sweep(3);
+  sweep.mutable_sources()->DeleteSubrange(0, 1);
+  const std::string text = RenderSweepDesign(sweep);
+  EXPECT_THAT(text, StartsWith("design scaling (one source, S against its N, no teleop; seed 001 "
+                               "Fig. 5) · checkpoints: last (the last checkpoint's S)\n"
+                               "teleop: none; exchange rates against the teleop curve of sweep "
+                               "3\n"));
+  EXPECT_THAT(text, HasSubstr("  mimicgen  simulation · generated ("));
+}
+
+TEST(RenderSweepDesignTest, AnOlderServerWithoutTheNewFieldsShowsWhatItHas) {
+  v1::Sweep sweep;
+  v1::Scenario* s = sweep.add_scenarios();
+  s->set_name("in_domain");
+  s->set_trials(10);  // evaluator unspecified: a robot
+  EXPECT_EQ(RenderSweepDesign(sweep), "scenarios:\n  in_domain  robot · 10 trials\n");
+}
+
 }  // namespace
 }  // namespace mixsweep::cli
