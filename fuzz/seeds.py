@@ -5,9 +5,11 @@ command_render_fuzzer and trial_fuzzer read their input through libFuzzer's
 FuzzedDataProvider, so a seed is not readable text: this script encodes the
 cases below (modelled on tests/unit/worker_command_render_test.cc and
 tests/unit/evaluation_trial_scoring_test.cc) in the order the targets consume
-them. It also copies docs/examples/*.yaml into spec_fuzzer's corpus.
+them. It also copies docs/examples/*.yaml into spec_fuzzer's corpus, with a
+few specs of its own (SPEC_SEEDS).
 
     fuzz/seeds.py            (re)writes fuzz/corpus/*/seed-*  and example-*
+    fuzz/seeds.py --spec     only spec_fuzzer's
     MIXSWEEP_FUZZ_PRINT=1 build-fuzz/fuzz/trial_fuzzer FILE
                              shows what a target reads from FILE
 
@@ -312,6 +314,93 @@ TRIAL_SEEDS = {
 }
 
 
+# ---------------------------------------------------------------------------
+# spec_fuzzer: plain YAML; besides the docs/examples (copied below), specs of
+# the keys the examples do not show.
+
+SPEC_SEEDS = {
+    # A mixture sweep whose source is generated, one robot and one
+    # simulation scenario, intermediate checkpoints of the finetunes.
+    "mixture-generated-simulation.yaml": b"""version: 1
+design: mixture
+task:
+  name: can_sorting
+  rubric:
+    milestones:
+      - {name: sorted, score: 1}
+policy: diffusion_policy
+teleop:
+  dataset: {uri: "file:///data/teleop", episodes: 200}
+  n_tele: [50, 100]
+sources:
+  - name: mimicgen
+    kind: simulation
+    generate:
+      command:
+        argv: [python, generate.py, "--source={dataset}", "--n={n_demos}", "--out={output_dir}"]
+        checkpoint: "{output_dir}/demo.hdf5"
+        result_format: mimicgen
+      from: {uri: "file:///data/source.hdf5", content_hash: "sha256:ab", episodes: 10}
+      demos: 1000
+    n_nt: [0, 1000]
+seeds: [0, 1, 2]
+protocol: {total_steps: 13000, pretrain_steps: 10000, finetune_steps: 3000}
+evaluation:
+  aggregation: max_over_checkpoints
+  checkpoints: {every_steps: 1000, last: 2}
+  scenarios:
+    - in_domain
+    - name: sim
+      evaluator: simulation
+      trials: 50
+      seed: 7
+      command:
+        shell: "python eval.py --ckpt {checkpoint} --n {n_episodes} --seed {seed} > {output_dir}/log"
+        result_format: diffusion_policy
+        result_file: "{output_dir}/eval_log.json"
+templates:
+  train:
+    argv: [python, train.py, "data={dataset}", "steps={steps}"]
+    checkpoint_at_step: "{output_dir}/{step}.ckpt"
+  pretrain: {argv: [python, train.py, "data={dataset}", "steps={steps}"]}
+  finetune:
+    argv: [python, train.py, "data={dataset}", "init={init_checkpoint}"]
+    checkpoint_at_step: "{output_dir}/{step}.ckpt"
+""",
+    # A scaling sweep on a collected dataset, the source's own train
+    # template, an unused protocol split and a teleop sweep to compare with.
+    "scaling-collected.yaml": b"""version: 1
+design: scaling
+task:
+  name: pick_dual_bottles
+  rubric:
+    items:
+      - {name: left, weight: 1/2}
+      - {name: right, weight: 1/2}
+policy: pi0
+sources:
+  - name: sim
+    kind: simulation
+    dataset: {uri: "file:///data/sim", episodes: 2000}
+    n_nt: [100, 2000]
+    templates:
+      train: {argv: [python, train.py, "data={dataset}", "subset={subset_manifest}"]}
+seeds: [0]
+protocol: {total_steps: 40000, pretrain_steps: 30000, finetune_steps: 10000}
+evaluation:
+  scenarios: [in_domain, {name: sim, evaluator: simulation, command: {argv: [ev, "{checkpoint}"]}}]
+baseline_from_sweep: 3
+""",
+}
+
+
+def write_spec_seeds():
+    for name, data in SPEC_SEEDS.items():
+        write("spec_fuzzer", f"seed-{name}", data)
+    for example in sorted((ROOT / "docs" / "examples").glob("*.yaml")):
+        write("spec_fuzzer", f"example-{example.name}", example.read_bytes())
+
+
 def write(target, name, data):
     directory = CORPUS / target
     directory.mkdir(parents=True, exist_ok=True)
@@ -324,10 +413,13 @@ def main():
             old.unlink()
         for name, data in seeds.items():
             write(target, f"seed-{name}", data)
-    for example in sorted((ROOT / "docs" / "examples").glob("*.yaml")):
-        write("spec_fuzzer", f"example-{example.name}", example.read_bytes())
+    write_spec_seeds()
     print("seeds written under", CORPUS.relative_to(ROOT))
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+    if sys.argv[1:] == ["--spec"]:
+        write_spec_seeds()
+    else:
+        main()

@@ -12,10 +12,15 @@
 //   - an accepted spec re-validates: written back as YAML (by this target's
 //     own emitter) it parses OK again, to the very same spec; and read back
 //     as a stored spec (SpecLimits::ForStoredSpecs) it is the same spec;
+//   - seed 001's keys: a scaling sweep has no teleop and one source, a
+//     generated source's dataset is its generate job's, simulation
+//     scenarios' and generate commands have their result keys, intermediate
+//     checkpoints have simulation scenarios and checkpoint_at_step;
 //   - every template an accepted spec gives a stage renders (workers/
 //     command_render.h) with the spec's own values ({task}, {policy},
 //     {code_version}, {dataset}, {dataset_hash}) and well-formed worker ones:
 //     the validator never accepts a spec whose jobs would all be refused.
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -92,9 +97,9 @@ bool IsIdentifier(std::string_view s) {
   });
 }
 
-// Whether `text` uses {init_checkpoint} as a placeholder ({{ and }} are
-// literal braces).
-bool UsesInitCheckpoint(std::string_view text) {
+// Whether `text` uses {name} as a placeholder ({{ and }} are literal
+// braces).
+bool UsesPlaceholder(std::string_view text, std::string_view name) {
   for (size_t i = 0; i < text.size(); ++i) {
     if ((text[i] == '{' || text[i] == '}') && i + 1 < text.size() && text[i + 1] == text[i]) {
       ++i;
@@ -103,7 +108,7 @@ bool UsesInitCheckpoint(std::string_view text) {
     if (text[i] != '{') continue;
     const size_t close = text.find('}', i + 1);
     if (close == std::string_view::npos) return false;
-    if (text.substr(i + 1, close - i - 1) == "init_checkpoint") return true;
+    if (text.substr(i + 1, close - i - 1) == name) return true;
     i = close;
   }
   return false;
@@ -112,11 +117,38 @@ bool UsesInitCheckpoint(std::string_view text) {
 void CheckTemplate(const CommandTemplate& t, std::string_view stage, const std::string& where) {
   FUZZ_CHECK(t.argv.empty() != t.shell.empty(), where + ": exactly one of argv and shell");
   if (!t.argv.empty()) FUZZ_CHECK(!t.argv[0].empty(), where + ": empty argv[0]");
+  auto uses = [&t](std::string_view name, bool in_checkpoint) {
+    bool found = UsesPlaceholder(t.shell, name) ||
+                 (in_checkpoint && UsesPlaceholder(t.checkpoint, name));
+    for (const std::string& a : t.argv) found = found || UsesPlaceholder(a, name);
+    for (const auto& [key, value] : t.env) found = found || UsesPlaceholder(value, name);
+    return found;
+  };
   if (stage == "finetune") {
-    bool uses = UsesInitCheckpoint(t.shell) || UsesInitCheckpoint(t.checkpoint);
-    for (const std::string& a : t.argv) uses = uses || UsesInitCheckpoint(a);
-    for (const auto& [name, value] : t.env) uses = uses || UsesInitCheckpoint(value);
-    FUZZ_CHECK(uses, where + ": a finetune template without {init_checkpoint}");
+    FUZZ_CHECK(uses("init_checkpoint", true),
+               where + ": a finetune template without {init_checkpoint}");
+  }
+  const bool training = stage == "train" || stage == "pretrain" || stage == "finetune";
+  if (training) {
+    FUZZ_CHECK(t.result_file.empty() && t.result_format.empty(),
+               where + ": result keys in a training template");
+    FUZZ_CHECK(t.checkpoint_at_step.empty() || UsesPlaceholder(t.checkpoint_at_step, "step"),
+               where + ": checkpoint_at_step without {step}");
+    FUZZ_CHECK(!uses("step", true), where + ": {step} outside checkpoint_at_step");
+  } else {
+    FUZZ_CHECK(t.checkpoint_at_step.empty(), where + ": checkpoint_at_step outside training");
+    FUZZ_CHECK(!t.result_file.empty(), where + ": no result_file");
+  }
+  if (stage == "generate") {
+    FUZZ_CHECK(t.result_format == "mimicgen", where + ": result_format " + t.result_format);
+    FUZZ_CHECK(!t.checkpoint.empty(), where + ": a generate command without its checkpoint");
+  }
+  if (stage == "evaluate") {
+    FUZZ_CHECK(t.result_format == "lerobot" || t.result_format == "diffusion_policy" ||
+                   t.result_format == "mixsweep",
+               where + ": result_format " + t.result_format);
+    FUZZ_CHECK(t.checkpoint.empty(), where + ": an evaluate command with a checkpoint");
+    FUZZ_CHECK(uses("checkpoint", false), where + ": an evaluate command without {checkpoint}");
   }
   for (int code : t.no_retry_exit_codes) FUZZ_CHECK(code >= 1 && code <= 255, where);
 }
@@ -159,7 +191,13 @@ void CheckRules(const SweepSpec& s) {
   }
 
   // Counts, sources, seeds.
-  CheckCounts(s.teleop.n_tele, s.teleop.dataset, false, "teleop.n_tele");
+  const bool scaling = s.design == spec::Design::kScaling;
+  if (scaling) {
+    FUZZ_CHECK(s.teleop.n_tele.empty() && s.teleop.dataset.uri.empty(), "teleop in scaling");
+    FUZZ_CHECK(s.sources.size() == 1, "a scaling sweep with other than one source");
+  } else {
+    CheckCounts(s.teleop.n_tele, s.teleop.dataset, false, "teleop.n_tele");
+  }
   FUZZ_CHECK(!s.sources.empty(), "no sources");
   std::set<std::string> sources;
   bool mixed = false;
@@ -167,13 +205,28 @@ void CheckRules(const SweepSpec& s) {
     FUZZ_CHECK(IsIdentifier(source.name) && source.name != "teleop" && source.name != "baseline",
                "source name " + source.name);
     FUZZ_CHECK(sources.insert(source.name).second, "duplicate source " + source.name);
-    CheckCounts(source.n_nt, source.dataset, true, "n_nt of " + source.name);
+    CheckCounts(source.n_nt, source.dataset, !scaling, "n_nt of " + source.name);
+    if (source.generate) {
+      const spec::Generation& g = *source.generate;
+      FUZZ_CHECK(g.demos >= 1 && g.demos <= 1000000, absl::StrCat("generate.demos ", g.demos));
+      FUZZ_CHECK(source.dataset.uri.empty() && source.dataset.content_hash.empty() &&
+                     source.dataset.episodes == g.demos,
+                 "a generated source's dataset is not its generate job's");
+      FUZZ_CHECK(g.from.episodes >= 1 && !g.from.uri.empty(), "generate.from");
+      CheckTemplate(g.command, "generate", "sources." + source.name + ".generate.command");
+    } else {
+      FUZZ_CHECK(!source.dataset.uri.empty(), "a collected source without a dataset uri");
+    }
     FUZZ_CHECK(source.cost_per_demo_hours >= 0 && std::isfinite(source.cost_per_demo_hours),
                "source cost");
     for (int64_t n : source.n_nt) mixed = mixed || n > 0;
   }
-  FUZZ_CHECK(s.has_own_baseline() != s.baseline_from_sweep.has_value(),
-             "the baseline must come from exactly one place");
+  if (!scaling) {
+    FUZZ_CHECK(s.has_own_baseline() != s.baseline_from_sweep.has_value(),
+               "the baseline must come from exactly one place");
+  } else {
+    mixed = false;  // a scaling sweep's runs are train jobs
+  }
   if (s.baseline_from_sweep) FUZZ_CHECK(*s.baseline_from_sweep >= 1, "baseline_from_sweep");
   FUZZ_CHECK(!s.seeds.empty(), "no seeds");
   std::set<int64_t> seeds;
@@ -201,11 +254,54 @@ void CheckRules(const SweepSpec& s) {
     FUZZ_CHECK(IsIdentifier(sc.name), "scenario " + sc.name);
     FUZZ_CHECK(scenarios.insert(sc.name).second, "duplicate scenario " + sc.name);
     FUZZ_CHECK(sc.trials >= 1 && sc.trials <= 1000, absl::StrCat("trials ", sc.trials));
+    const bool simulated = sc.evaluator == spec::Evaluator::kSimulation;
+    FUZZ_CHECK(simulated == sc.simulation.has_value(), "scenario " + sc.name + ": evaluator");
+    if (simulated) {
+      FUZZ_CHECK(sc.platform.empty(), "a simulation scenario with a platform");
+      FUZZ_CHECK(sc.simulation->seed >= 0 && sc.simulation->seed <= 4294967295LL, "eval seed");
+      CheckTemplate(sc.simulation->command, "evaluate", "scenario " + sc.name + ".command");
+    }
+  }
+  const bool any_simulated =
+      std::any_of(s.evaluation.scenarios.begin(), s.evaluation.scenarios.end(),
+                  [](const spec::Scenario& sc) { return sc.simulation.has_value(); });
+  if (s.evaluation.aggregation == spec::Aggregation::kMaxOverCheckpoints) {
+    FUZZ_CHECK(any_simulated, "max_over_checkpoints without a simulation scenario");
+  }
+  const spec::CheckpointSelection& cs = s.evaluation.checkpoints;
+  FUZZ_CHECK(cs.every_steps >= 0 && cs.last >= 0 && cs.last <= 100, "checkpoints");
+  if (cs.every_steps > 0) {
+    FUZZ_CHECK(any_simulated, "checkpoints without a simulation scenario");
+    auto check_final = [&](const std::optional<CommandTemplate>& t, int64_t steps) {
+      FUZZ_CHECK(t.has_value() && !t->checkpoint_at_step.empty(),
+                 "checkpoints without checkpoint_at_step");
+      int64_t count = steps > 0 ? (steps - 1) / cs.every_steps : 0;
+      if (cs.last > 0) count = std::min<int64_t>(count, cs.last);
+      FUZZ_CHECK(count <= 100, absl::StrCat(count, " checkpoints per job"));
+    };
+    if (scaling || s.has_own_baseline()) {
+      for (const spec::Source& source : s.sources) {
+        check_final(s.TemplateFor("train", scaling ? &source : nullptr), p.total_steps);
+      }
+    }
+    for (const spec::Source& source : s.sources) {
+      if (scaling || std::none_of(source.n_nt.begin(), source.n_nt.end(),
+                                  [](int64_t n) { return n > 0; })) {
+        continue;
+      }
+      check_final(s.TemplateFor("finetune", &source), p.finetune_steps);
+    }
   }
 
   // Templates: every stage the sweep runs has one.
   if (s.has_own_baseline()) FUZZ_CHECK(s.templates.train.has_value(), "no train template");
   for (const spec::Source& source : s.sources) {
+    if (scaling) {
+      FUZZ_CHECK(s.TemplateFor("train", &source).has_value(), "no train template");
+      FUZZ_CHECK(!s.TemplateFor("pretrain", &source) && !s.TemplateFor("finetune", &source),
+                 "a scaling sweep with pretrain or finetune templates");
+      continue;
+    }
     const bool source_mixed =
         std::any_of(source.n_nt.begin(), source.n_nt.end(), [](int64_t n) { return n > 0; });
     if (!source_mixed) continue;
@@ -219,7 +315,7 @@ void CheckRules(const SweepSpec& s) {
   };
   check_stages(s.templates, "templates");
   for (const spec::Source& source : s.sources) {
-    FUZZ_CHECK(!source.templates.train.has_value(), "a source with a train template");
+    FUZZ_CHECK(scaling || !source.templates.train.has_value(), "a source with a train template");
     check_stages(source.templates, "sources." + source.name + ".templates");
   }
 
@@ -236,18 +332,21 @@ void CheckRules(const SweepSpec& s) {
     texts.push_back(k);
     texts.push_back(v);
   }
-  auto add_templates = [&texts](const spec::StageTemplates& st) {
+  auto add_command = [&texts](const CommandTemplate& c) {
+    for (const std::string& a : c.argv) texts.push_back(a);
+    texts.push_back(c.shell);
+    texts.push_back(c.checkpoint);
+    texts.push_back(c.progress_pattern);
+    texts.push_back(c.checkpoint_at_step);
+    texts.push_back(c.result_file);
+    for (const auto& [k, v] : c.env) {
+      texts.push_back(k);
+      texts.push_back(v);
+    }
+  };
+  auto add_templates = [&add_command](const spec::StageTemplates& st) {
     for (const auto* t : {&st.train, &st.pretrain, &st.finetune}) {
-      if (!t->has_value()) continue;
-      const CommandTemplate& c = **t;
-      for (const std::string& a : c.argv) texts.push_back(a);
-      texts.push_back(c.shell);
-      texts.push_back(c.checkpoint);
-      texts.push_back(c.progress_pattern);
-      for (const auto& [k, v] : c.env) {
-        texts.push_back(k);
-        texts.push_back(v);
-      }
+      if (t->has_value()) add_command(**t);
     }
   };
   add_templates(s.templates);
@@ -256,6 +355,14 @@ void CheckRules(const SweepSpec& s) {
     texts.push_back(source.dataset.uri);
     texts.push_back(source.dataset.content_hash);
     add_templates(source.templates);
+    if (source.generate) {
+      texts.push_back(source.generate->from.uri);
+      texts.push_back(source.generate->from.content_hash);
+      add_command(source.generate->command);
+    }
+  }
+  for (const spec::Scenario& sc : s.evaluation.scenarios) {
+    if (sc.simulation) add_command(sc.simulation->command);
   }
   for (std::string_view text : texts) {
     FUZZ_CHECK(WellFormedUtf8(text), absl::StrCat("not UTF-8: ", absl::CHexEscape(std::string(text))));
@@ -302,12 +409,29 @@ void CheckRenders(const SweepSpec& s) {
                             .init_checkpoint = "/art/sweeps/1/jobs/1/last.ckpt",
                             .resume_checkpoint = "/art/sweeps/1/jobs/2/resume.ckpt"};
   const workers::RenderOptions options{.allowed_roots = {"file:///art"}};
+  const bool scaling = s.design == spec::Design::kScaling;
+  // A generated source's dataset, as the server renders it: the generate
+  // job's checkpoint.
+  const spec::Dataset generated{.uri = "file:///art/sweeps/1/jobs/1/demo.hdf5"};
+  auto render_command = [&](const std::string& stage, const spec::Source* source,
+                            const CommandTemplate& t) {
+    workers::CommandTemplate command{
+        .argv = t.argv, .shell = t.shell, .env = t.env, .checkpoint = t.checkpoint};
+    absl::StatusOr<workers::RenderedCommand> rendered =
+        workers::RenderCommand(command, values, options);
+    FUZZ_CHECK(rendered.ok(), absl::StrCat("the accepted ", stage, " command of source '",
+                                           source ? source->name : "", "' does not render: ",
+                                           rendered.status().ToString(), "\nspec written back:\n",
+                                           Emit(s)));
+  };
   auto render = [&](const std::string& stage, const spec::Source* source) {
     std::optional<CommandTemplate> t = s.TemplateFor(stage, source);
     if (!t) return;
-    // A pretrain reads its source's dataset; train and finetune the teleop's.
+    // A pretrain (and a scaling train) reads its source's dataset; train and
+    // finetune the teleop's.
+    const bool own = (stage == "pretrain" || scaling) && source != nullptr;
     const spec::Dataset& data =
-        stage == "pretrain" && source != nullptr ? source->dataset : s.teleop.dataset;
+        own ? (source->generate ? generated : source->dataset) : s.teleop.dataset;
     values.dataset = data.uri;
     values.dataset_hash = data.content_hash;
     workers::CommandTemplate command{
@@ -321,9 +445,20 @@ void CheckRenders(const SweepSpec& s) {
   };
   if (s.has_own_baseline()) render("train", nullptr);
   for (const spec::Source& source : s.sources) {
-    render("pretrain", &source);
-    render("finetune", &source);
+    if (scaling) {
+      render("train", &source);
+    } else {
+      render("pretrain", &source);
+      render("finetune", &source);
+    }
+    if (source.generate) {
+      values.dataset = source.generate->from.uri;
+      values.dataset_hash = source.generate->from.content_hash;
+      render_command("generate", &source, source.generate->command);
+    }
   }
+  // Simulation scenarios' commands use {checkpoint} and {n_episodes}, which
+  // the renderer learns with seed 001's worker side; rendered once it does.
 }
 
 // ---------------------------------------------------------------------------
@@ -406,6 +541,13 @@ std::string Template(const CommandTemplate& t) {
   if (!t.progress_pattern.empty()) {
     absl::StrAppend(&out, ", progress_pattern: ", Quoted(t.progress_pattern));
   }
+  if (!t.checkpoint_at_step.empty()) {
+    absl::StrAppend(&out, ", checkpoint_at_step: ", Quoted(t.checkpoint_at_step));
+  }
+  if (!t.result_file.empty()) absl::StrAppend(&out, ", result_file: ", Quoted(t.result_file));
+  if (!t.result_format.empty()) {
+    absl::StrAppend(&out, ", result_format: ", Quoted(t.result_format));
+  }
   return out + "}";
 }
 
@@ -426,6 +568,8 @@ std::string Templates(const spec::StageTemplates& t) {
 std::string Emit(const SweepSpec& s) {
   std::string y = "version: 1\n";
   if (!s.name.empty()) absl::StrAppend(&y, "name: ", Quoted(s.name), "\n");
+  const bool scaling = s.design == spec::Design::kScaling;
+  absl::StrAppend(&y, "design: ", spec::DesignName(s.design), "\n");
   const bool items = s.task.rubric.kind == spec::RubricKind::kItems;
   absl::StrAppend(&y, "task:\n  name: ", Quoted(s.task.name), "\n  rubric:\n    ",
                   items ? "items" : "milestones", ":\n");
@@ -435,17 +579,26 @@ std::string Emit(const SweepSpec& s) {
   }
   absl::StrAppend(&y, "policy: ", Quoted(s.policy), "\n");
   if (!s.code_version.empty()) absl::StrAppend(&y, "code_version: ", Quoted(s.code_version), "\n");
-  absl::StrAppend(&y, "teleop:\n  dataset: ", Dataset(s.teleop.dataset),
-                  "\n  cost_per_demo_hours: ", Number(s.teleop.cost_per_demo_hours),
-                  "\n  n_tele: ", IntList(s.teleop.n_tele), "\n");
+  if (!scaling) {
+    absl::StrAppend(&y, "teleop:\n  dataset: ", Dataset(s.teleop.dataset),
+                    "\n  cost_per_demo_hours: ", Number(s.teleop.cost_per_demo_hours),
+                    "\n  n_tele: ", IntList(s.teleop.n_tele), "\n");
+  }
   y += "sources:\n";
   for (const spec::Source& src : s.sources) {
     absl::StrAppend(&y, "  - name: ", Quoted(src.name), "\n    kind: ",
                     src.kind == spec::SourceKind::kSimulation ? "simulation" : "human_video",
-                    "\n    dataset: ", Dataset(src.dataset),
-                    "\n    cost_per_demo_hours: ", Number(src.cost_per_demo_hours),
+                    "\n");
+    if (src.generate) {
+      absl::StrAppend(&y, "    generate: {command: ", Template(src.generate->command),
+                      ", from: ", Dataset(src.generate->from), ", demos: ", src.generate->demos,
+                      "}\n");
+    } else {
+      absl::StrAppend(&y, "    dataset: ", Dataset(src.dataset), "\n");
+    }
+    absl::StrAppend(&y, "    cost_per_demo_hours: ", Number(src.cost_per_demo_hours),
                     "\n    n_nt: ", IntList(src.n_nt), "\n");
-    if (src.templates.pretrain || src.templates.finetune) {
+    if (src.templates.train || src.templates.pretrain || src.templates.finetune) {
       absl::StrAppend(&y, "    templates: ", Templates(src.templates), "\n");
     }
   }
@@ -457,10 +610,22 @@ std::string Emit(const SweepSpec& s) {
   }
   y += "}\n";
   absl::StrAppend(&y, "evaluation:\n  trials_per_scenario: ", s.evaluation.trials_per_scenario,
-                  "\n  scenarios:\n");
+                  "\n  aggregation: ", spec::AggregationName(s.evaluation.aggregation), "\n");
+  if (s.evaluation.checkpoints.every_steps > 0) {
+    absl::StrAppend(&y, "  checkpoints: {every_steps: ", s.evaluation.checkpoints.every_steps);
+    if (s.evaluation.checkpoints.last > 0) {
+      absl::StrAppend(&y, ", last: ", s.evaluation.checkpoints.last);
+    }
+    y += "}\n";
+  }
+  y += "  scenarios:\n";
   for (const spec::Scenario& sc : s.evaluation.scenarios) {
     absl::StrAppend(&y, "    - {name: ", Quoted(sc.name), ", trials: ", sc.trials);
     if (!sc.platform.empty()) absl::StrAppend(&y, ", platform: ", Quoted(sc.platform));
+    if (sc.simulation) {
+      absl::StrAppend(&y, ", evaluator: simulation, seed: ", sc.simulation->seed,
+                      ", command: ", Template(sc.simulation->command));
+    }
     y += "}\n";
   }
   if (s.templates.train || s.templates.pretrain || s.templates.finetune) {
