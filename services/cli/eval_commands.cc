@@ -543,7 +543,9 @@ void AddEvalCommands(CLI::App& app, Globals& globals, Action& action) {
   OnRun(correct, globals, action, [](const Globals& g) { return Correct(g, Options()); });
 
   CLI::App* results = eval->add_subcommand(
-      "results", "S per (run, scenario) with the run's mixture, for the lab lead");
+      "results",
+      "S per (run, scenario, checkpoint) with the run's mixture, who evaluated it (robot or "
+      "sim) and the checkpoint's step, for the lab lead");
   results->add_option("SWEEP", o.sweep_id, "sweep id")->required();
   results->add_option("--scenario", o.scenario, "only this scenario");
   results->add_flag("--trials", o.trials, "also list every trial");

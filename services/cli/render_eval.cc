@@ -615,8 +615,8 @@ std::string ScalingExchangeTable(const v1::Estimate& e) {
     rows.push_back({absl::StrCat(g.n_nt()), FormatValue(g.s_mix()), NeqCell(g), FormatEta(g.eta()),
                     IntervalCell(g.interval()), FormatSign(g.interval())});
   }
-  absl::StrAppend(&out, "exchange rate against the teleop curve (eta = N / N_eq, N_eq the teleop "
-                        "demos the teleop fit needs for the same S):\n",
+  absl::StrAppend(&out, "exchange rate against the teleop curve (eta = N / N_eq; N_eq: the teleop "
+                        "demos the fit needs for S):\n",
                   Indent(RenderTable({"N", "S", "N_EQ", "ETA", "INTERVAL", "SIGN"}, rows), 2));
   return out;
 }

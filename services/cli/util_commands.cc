@@ -224,7 +224,9 @@ void AddUtilCommands(CLI::App& app, Globals& globals, Action& action) {
   CLI::App* show = util->add_subcommand(
       "show",
       "local and global eta per (scenario, source), with intervals, the fit, and the log-log "
-      "plot on a terminal");
+      "plot on a terminal; the checkpoint aggregation and simulation-evaluated estimates are "
+      "marked; a scaling estimate shows the source's curve and fit, the marginal gain per demo "
+      "and each point's exchange rate against the teleop curve");
   show->add_option("SWEEP", o.sweep_id, "sweep id")->required();
   show->add_option("--scenario", o.scenario, "only this scenario");
   show->add_option("--source", o.source, "only this non-teleop source");
@@ -236,7 +238,8 @@ void AddUtilCommands(CLI::App& app, Globals& globals, Action& action) {
       "--plot", o.plot,
       "draw each estimate's log-log plot (S against N_tele: teleop points o, the fitted power "
       "law ..., mixed points + for eta > 0 and x for eta < 0 with an arrow to their N_eq; "
-      "points with S = 0 counted below it); the default on a terminal at least 60 columns "
+      "points with S = 0 counted below it; a scaling estimate plots S against N source demos "
+      "with the source's fit); the default on a terminal at least 60 columns "
       "wide; coloured on a terminal unless NO_COLOR is set");
   show->add_flag("--no-plot", o.no_plot, "no plots, even on a terminal")->excludes(plot);
   show->add_option("--budget", o.budget_hours,
