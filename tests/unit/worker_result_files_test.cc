@@ -361,7 +361,7 @@ TEST(WorkerResultFilesTest, WrittenFilesReadBack) {
 // --- MimicGen -----------------------------------------------------------------
 
 // As get_important_stats() returns it and write_json writes it.
-constexpr char kImportantStats[] = R"({
+constexpr char kImportantStats[] = R"json({
     "generation_path": "/art/jobs/5",
     "success_rate": 80.03370681,
     "failure_rate": 19.96629318,
@@ -374,7 +374,7 @@ constexpr char kImportantStats[] = R"({
     "ep_length_max": 388,
     "ep_length_3std": 373,
     "time spent (hrs)": "1.25"
-})";
+})json";
 
 TEST(WorkerResultFilesTest, MimicgenSummaryRateIsAPercentage) {
   std::string text = kImportantStats;

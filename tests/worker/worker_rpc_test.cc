@@ -634,15 +634,16 @@ TEST_F(SeedJobsRpcTest, RealGenerateAndEvaluateJobsAreJudgedByTheirResultFiles) 
   // A generator that made what was wanted.
   v1::JobSpec generated = GenerateJob(42, 8);
   generated.clear_argv();
+  // (A shell template: literal braces are doubled.)
   generated.set_shell(
-      "echo 'have 8 successes out of 10 trials so far'; "
-      "echo '{"num_success": 8, "num_failures": 2, "num_attempts": 10, "
-      ""success_rate": 80.0}' > {output_dir}/important_stats.json");
+      R"(echo 'have 8 successes out of 10 trials so far'; )"
+      R"(echo '{{"num_success": 8, "num_failures": 2, "num_attempts": 10, )"
+      R"("success_rate": 80.0}}' > {output_dir}/important_stats.json)");
   service_->Queue(generated);
   // An evaluation that ran more episodes than asked for.
   const std::string two_episodes =
-      "echo '{"format": "mixsweep.eval.v1", "episodes": [{"index": 0, "success": "
-      "true}, {"index": 1, "success": false, "score": 0.5}]}' > {output_dir}/result.json";
+      R"(echo '{{"format": "mixsweep.eval.v1", "episodes": [{{"index": 0, "success": )"
+      R"(true}}, {{"index": 1, "success": false, "score": 0.5}}]}}' > {output_dir}/result.json)";
   v1::JobSpec too_many = EvaluateJob(43, 1, "mixsweep");
   too_many.clear_argv();
   too_many.set_shell(two_episodes);
