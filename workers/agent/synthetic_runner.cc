@@ -88,7 +88,9 @@ class SyntheticRunner : public JobRunner, public std::enable_shared_from_this<Sy
     }
     if (Clock::now() - last_log_ >= std::chrono::seconds(1)) {
       last_log_ = Clock::now();
-      Log(absl::StrCat("[synthetic] step ", step_, "/", total_steps_, "\n"));
+      std::string line = absl::StrCat("[synthetic] step ", step_, "/", total_steps_);
+      for (const auto& [name, value] : Metrics()) absl::StrAppend(&line, " ", name, " ", value);
+      Log(line + "\n");
     }
     if (step_ >= total_steps_) {
       End();
