@@ -44,12 +44,21 @@ absl::Status SweepService::CheckNamedBaseline(const spec::SweepSpec& spec) {
   };
   if (other->task.name != spec.task.name) return mismatch("task", spec.task.name, other->task.name);
   if (other->policy != spec.policy) return mismatch("policy", spec.policy, other->policy);
-  const auto protocol = [](const spec::Protocol& p) {
-    return absl::StrCat(p.total_steps, "/", p.pretrain_steps, "/", p.finetune_steps);
-  };
-  if (protocol(other->protocol) != protocol(spec.protocol)) {
-    return mismatch("protocol (total/pretrain/finetune steps)", protocol(spec.protocol),
-                    protocol(other->protocol));
+  // A scaling sweep's runs train T_total steps on the source alone: they
+  // compare with the baseline's teleop-only runs, which train T_total too.
+  if (spec.design == spec::Design::kScaling) {
+    if (other->protocol.total_steps != spec.protocol.total_steps) {
+      return mismatch("protocol (total steps)", absl::StrCat(spec.protocol.total_steps),
+                      absl::StrCat(other->protocol.total_steps));
+    }
+  } else {
+    const auto protocol = [](const spec::Protocol& p) {
+      return absl::StrCat(p.total_steps, "/", p.pretrain_steps, "/", p.finetune_steps);
+    };
+    if (protocol(other->protocol) != protocol(spec.protocol)) {
+      return mismatch("protocol (total/pretrain/finetune steps)", protocol(spec.protocol),
+                      protocol(other->protocol));
+    }
   }
   if (!other->has_own_baseline()) {
     return absl::InvalidArgumentError(absl::StrCat(

@@ -63,6 +63,9 @@ constexpr FieldBound kBounds[] = {
     {.field = "CompleteJobRequest.checkpoint_uri", .max_bytes = kUriBytes},
     {.field = "CompleteJobRequest.final_metrics", .max_entries = kMetrics,
      .max_key_bytes = kMetricNameBytes},
+    {.field = "CompleteJobRequest.episodes", .max_entries = kEpisodes},
+    {.field = "CompleteJobRequest.step_checkpoints", .max_entries = kStepCheckpoints},
+    {.field = "StepCheckpoint.uri", .max_bytes = kUriBytes},
     {.field = "JobFailure.message", .max_bytes = kFailureMessageBytes},
     {.field = "HandBackJobRequest.resume_checkpoint_uri", .max_bytes = kUriBytes},
     // EvaluationService

@@ -81,6 +81,10 @@ inline constexpr size_t kArgvEntries = 1000;
 inline constexpr size_t kArgBytes = 128 * 1024;
 inline constexpr size_t kEnvEntries = 1000;
 inline constexpr size_t kCodeVersionBytes = 256;  // as the spec bounds it
+// An evaluate job reports one episode per trial its scenario wants (at most
+// 1000, spec) and a training job at most 100 intermediate checkpoints (spec).
+inline constexpr size_t kEpisodes = 1000;
+inline constexpr size_t kStepCheckpoints = 100;
 // Items an operator ticks in one trial: at most the rubric's entries (100,
 // spec).
 inline constexpr size_t kAchievedEntries = 100;

@@ -280,6 +280,10 @@ TEST_F(SweepStoreTest, SubmitStoresTheWholeSweepInOneTransaction) {
         EXPECT_EQ(job->state, JobState::kBlocked);
         EXPECT_NE(job->depends_on_job_id, 0);
         break;
+      case plan::JobKind::kGenerate:
+      case plan::JobKind::kEvaluate:
+        ADD_FAILURE() << job->key << ": the example generates nothing and evaluates by robot";
+        break;
     }
   }
   EXPECT_EQ(kinds, (std::map<plan::JobKind, int>{{plan::JobKind::kTrain, 9},

@@ -7,9 +7,13 @@
 # check that a finetune started from its pretrain's checkpoint.
 #
 #   fake_train.sh --dataset=URI --steps=N --out=DIR --manifest=FILE [--init=CKPT]
+#                 [--every=K]
+#
+# --every=K also writes the checkpoints of steps K, 2K, ... below N at
+# --out/checkpoints/step_<step>.ckpt (a template's checkpoint_at_step).
 set -euo pipefail
 
-dataset="" steps="" out="" manifest="" init=""
+dataset="" steps="" out="" manifest="" init="" every=""
 for arg in "$@"; do
   case "$arg" in
     --dataset=*) dataset="${arg#--dataset=}" ;;
@@ -17,6 +21,7 @@ for arg in "$@"; do
     --out=*) out="${arg#--out=}" ;;
     --manifest=*) manifest="${arg#--manifest=}" ;;
     --init=*) init="${arg#--init=}" ;;
+    --every=*) every="${arg#--every=}" ;;
     *) echo "fake_train: unknown argument $arg" >&2; exit 2 ;;
   esac
 done
@@ -44,6 +49,12 @@ for (( k = 1; k <= thousands; k++ )); do
 done
 
 mkdir -p "$out/checkpoints"
+if [[ -n "$every" ]]; then
+  for (( s = every; s < steps; s += every )); do
+    printf '{"fake_train": true, "dataset": "%s", "steps": %s, "init_checkpoint": "%s", "manifest": "%s"}\n' \
+      "$dataset" "$s" "$init" "$manifest" > "$out/checkpoints/step_$s.ckpt"
+  done
+fi
 printf '{"fake_train": true, "dataset": "%s", "steps": %s, "init_checkpoint": "%s", "manifest": "%s"}\n' \
   "$dataset" "$steps" "$init" "$manifest" > "$out/checkpoints/last.ckpt.tmp"
 mv "$out/checkpoints/last.ckpt.tmp" "$out/checkpoints/last.ckpt"
