@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
+#include "workers/python_json.h"
 
 namespace mixsweep::workers {
 namespace {
@@ -234,34 +235,7 @@ std::optional<ProgressSample> ParseWithPattern(const std::regex& pattern,
 // Python's json.dumps writes NaN, Infinity and -Infinity bare, which is not
 // JSON; outside strings they become null so the rest of the line still reads.
 std::string NullNonFiniteNumbers(std::string_view line) {
-  static constexpr std::string_view kBare[] = {"-Infinity", "Infinity", "NaN"};
-  std::string out;
-  out.reserve(line.size());
-  bool in_string = false;
-  for (size_t i = 0; i < line.size(); ++i) {
-    const char c = line[i];
-    if (in_string) {
-      out += c;
-      if (c == '\\' && i + 1 < line.size()) {
-        out += line[++i];
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    if (c == '"') in_string = true;
-    bool replaced = false;
-    for (std::string_view bare : kBare) {
-      if (line.substr(i, bare.size()) == bare) {
-        out += "null";
-        i += bare.size() - 1;
-        replaced = true;
-        break;
-      }
-    }
-    if (!replaced) out += c;
-  }
-  return out;
+  return ReplaceBareNonFinite(line, [](std::string_view) { return std::string("null"); });
 }
 
 // A JSON value that is a non-negative integer (1200 or 1200.0).

@@ -33,6 +33,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
+#include "workers/python_json.h"
 
 namespace mixsweep::workers {
 namespace {
@@ -48,34 +49,9 @@ absl::string_view A(std::string_view text) { return absl::string_view(text.data(
 constexpr std::string_view kNonFinite = "\x01non-finite:";
 
 std::string MarkNonFiniteNumbers(std::string_view text) {
-  static constexpr std::string_view kBare[] = {"-Infinity", "Infinity", "NaN"};
-  std::string out;
-  out.reserve(text.size());
-  bool in_string = false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (in_string) {
-      out += c;
-      if (c == '\\' && i + 1 < text.size()) {
-        out += text[++i];
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    if (c == '"') in_string = true;
-    bool replaced = false;
-    for (std::string_view bare : kBare) {
-      if (text.substr(i, bare.size()) == bare) {
-        absl::StrAppend(&out, "\"\\u0001non-finite:", std::string(bare), "\"");
-        i += bare.size() - 1;
-        replaced = true;
-        break;
-      }
-    }
-    if (!replaced) out += c;
-  }
-  return out;
+  return ReplaceBareNonFinite(text, [](std::string_view bare) {
+    return absl::StrCat("\"\\u0001non-finite:", std::string(bare), "\"");
+  });
 }
 
 // Errors name the file and the field: "<file>: <field>: <what>".

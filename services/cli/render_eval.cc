@@ -623,6 +623,25 @@ std::string ScalingExchangeTable(const v1::Estimate& e) {
 
 }  // namespace
 
+namespace {
+
+// A fit as the plot draws it: only with a finite alpha > 0 and a finite beta.
+PlotFit PlotFitOf(const v1::PowerLawFit& fit) {
+  PlotFit out;
+  out.alpha = fit.alpha();
+  out.beta = fit.beta();
+  out.drawable = (fit.defined() || fit.alpha() != 0 || fit.beta() != 0) &&
+                 std::isfinite(fit.alpha()) && fit.alpha() > 0 && std::isfinite(fit.beta());
+  if (!out.drawable) {
+    out.undefined_reason = fit.undefined_reason() == v1::Eta::STATUS_UNSPECIFIED
+                               ? std::string("no fit")
+                               : EtaStatusShortName(fit.undefined_reason());
+  }
+  return out;
+}
+
+}  // namespace
+
 LogLogPlotInput PlotInputOf(const v1::Estimate& e) {
   if (e.scaling()) {
     // The source's own curve against N, with the power law fitted on it.
@@ -633,16 +652,7 @@ LogLogPlotInput PlotInputOf(const v1::Estimate& e) {
     for (const v1::CurvePoint& p : e.mixed_curve()) {
       in.teleop.push_back({static_cast<double>(p.n_nt()), p.mean_s()});
     }
-    const v1::PowerLawFit& fit = e.source_fit();
-    in.fit.alpha = fit.alpha();
-    in.fit.beta = fit.beta();
-    in.fit.drawable = (fit.defined() || fit.alpha() != 0 || fit.beta() != 0) &&
-                      std::isfinite(fit.alpha()) && fit.alpha() > 0 && std::isfinite(fit.beta());
-    if (!in.fit.drawable) {
-      in.fit.undefined_reason = fit.undefined_reason() == v1::Eta::STATUS_UNSPECIFIED
-                                    ? std::string("no fit")
-                                    : EtaStatusShortName(fit.undefined_reason());
-    }
+    in.fit = PlotFitOf(e.source_fit());
     return in;
   }
   LogLogPlotInput in;
@@ -692,16 +702,7 @@ LogLogPlotInput PlotInputOf(const v1::Estimate& e) {
   for (int i = 0; i < e.global_size(); ++i) {  // a global eta without its curve point
     if (!used[i]) in.mixed.push_back(mixed_of(e.global(i), e.global(i).s_mix()));
   }
-  const v1::PowerLawFit& fit = e.fit();
-  in.fit.alpha = fit.alpha();
-  in.fit.beta = fit.beta();
-  in.fit.drawable = (fit.defined() || fit.alpha() != 0 || fit.beta() != 0) &&
-                    std::isfinite(fit.alpha()) && fit.alpha() > 0 && std::isfinite(fit.beta());
-  if (!in.fit.drawable) {
-    in.fit.undefined_reason = fit.undefined_reason() == v1::Eta::STATUS_UNSPECIFIED
-                                  ? std::string("no fit")
-                                  : EtaStatusShortName(fit.undefined_reason());
-  }
+  in.fit = PlotFitOf(e.fit());
   return in;
 }
 

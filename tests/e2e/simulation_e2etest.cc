@@ -105,9 +105,10 @@ std::string SimulationScenario(const std::string& name, const std::string& extra
          "        result_format: lerobot\n";
 }
 
-std::string ScalingSpec() {
+// The start of a scaling sweep's spec on a one-milestone task.
+std::string ScalingHeader(const std::string& name, int max_attempts) {
   return "version: 1\n"
-         "name: generated-scaling\n"
+         "name: " + name + "\n"
          "design: scaling\n"
          "task:\n"
          "  name: can_sort\n"
@@ -115,6 +116,11 @@ std::string ScalingSpec() {
          "    milestones:\n"
          "      - {name: success, score: 1}\n"
          "policy: diffusion_policy\n"
+         "max_attempts: " + std::to_string(max_attempts) + "\n";
+}
+
+std::string ScalingSpec(int max_attempts = 3) {
+  return ScalingHeader("generated-scaling", max_attempts) +
          "sources:\n"
          "  - name: mimicgen\n"
          "    kind: simulation\n"
@@ -248,6 +254,15 @@ TEST(SimulationE2E, GeneratedScalingSweepEvaluatedInSimulationMatchesAHandComput
   EXPECT_GT(g.seconds(), 0.0);
   EXPECT_DOUBLE_EQ(g.measured_cost_per_demo_hours(), g.seconds() / 3600.0 / 400);
 
+  // The CLI shows the generated source and the simulation scenario as such.
+  CommandResult show = s.daemon.Cli({"sweep", "show", std::to_string(sweep_id)});
+  ASSERT_EQ(show.exit_code, 0) << show.err;
+  EXPECT_THAT(show.out, HasSubstr("generated (400 demos"));
+  EXPECT_THAT(show.out, HasSubstr("simulation (lerobot, seed 1000)"));
+  CommandResult results = s.daemon.Cli({"eval", "results", std::to_string(sweep_id), "--csv"});
+  ASSERT_EQ(results.exit_code, 0) << results.err;
+  EXPECT_THAT(results.out, HasSubstr("checkpoint_step"));
+
   // The scaling estimate: S per (N, seed) is the best checkpoint's success
   // rate; mean and population std over seeds; the fit and gains from those.
   std::map<int64_t, std::vector<double>> seeds_by_n;
@@ -313,16 +328,7 @@ TEST(SimulationE2E, GeneratedScalingSweepEvaluatedInSimulationMatchesAHandComput
 TEST(SimulationE2E, BadResultAndSummaryFilesFailTheirJobsAndRecordNothing) {
   TestServer s = StartServer();
   const std::string spec =
-      "version: 1\n"
-      "name: bad-results\n"
-      "design: scaling\n"
-      "task:\n"
-      "  name: can_sort\n"
-      "  rubric:\n"
-      "    milestones:\n"
-      "      - {name: success, score: 1}\n"
-      "policy: diffusion_policy\n"
-      "max_attempts: 1\n"
+      ScalingHeader("bad-results", /*max_attempts=*/1) +
       "sources:\n"
       "  - name: collected\n"
       "    kind: simulation\n"
@@ -339,13 +345,10 @@ TEST(SimulationE2E, BadResultAndSummaryFilesFailTheirJobsAndRecordNothing) {
       SimulationScenario("malformed", ", \"--mode=malformed\"") +
       SimulationScenario("nan_reward", ", \"--mode=nan\"") +
       SimulationScenario("missing", ", \"--mode=missing\"") + TrainTemplate();
-  std::string generator_spec = ScalingSpec();
+  std::string generator_spec = ScalingSpec(/*max_attempts=*/1);
   generator_spec.replace(generator_spec.find("\"--out={output_dir}\"]"),
                          std::string("\"--out={output_dir}\"]").size(),
                          "\"--out={output_dir}\", \"--mode=no_summary\"]");
-  generator_spec.replace(generator_spec.find("policy: diffusion_policy\n"),
-                         std::string("policy: diffusion_policy\n").size(),
-                         "policy: diffusion_policy\nmax_attempts: 1\n");
   for (const std::string& yaml : {spec, generator_spec}) {
     CommandResult submit = s.daemon.Cli({"sweep", "submit", WriteSpec(yaml)});
     ASSERT_EQ(submit.exit_code, 0) << submit.err << s.daemon.LogTail();

@@ -206,6 +206,18 @@ def _estimate_columns(e):
         "beta": fit.beta if fit.defined else None,
         "r_squared": fit.r_squared if fit.defined else None,
         "points_excluded_zero": fit.points_excluded_zero,
+        # Seed 001's protocol (docs/simulation.md): how checkpoints made S,
+        # and for a scaling sweep the power law of the source alone.
+        "aggregation": e.aggregation,
+        "simulated": e.simulated,
+        "scaling": e.scaling,
+        "source_fit_defined": e.source_fit.defined if e.scaling else None,
+        "source_alpha": e.source_fit.alpha if e.scaling and e.source_fit.defined else None,
+        "source_beta": e.source_fit.beta if e.scaling and e.source_fit.defined else None,
+        "source_r_squared": (e.source_fit.r_squared
+                             if e.scaling and e.source_fit.defined else None),
+        "n_from": None,
+        "gain_per_demo": None,
     }
 
 
@@ -216,7 +228,10 @@ _NEQ_STATUSES = (Eta.STATUS_DEFINED, Eta.STATUS_N_EQ_EQUALS_N_TELE, Eta.STATUS_N
 def eta_records(estimates):
     """One record per eta of each Estimate: every local eta (kind "local",
     n_tele = N_t*), then every global eta (kind "global"), with the
-    estimate's own columns (scenario, source, version, the power-law fit)."""
+    estimate's own columns (scenario, source, version, the power-law fit).
+    A scaling estimate adds one record of kind "marginal_gain" per pair of
+    consecutive N: n_nt = N_to, n_from = N_from, s_t = S(N_from), s_mix =
+    S(N_to), gain_per_demo."""
     rows = []
     for e in estimates:
         common = _estimate_columns(e)
@@ -229,6 +244,13 @@ def eta_records(estimates):
             row = dict(common, kind="global", n_tele=g.n_tele, n_nt=g.n_nt, s_t=None,
                        s_mix=g.s_mix, n_eq=g.n_eq if g.eta.status in _NEQ_STATUSES else None)
             row.update(_eta_columns(g.eta, g.interval))
+            rows.append(row)
+        no_eta = {column: None for column in _eta_columns(Eta(), EtaInterval())}
+        for gain in e.marginal_gains:
+            row = dict(common, kind="marginal_gain", n_tele=0, n_nt=gain.n_to, s_t=gain.s_from,
+                       s_mix=gain.s_to, n_eq=None, n_from=gain.n_from,
+                       gain_per_demo=gain.gain_per_demo)
+            row.update(no_eta)
             rows.append(row)
     return rows
 
@@ -282,6 +304,8 @@ def result_record(sweep_id, r):
         "trials_wanted": r.trials_wanted,
         "s": r.s if r.trials_recorded else None,
         "checkpoint_uri": r.checkpoint_uri,
+        "checkpoint_step": r.checkpoint_step,
+        "simulated": r.simulated,
     }
 
 
@@ -312,5 +336,8 @@ def trial_records(sweep_id, r):
             superseded_by_trial_id=t.superseded_by_trial_id or None,
             correction_reason=t.correction_reason,
             simulated=t.simulated,
+            episode_seed=t.episode.seed if t.simulated and t.HasField("episode") else None,
+            sum_reward=t.episode.sum_reward if t.episode.has_rewards else None,
+            max_reward=t.episode.max_reward if t.episode.has_rewards else None,
         ))
     return rows
