@@ -119,8 +119,11 @@ std::string ScalingHeader(const std::string& name, int max_attempts) {
          "max_attempts: " + std::to_string(max_attempts) + "\n";
 }
 
-std::string ScalingSpec(int max_attempts = 3) {
+std::string ScalingSpec(int max_attempts = 3, int64_t baseline_from_sweep = 0) {
   return ScalingHeader("generated-scaling", max_attempts) +
+         (baseline_from_sweep > 0
+              ? "baseline_from_sweep: " + std::to_string(baseline_from_sweep) + "\n"
+              : std::string()) +
          "sources:\n"
          "  - name: mimicgen\n"
          "    kind: simulation\n"
@@ -164,6 +167,57 @@ std::pair<double, double> FitPowerLaw(const std::map<int64_t, double>& points) {
   const double k = static_cast<double>(points.size());
   const double beta = (k * sxy - sx * sy) / (k * sxx - sx * sx);
   return {std::exp((sy - beta * sx) / k), beta};
+}
+
+// Each point's S over seeds, computed from the evaluate jobs' result files
+// of `sweep_id` (not from the database's trials): per (N, seed) the best
+// checkpoint's success rate, then the mean over seeds. N is N_nt, or
+// N_tele for teleop-only runs.
+struct HandCurve {
+  std::map<int64_t, std::vector<double>> seeds_by_n;
+  std::map<int64_t, double> mean_by_n;
+};
+HandCurve CurveFromResultFiles(const std::string& dsn, int64_t sweep_id) {
+  std::map<std::pair<int64_t, int64_t>, double> best;  // (n, seed)
+  for (const auto& job : Query(dsn,
+                               "SELECT j.checkpoint_uri, CASE WHEN r.n_nt > 0 THEN r.n_nt "
+                               "ELSE r.n_tele END, r.seed FROM jobs j JOIN evaluation_requests q "
+                               "ON q.id = j.evaluation_request_id JOIN runs r ON r.id = q.run_id "
+                               "WHERE j.kind = 'evaluate' AND j.sweep_id = " +
+                                   std::to_string(sweep_id))) {
+    const json info = ReadJson(PathOf(job[0].as<std::string>()));
+    int successes = 0;
+    for (const json& episode : info["per_episode"]) successes += episode["success"].get<bool>();
+    double& s = best[{job[1].as<int64_t>(), job[2].as<int64_t>()}];
+    s = std::max(s, static_cast<double>(successes) / info["per_episode"].size());
+  }
+  HandCurve curve;
+  for (const auto& [point, s] : best) curve.seeds_by_n[point.first].push_back(s);
+  for (const auto& [n, values] : curve.seeds_by_n) {
+    double sum = 0;
+    for (double v : values) sum += v;
+    curve.mean_by_n[n] = sum / values.size();
+  }
+  return curve;
+}
+
+// The sweep's one estimate, once it counts `trials` trials.
+v1::Estimate WaitForEstimate(const Daemon& daemon, int64_t sweep_id, int trials) {
+  auto utilization = v1::UtilizationService::NewStub(daemon.Channel());
+  v1::GetEstimatesResponse estimates;
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        grpc::ClientContext context;
+        v1::GetEstimatesRequest request;
+        request.set_sweep_id(sweep_id);
+        estimates.Clear();
+        return utilization->GetEstimates(&context, request, &estimates).ok() &&
+               estimates.estimates_size() == 1 &&
+               estimates.estimates(0).trial_count() == trials;
+      },
+      60s))
+      << estimates.DebugString();
+  return estimates.estimates_size() == 1 ? estimates.estimates(0) : v1::Estimate();
 }
 
 TEST(SimulationE2E, GeneratedScalingSweepEvaluatedInSimulationMatchesAHandComputation) {
@@ -265,34 +319,13 @@ TEST(SimulationE2E, GeneratedScalingSweepEvaluatedInSimulationMatchesAHandComput
 
   // The scaling estimate: S per (N, seed) is the best checkpoint's success
   // rate; mean and population std over seeds; the fit and gains from those.
-  std::map<int64_t, std::vector<double>> seeds_by_n;
   for (const auto& [point, by_step] : s_by_point) {
-    ASSERT_EQ(by_step.size(), 2u) << "checkpoints 1000 and 2000";
-    double best = 0;
-    for (const auto& [step, rate] : by_step) best = std::max(best, rate);
-    seeds_by_n[point.first].push_back(best);
+    EXPECT_EQ(by_step.size(), 2u) << "checkpoints 1000 and 2000";
   }
-  std::map<int64_t, double> mean_by_n;
-  for (const auto& [n, values] : seeds_by_n) {
-    double sum = 0;
-    for (double v : values) sum += v;
-    mean_by_n[n] = sum / values.size();
-  }
-  auto utilization = v1::UtilizationService::NewStub(s.daemon.Channel());
-  v1::GetEstimatesResponse estimates;
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        grpc::ClientContext context;
-        v1::GetEstimatesRequest request;
-        request.set_sweep_id(sweep_id);
-        estimates.Clear();
-        return utilization->GetEstimates(&context, request, &estimates).ok() &&
-               estimates.estimates_size() == 1 &&
-               estimates.estimates(0).trial_count() == 16 * kEpisodes;
-      },
-      60s))
-      << estimates.DebugString();
-  const v1::Estimate& e = estimates.estimates(0);
+  const HandCurve hand = CurveFromResultFiles(s.dsn, sweep_id);
+  const std::map<int64_t, std::vector<double>>& seeds_by_n = hand.seeds_by_n;
+  const std::map<int64_t, double>& mean_by_n = hand.mean_by_n;
+  const v1::Estimate e = WaitForEstimate(s.daemon, sweep_id, 16 * kEpisodes);
   EXPECT_TRUE(e.scaling());
   EXPECT_TRUE(e.simulated());
   EXPECT_EQ(e.aggregation(), "max_over_checkpoints");
@@ -301,8 +334,8 @@ TEST(SimulationE2E, GeneratedScalingSweepEvaluatedInSimulationMatchesAHandComput
     SCOPED_TRACE("N = " + std::to_string(p.n_nt()));
     EXPECT_EQ(p.n_tele(), 0);
     EXPECT_EQ(p.n_seeds(), 2);
-    EXPECT_NEAR(p.mean_s(), mean_by_n[p.n_nt()], 1e-12);
-    const std::vector<double>& v = seeds_by_n[p.n_nt()];
+    EXPECT_NEAR(p.mean_s(), mean_by_n.at(p.n_nt()), 1e-12);
+    const std::vector<double>& v = seeds_by_n.at(p.n_nt());
     EXPECT_NEAR(p.std_s(), std::abs(v[0] - v[1]) / 2, 1e-12);
     // The collection cost of a point is its demos at the measured rate.
     EXPECT_NEAR(p.cost_collection_hours(), p.n_nt() * g.measured_cost_per_demo_hours(), 1e-12);
@@ -319,6 +352,83 @@ TEST(SimulationE2E, GeneratedScalingSweepEvaluatedInSimulationMatchesAHandComput
     EXPECT_EQ(gain.n_from(), n_from);
     EXPECT_EQ(gain.n_to(), n_to);
     EXPECT_NEAR(gain.gain_per_demo(), (s_to - s_from) / (n_to - n_from), 1e-12);
+  }
+}
+
+// Seed 000's teleop-only curve of the same task, policy, protocol and
+// simulation scenario: N_tele in {50, 100, 200, 400}, two seeds.
+std::string TeleopCurveSpec() {
+  return "version: 1\n"
+         "name: teleop-curve\n"
+         "task:\n"
+         "  name: can_sort\n"
+         "  rubric:\n"
+         "    milestones:\n"
+         "      - {name: success, score: 1}\n"
+         "policy: diffusion_policy\n"
+         "teleop:\n"
+         "  dataset: {uri: \"file:///data/teleop/can_sort.hdf5\", episodes: 400}\n"
+         "  n_tele: [50, 100, 200, 400]\n"
+         "sources:\n"
+         "  - name: sim\n"
+         "    kind: simulation\n"
+         "    dataset: {uri: \"file:///data/sim/can_sort.hdf5\", episodes: 1000}\n"
+         "    n_nt: [0]\n"
+         "seeds: [0, 1]\n"
+         "protocol:\n"
+         "  total_steps: 2000\n"
+         "  pretrain_steps: 1000\n"
+         "  finetune_steps: 1000\n"
+         "evaluation:\n"
+         "  trials_per_scenario: " + std::to_string(kEpisodes) + "\n"
+         "  aggregation: max_over_checkpoints\n"
+         "  checkpoints:\n"
+         "    every_steps: 1000\n"
+         "  scenarios:\n" +
+         SimulationScenario("sim_d0", "") + TrainTemplate();
+}
+
+// Where another sweep of the same task, policy and protocol has a teleop
+// curve, each scaling point becomes an exchange rate against it: eta =
+// N / N_eq, N_eq the teleop demos that reach the point's S on the teleop
+// power law.
+TEST(SimulationE2E, ScalingPointsBecomeExchangeRatesAgainstAnotherSweepsTeleopCurve) {
+  TestServer s = StartServer();
+  WorkerProcess worker =
+      WorkerProcess::Start(s.daemon, "sim-worker", {"--gpus", "none", "--cpu-slots", "2"});
+  CommandResult teleop = s.daemon.Cli({"sweep", "submit", WriteSpec(TeleopCurveSpec())});
+  ASSERT_EQ(teleop.exit_code, 0) << teleop.err << s.daemon.LogTail();
+  const int64_t teleop_id = QueryInt(s.dsn, "SELECT max(id) FROM sweeps");
+  ASSERT_TRUE(WaitForAllJobsToEnd(s.dsn)) << JobStates(s.dsn) << worker.LogTail();
+  CommandResult scaling =
+      s.daemon.Cli({"sweep", "submit", WriteSpec(ScalingSpec(3, teleop_id))});
+  ASSERT_EQ(scaling.exit_code, 0) << scaling.err << s.daemon.LogTail();
+  const int64_t scaling_id = QueryInt(s.dsn, "SELECT max(id) FROM sweeps");
+  ASSERT_TRUE(WaitForAllJobsToEnd(s.dsn)) << JobStates(s.dsn) << worker.LogTail();
+  ASSERT_EQ(QueryInt(s.dsn, "SELECT count(*) FROM jobs WHERE state <> 'succeeded'"), 0)
+      << JobStates(s.dsn);
+
+  const HandCurve teleop_curve = CurveFromResultFiles(s.dsn, teleop_id);
+  const HandCurve source_curve = CurveFromResultFiles(s.dsn, scaling_id);
+  const auto [alpha, beta] = FitPowerLaw(teleop_curve.mean_by_n);
+  ASSERT_GT(beta, 0);
+  const v1::Estimate e = WaitForEstimate(s.daemon, scaling_id, 2 * 16 * kEpisodes);
+  EXPECT_TRUE(e.scaling());
+  ASSERT_EQ(e.teleop_curve_size(), 4);
+  ASSERT_TRUE(e.fit().defined());
+  EXPECT_NEAR(e.fit().alpha(), alpha, 1e-9);
+  EXPECT_NEAR(e.fit().beta(), beta, 1e-9);
+  ASSERT_EQ(e.global_size(), 4);
+  for (const v1::GlobalEta& g : e.global()) {
+    SCOPED_TRACE("N = " + std::to_string(g.n_nt()));
+    EXPECT_EQ(g.n_tele(), 0);
+    const double s_mix = source_curve.mean_by_n.at(g.n_nt());
+    EXPECT_NEAR(g.s_mix(), s_mix, 1e-12);
+    const double n_eq = std::pow(s_mix / alpha, 1 / beta);
+    EXPECT_NEAR(g.n_eq(), n_eq, 1e-6 * n_eq);
+    ASSERT_EQ(g.eta().status(), v1::Eta::STATUS_DEFINED);
+    EXPECT_NEAR(g.eta().value(), g.n_nt() / n_eq, 1e-6 * g.n_nt() / n_eq);
+    EXPECT_TRUE(g.has_interval()) << "a bootstrap interval for each exchange rate";
   }
 }
 
