@@ -354,3 +354,119 @@ TEST(DashboardE2E, BrowserShowsTheSweepAndItsEtaTableAndUpdatesByItself) {
 
 }  // namespace
 }  // namespace mixsweep::testing
+
+namespace mixsweep::testing {
+namespace {
+
+// Seed 001 on the dashboard: a scaling sweep whose source is generated and
+// whose scenario is evaluated in simulation, run by a synthetic worker (it
+// writes MimicGen summaries and lerobot result files), shown in a real
+// browser by tests/browser/simulation_check.py against the gRPC API.
+constexpr char kSyntheticScalingSpec[] = R"yaml(version: 1
+name: dashboard-scaling
+design: scaling
+task:
+  name: can_sort
+  rubric:
+    milestones:
+      - {name: success, score: 1}
+policy: diffusion_policy
+sources:
+  - name: mimicgen
+    kind: simulation
+    generate:
+      from: {uri: "file:///data/source/can_sort_human10.hdf5", episodes: 10}
+      demos: 400
+      command:
+        argv: [generate_dataset, "--source={dataset}", "--n={n_demos}", "--out={output_dir}"]
+        checkpoint: "{output_dir}/demo.hdf5"
+    n_nt: [100, 200, 400]
+seeds: [0, 1]
+protocol:
+  total_steps: 2000
+evaluation:
+  trials_per_scenario: 10
+  aggregation: max_over_checkpoints
+  checkpoints:
+    every_steps: 1000
+  scenarios:
+    - name: sim_d0
+      evaluator: simulation
+      command:
+        argv: [lerobot-eval, "--policy.path={checkpoint}", "--eval.n_episodes={n_episodes}",
+               "--seed={seed}", "--output_dir={output_dir}"]
+        result_format: lerobot
+templates:
+  train:
+    argv: [train, "--data={dataset}", "--steps={steps}", "--out={output_dir}"]
+    checkpoint: "{output_dir}/last.ckpt"
+    checkpoint_at_step: "{output_dir}/step_{step}.ckpt"
+resources:
+  gpus: 1
+)yaml";
+
+std::string SimulationCheckScript() {
+  return std::string(MIXSWEEP_SOURCE_DIR) + "/tests/browser/simulation_check.py";
+}
+
+TEST(DashboardE2E, ScalingSweepShowsGeneratedDataSimulationResultsAndMarginalGains) {
+  for (const char* path : {kPython, kChromium, kChromedriver}) {
+    ASSERT_TRUE(fs::exists(path)) << path << " is missing: scripts/install-deps.sh installs it";
+  }
+  const std::string dsn = CreateTestDatabase();
+  Daemon daemon = Daemon::Start(
+      {.database = dsn,
+       .extra_args = {"--artifact-root", "file://" + MakeTempDir("artifacts"),
+                      "--estimate-resamples", "200", "--recompute-interval-seconds", "0.5"},
+       .dashboard = true,
+       .dashboard_open = true});
+  ASSERT_GT(daemon.dashboard_port(), 0) << daemon.LogTail();
+  CommandResult submitted = daemon.Cli({"sweep", "submit", WriteSpec(kSyntheticScalingSpec)});
+  ASSERT_EQ(submitted.exit_code, 0) << submitted.out << submitted.err;
+  WorkerProcess worker = WorkerProcess::Start(
+      daemon, "synthetic",
+      {"--synthetic", "--synthetic-gpus", "1", "--synthetic-steps-per-second", "50000"});
+
+  // 3 N x 2 seeds x 2 checkpoints x 10 episodes, all in the estimate.
+  auto utilization = v1::UtilizationService::NewStub(daemon.Channel());
+  v1::GetEstimatesResponse estimates;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        grpc::ClientContext context;
+        v1::GetEstimatesRequest request;
+        request.set_sweep_id(1);
+        estimates.Clear();
+        return utilization->GetEstimates(&context, request, &estimates).ok() &&
+               estimates.estimates_size() == 1 && estimates.estimates(0).trial_count() == 120;
+      },
+      120s))
+      << estimates.DebugString() << daemon.LogTail() << worker.LogTail();
+  const v1::Estimate& e = estimates.estimates(0);
+  ASSERT_TRUE(e.scaling());
+  json expect = {{"sources", {{"mimicgen", true}}},
+                 {"scenario_evaluators", {"simulation"}},
+                 {"results_by_evaluator", {{"simulation", 12}}},
+                 {"gains", json::array()}};
+  for (const v1::MarginalGain& g : e.marginal_gains()) {
+    expect["gains"].push_back(
+        {{"n_from", g.n_from()}, {"n_to", g.n_to()}, {"gain", g.gain_per_demo()}});
+  }
+  ASSERT_EQ(expect["gains"].size(), 2u);
+
+  const std::string work = MakeTempDir("simulation-check");
+  WriteJson(work + "/expect.json", expect);
+  const std::string shot = ArtifactDir() + "/dashboard-scaling.png";
+  const std::string log_path = work + "/check.log";
+  Process check = Process::Start(
+      {kPython, SimulationCheckScript(), "--url",
+       "http://127.0.0.1:" + std::to_string(daemon.dashboard_port()) + "/#/sweeps/1",
+       "--expect", work + "/expect.json", "--screenshot", shot},
+      log_path);
+  CheckRun run = Finish(check, log_path);
+  EXPECT_EQ(run.exit_code, 0) << "simulation_check.py failed; its log is above\n"
+                              << daemon.LogTail();
+  ExpectScreenshot(shot);
+}
+
+}  // namespace
+}  // namespace mixsweep::testing
