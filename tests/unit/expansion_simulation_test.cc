@@ -13,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "scheduler/expansion/expansion.h"
 #include "scheduler/expansion/subset.h"
+#include "tests/unit/plan_keys.h"
 
 namespace mixsweep::plan {
 namespace {
@@ -112,19 +113,8 @@ spec::SweepSpec MixtureWithGeneratedSource() {
   return spec;
 }
 
-std::vector<std::string> RunKeys(const SweepPlan& plan) {
-  std::vector<std::string> keys;
-  for (const PlannedRun& run : plan.runs) keys.push_back(run.key);
-  return keys;
-}
-
-std::vector<std::string> JobKeys(const SweepPlan& plan, JobKind kind) {
-  std::vector<std::string> keys;
-  for (const PlannedJob& job : plan.jobs) {
-    if (job.kind == kind) keys.push_back(job.key);
-  }
-  return keys;
-}
+using testing::JobKeys;
+using testing::RunKeys;
 
 // Every dependency is listed before the job that needs it; keys are unique.
 void ExpectDependenciesFirst(const SweepPlan& plan) {

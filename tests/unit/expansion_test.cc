@@ -14,6 +14,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "scheduler/expansion/subset.h"
+#include "tests/unit/plan_keys.h"
 
 namespace mixsweep::plan {
 namespace {
@@ -95,19 +96,8 @@ int CountKind(const SweepPlan& plan, JobKind kind) {
                     [&](const PlannedJob& job) { return job.kind == kind; }));
 }
 
-std::vector<std::string> RunKeys(const SweepPlan& plan) {
-  std::vector<std::string> keys;
-  for (const PlannedRun& run : plan.runs) keys.push_back(run.key);
-  return keys;
-}
-
-std::vector<std::string> JobKeys(const SweepPlan& plan, JobKind kind) {
-  std::vector<std::string> keys;
-  for (const PlannedJob& job : plan.jobs) {
-    if (job.kind == kind) keys.push_back(job.key);
-  }
-  return keys;
-}
+using testing::JobKeys;
+using testing::RunKeys;
 
 std::vector<std::string> JobsOf(const PlannedRun& run) {
   if (run.run.source.empty()) return {run.train_job};
