@@ -5,7 +5,10 @@
 // files, with CompleteJob's generation, episodes and step_checkpoints.
 //
 // The fake grants the jobs queued in it, one per LeaseJob, then answers
-// empty after the worker's wait; it records every call.
+// empty after the worker's wait; it records every call. Like the real
+// scheduler, a LeaseJob retried under the key of a grant (the worker
+// cancelled the call to ask again with more GPUs, after the grant) gets
+// that same grant back.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -18,6 +21,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <set>
 #include <sstream>
@@ -123,6 +127,11 @@ class FakeWorkerService final : public v1::WorkerService::Service {
                         v1::LeaseJobResponse* response) override {
     std::unique_lock lock(mu_);
     Record(context);
+    if (auto granted = granted_by_key_.find(request->idempotency_key());
+        !request->idempotency_key().empty() && granted != granted_by_key_.end()) {
+      *response = granted->second;
+      return grpc::Status::OK;
+    }
     const auto until = std::chrono::steady_clock::now() +
                        std::chrono::seconds(std::min<int64_t>(request->wait().seconds(), 5));
     // Like the real scheduler: only a job whose GPUs fit the free ones sent.
@@ -142,6 +151,7 @@ class FakeWorkerService final : public v1::WorkerService::Service {
     response->mutable_lease()->set_job_id(spec.job().id());
     response->mutable_lease()->set_fencing_token(++next_token_);
     *response->mutable_spec() = std::move(spec);
+    if (!request->idempotency_key().empty()) granted_by_key_[request->idempotency_key()] = *response;
     cv_.notify_all();
     return grpc::Status::OK;
   }
@@ -221,6 +231,7 @@ class FakeWorkerService final : public v1::WorkerService::Service {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<v1::JobSpec> queue_;
+  std::map<std::string, v1::LeaseJobResponse> granted_by_key_;
   std::set<int64_t> cancelled_, invalid_;
   int unavailable_completes_ = 0;
   int64_t next_token_ = 100;
