@@ -1,13 +1,12 @@
 #include "scheduler/dispatch/dispatch_service.h"
 
-#include "scheduler/dispatch/completion_check.h"
-
 #include <algorithm>
 #include <chrono>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "scheduler/dispatch/completion_check.h"
 
 namespace mixsweep::scheduler {
 namespace {
