@@ -152,6 +152,13 @@ TEST(DecideTerminal, StoppedJobsAreHandedBackWithTheirLastCheckpoint) {
   EXPECT_EQ(shutdown.reason, HandBackJobRequest::REASON_SHUTDOWN);
   EXPECT_EQ(shutdown.checkpoint_uri, "/art/jobs/7/last.ckpt");
 
+  // Under SLURM the same signal is a preemption: the job resumes elsewhere
+  // from the checkpoint it wrote when told to stop.
+  TerminalAction preempted = DecideTerminal(StopReason::kPreempted, killed, {});
+  EXPECT_EQ(preempted.kind, TerminalAction::Kind::kHandBack);
+  EXPECT_EQ(preempted.reason, HandBackJobRequest::REASON_PREEMPTED);
+  EXPECT_EQ(preempted.checkpoint_uri, "/art/jobs/7/last.ckpt");
+
   killed.checkpoint_exists = false;
   TerminalAction cancel = DecideTerminal(StopReason::kCancelled, killed, {});
   EXPECT_EQ(cancel.kind, TerminalAction::Kind::kHandBack);

@@ -243,7 +243,10 @@ class FakeWorkerService final : public v1::WorkerService::Service {
 // The mixsweep-worker binary as a child process, output to a log file.
 class WorkerProcess {
  public:
-  WorkerProcess(std::vector<std::string> args, const std::string& log_path) : log_path_(log_path) {
+  // `env`: variables set in the child on top of this process's own.
+  WorkerProcess(std::vector<std::string> args, const std::string& log_path,
+                const std::map<std::string, std::string>& env = {})
+      : log_path_(log_path) {
     args.insert(args.begin(), MIXSWEEP_WORKER_BIN);
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());
@@ -253,6 +256,9 @@ class WorkerProcess {
       const int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
       ::dup2(fd, STDOUT_FILENO);
       ::dup2(fd, STDERR_FILENO);
+      // Run inside a SLURM job, the tests still start a worker outside one.
+      ::unsetenv("SLURM_JOB_ID");
+      for (const auto& [name, value] : env) ::setenv(name.c_str(), value.c_str(), 1);
       ::execv(argv[0], argv.data());
       ::_exit(127);
     }
@@ -324,7 +330,8 @@ class WorkerRpcTest : public ::testing::Test {
     fs::remove_all(root_);
   }
 
-  void StartWorker(std::vector<std::string> extra) {
+  void StartWorker(std::vector<std::string> extra,
+                   const std::map<std::string, std::string>& env = {}) {
     const std::string token_file = root_ + "/worker.token";
     std::ofstream(token_file) << kWorkerToken << "\n";
     std::vector<std::string> args = {"--server", "127.0.0.1:" + std::to_string(port_),
@@ -334,13 +341,14 @@ class WorkerRpcTest : public ::testing::Test {
                                      "--log-level", "debug"};
     args.insert(args.end(), extra.begin(), extra.end());
     worker_log_ = root_ + "/worker.log";
-    worker_ = std::make_unique<WorkerProcess>(args, worker_log_);
+    worker_ = std::make_unique<WorkerProcess>(args, worker_log_, env);
   }
 
-  void StartSyntheticWorker(std::vector<std::string> extra = {}) {
+  void StartSyntheticWorker(std::vector<std::string> extra = {},
+                            const std::map<std::string, std::string>& env = {}) {
     std::vector<std::string> args = {"--synthetic", "--synthetic-gpus", "1"};
     args.insert(args.end(), extra.begin(), extra.end());
-    StartWorker(args);
+    StartWorker(args, env);
   }
 
   v1::JobSpec Job(int64_t id, int64_t steps, int gpus = 1) {
@@ -448,6 +456,27 @@ TEST_F(WorkerRpcTest, SigtermHandsTheRunningJobBack) {
     bool draining = false;
     for (const auto& beat : service_->heartbeats) draining = draining || beat.draining();
     EXPECT_TRUE(draining);
+  });
+}
+
+// Inside a SLURM job (deploy/slurm/), SIGTERM is SLURM preempting the node
+// or its time limit coming: the job is handed back as PREEMPTED (queued
+// again without using an attempt), and the worker says which SLURM job it is.
+TEST_F(WorkerRpcTest, UnderSlurmSigtermHandsTheJobBackAsPreempted) {
+  StartSyntheticWorker({"--synthetic-steps-per-second", "10"},
+                       {{"SLURM_JOB_ID", "77"}, {"SLURM_JOB_PARTITION", "debug"}});
+  service_->Queue(Job(15, 1'000'000'000));
+  ASSERT_TRUE(service_->WaitFor([&] { return StartedReported(15); }));
+  ShutDownWorker();
+  service_->Inspect([&] {
+    ASSERT_EQ(service_->hand_backs.size(), 1u);
+    EXPECT_EQ(service_->hand_backs[0].lease().job_id(), 15);
+    EXPECT_EQ(service_->hand_backs[0].reason(), v1::HandBackJobRequest::REASON_PREEMPTED);
+    ASSERT_FALSE(service_->registers.empty());
+    const auto& labels = service_->registers.at(0).labels();
+    EXPECT_EQ(labels.count("slurm-job") ? labels.at("slurm-job") : "", "77");
+    EXPECT_EQ(labels.count("slurm-partition") ? labels.at("slurm-partition") : "", "debug");
+    EXPECT_EQ(labels.count("lab") ? labels.at("lab") : "", "a");
   });
 }
 

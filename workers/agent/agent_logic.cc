@@ -91,9 +91,11 @@ TerminalAction DecideTerminal(StopReason stop, const RunResult& result,
       return action;  // kNothing: reports would be refused anyway
     case StopReason::kCancelled:
     case StopReason::kShutdown:
+    case StopReason::kPreempted:
       action.kind = TerminalAction::Kind::kHandBack;
-      action.reason = stop == StopReason::kCancelled ? HandBackJobRequest::REASON_CANCELLED
-                                                     : HandBackJobRequest::REASON_SHUTDOWN;
+      action.reason = stop == StopReason::kCancelled   ? HandBackJobRequest::REASON_CANCELLED
+                      : stop == StopReason::kPreempted ? HandBackJobRequest::REASON_PREEMPTED
+                                                       : HandBackJobRequest::REASON_SHUTDOWN;
       // Whatever the attempt wrote last is the place to resume from.
       if (result.checkpoint_exists) action.checkpoint_uri = result.checkpoint;
       return action;

@@ -120,7 +120,13 @@ struct RunResult {
 };
 
 // Why the agent stopped a job before it ended by itself (kNone: it did not).
-enum class StopReason { kNone, kCancelled, kShutdown, kLeaseLost };
+enum class StopReason {
+  kNone,       // it ended by itself
+  kCancelled,  // its sweep was cancelled
+  kShutdown,   // the worker is shutting down (SIGTERM, SIGINT)
+  kPreempted,  // the cluster manager is taking the node back (SIGTERM under SLURM)
+  kLeaseLost,  // the lease is another worker's now
+};
 
 struct TerminalAction {
   enum class Kind { kComplete, kFail, kHandBack, kNothing };
@@ -137,7 +143,8 @@ struct TerminalAction {
 
 // The report that ends an attempt:
 //   lease lost                 -> nothing (the job is someone else's now)
-//   cancelled / shutdown       -> hand back (CANCELLED / SHUTDOWN)
+//   cancelled / shutdown / preempted -> hand back (CANCELLED / SHUTDOWN / PREEMPTED),
+//                                 with the attempt's checkpoint to resume from
 //   deadline                   -> fail DEADLINE_EXCEEDED, not retryable
 //   start failed               -> fail START_FAILED
 //   exit 0 + checkpoint        -> complete

@@ -19,6 +19,7 @@
 #include "services/channel/channel.h"
 #include "services/http/http_server.h"
 #include "services/metrics/metrics_endpoint.h"
+#include "workers/agent/slurm_env.h"
 #include "workers/agent/worker_agent.h"
 #include "workers/agent/worker_metrics.h"
 #include "workers/agent/worker_stats.h"
@@ -125,6 +126,21 @@ int Main(int argc, char** argv) {
     spdlog::error("{}", std::string(labels.status().message()));
     return 2;
   }
+  // Inside a SLURM job: its GPUs (unless --gpus says otherwise), its labels
+  // (a --label of the same name wins), and SIGTERM means preemption.
+  absl::StatusOr<std::optional<SlurmAllocation>> slurm =
+      SlurmAllocationFromEnv([](const char* name) { return std::getenv(name); });
+  if (!slurm.ok()) {
+    spdlog::error("{}", std::string(slurm.status().message()));
+    return 2;
+  }
+  if (*slurm) {
+    if (flags.gpus == "auto") flags.gpus = (*slurm)->gpus_flag;
+    labels->merge(SlurmLabels(**slurm));
+    spdlog::info("in SLURM job {} (partition {}): GPUs {}; SIGTERM hands jobs back as preempted",
+                 (*slurm)->job_id, (*slurm)->partition.empty() ? "?" : (*slurm)->partition,
+                 flags.gpus);
+  }
   AgentOptions options;
   options.server = flags.connection.server;
   auto channel = client::MakeChannel(flags.connection);
@@ -136,6 +152,7 @@ int Main(int argc, char** argv) {
   options.name = flags.name;
   options.host = HostName();
   options.labels = *labels;
+  options.shutdown_is_preemption = slurm->has_value();
   absl::StatusOr<std::vector<GpuInfo>> gpus = ResolveGpus(flags, &options.reprobe_gpus);
   if (!gpus.ok()) {
     spdlog::error("GPUs: {}", std::string(gpus.status().message()));

@@ -289,7 +289,9 @@ void WorkerAgent::OnLeased(const grpc::Status& status, const v1::LeaseJobRespons
   if (status.ok() && response.has_spec()) {
     if (shutdown_signals_ > 0) {
       // Granted just as we stopped leasing: give it straight back.
-      HandBackUnstarted(response.lease(), v1::HandBackJobRequest::REASON_SHUTDOWN);
+      HandBackUnstarted(response.lease(), options_.shutdown_is_preemption
+                                              ? v1::HandBackJobRequest::REASON_PREEMPTED
+                                              : v1::HandBackJobRequest::REASON_SHUTDOWN);
       return;
     }
     StartJob(response);
@@ -696,7 +698,9 @@ void WorkerAgent::StopJob(JobSession& s, StopReason reason, std::chrono::millise
   if (s.stop == StopReason::kNone) {
     s.stop = reason;
     spdlog::info("job {}: stopping ({}), grace {} ms", s.job_id(),
-                 reason == StopReason::kCancelled ? "cancelled" : "worker shutting down",
+                 reason == StopReason::kCancelled   ? "cancelled"
+                 : reason == StopReason::kPreempted ? "preempted"
+                                                    : "worker shutting down",
                  grace.count());
   }
   s.runner->Stop(grace);
@@ -735,6 +739,8 @@ void WorkerAgent::CountJobEnd(const JobSession& s, const char* outcome) {
 void WorkerAgent::Shutdown() {
   if (exited_) return;
   ++shutdown_signals_;
+  const StopReason stop =
+      options_.shutdown_is_preemption ? StopReason::kPreempted : StopReason::kShutdown;
   if (shutdown_signals_ == 1) {
     spdlog::info("shutting down: no more leases; stopping {} job(s) with {} ms grace",
                  sessions_.size(), options_.stop_grace.count());
@@ -743,12 +749,12 @@ void WorkerAgent::Shutdown() {
     if (register_canceller_) register_canceller_->Cancel();
     lease_retry_timer_.cancel();
     for (auto& [token, session] : sessions_) {
-      StopJob(*session, StopReason::kShutdown, options_.stop_grace);
+      StopJob(*session, stop, options_.stop_grace);
     }
     SendHeartbeat();  // draining=true, now rather than at the next beat
   } else {
     spdlog::info("second signal: killing the remaining job(s) now");
-    for (auto& [token, session] : sessions_) StopJob(*session, StopReason::kShutdown, 0ms);
+    for (auto& [token, session] : sessions_) StopJob(*session, stop, 0ms);
   }
   MaybeExit();
 }

@@ -70,6 +70,9 @@ struct AgentOptions {
   int cpu_slots = 1;  // 0-GPU jobs at once (see SlotPool)
   std::chrono::seconds lease_wait = std::chrono::seconds(20);
   std::chrono::milliseconds stop_grace = std::chrono::seconds(30);
+  // A shutdown signal means the cluster manager preempts the node (under
+  // SLURM, slurm_env.h): running jobs are handed back as PREEMPTED.
+  bool shutdown_is_preemption = false;
   // How long shutdown keeps retrying its last calls when the server is away.
   std::chrono::milliseconds shutdown_rpc_budget = std::chrono::seconds(30);
 
