@@ -340,10 +340,11 @@ def check_update_handshake(driver, hdir):
     marker = driver.execute_script("return window.__mixsweepCheckMarker = Math.random();")
 
     def shows_new(d):
-        newer = any(int(f.get_attribute("data-version")) > versions.get(
-            (f.get_attribute("data-scenario"), f.get_attribute("data-source")), 0)
-            for f in els(d, "figure[data-role=plot]"))
+        # A poll may replace a plot between finding it and reading it: try again.
         try:
+            newer = any(int(f.get_attribute("data-version")) > versions.get(
+                (f.get_attribute("data-scenario"), f.get_attribute("data-source")), 0)
+                for f in els(d, "figure[data-role=plot]"))
             return newer and not eta_mismatches(d, after.get("eta_rows", []))
         except StaleElementReferenceException:
             return False
