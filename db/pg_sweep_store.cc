@@ -425,6 +425,14 @@ absl::StatusOr<SweepRecord> PgSweepStore::GetSweep(int64_t sweep_id) {
   });
 }
 
+absl::StatusOr<std::vector<scheduler::GenerationRecord>> PgSweepStore::ListGenerations(
+    int64_t sweep_id) {
+  using Result = std::vector<scheduler::GenerationRecord>;
+  return Transact<Result>(pool_, [&](pqxx::work& tx) -> absl::StatusOr<Result> {
+    return ReadGenerations(tx, sweep_id);
+  });
+}
+
 absl::StatusOr<scheduler::SweepPage> PgSweepStore::ListSweeps(
     const scheduler::SweepFilter& filter) {
   using Result = scheduler::SweepPage;

@@ -36,6 +36,8 @@ class PgSweepStore : public scheduler::SweepStore {
       int64_t sweep_id, const std::string& reason,
       const scheduler::WriteContext& ctx) override;
   absl::StatusOr<scheduler::SweepRecord> GetSweep(int64_t sweep_id) override;
+  absl::StatusOr<std::vector<scheduler::GenerationRecord>> ListGenerations(
+      int64_t sweep_id) override;
   absl::StatusOr<scheduler::SweepPage> ListSweeps(
       const scheduler::SweepFilter& filter) override;
   absl::StatusOr<std::vector<scheduler::RunRecord>> ListRuns(int64_t sweep_id) override;

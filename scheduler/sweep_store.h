@@ -111,6 +111,9 @@ class SweepStore {
   virtual absl::StatusOr<SweepPage> ListSweeps(const SweepFilter& filter) = 0;
   virtual absl::StatusOr<std::vector<RunRecord>> ListRuns(int64_t sweep_id) = 0;
   virtual absl::StatusOr<std::vector<JobRecord>> ListJobs(int64_t sweep_id) = 0;
+  // The sweep's generate jobs and what their generators reported (also in
+  // GetSweep, which reads every run besides).
+  virtual absl::StatusOr<std::vector<GenerationRecord>> ListGenerations(int64_t sweep_id) = 0;
   virtual absl::StatusOr<JobRecord> GetJob(int64_t job_id) = 0;
 
   // Id of the newest event about the sweep (0: none): a cheap change marker

@@ -33,10 +33,11 @@ absl::Status UtilizationService::AttachCosts(int64_t sweep_id, const spec::Sweep
   absl::StatusOr<std::vector<scheduler::JobRecord>> jobs = sweeps_.ListJobs(sweep_id);
   if (!jobs.ok()) return jobs.status();
 
-  absl::StatusOr<scheduler::SweepRecord> sweep = sweeps_.GetSweep(sweep_id);
-  if (!sweep.ok()) return sweep.status();
+  absl::StatusOr<std::vector<scheduler::GenerationRecord>> generations =
+      sweeps_.ListGenerations(sweep_id);
+  if (!generations.ok()) return generations.status();
   absl::StatusOr<std::vector<utilization::RunCost>> costs =
-      ComputeSweepRunCosts(WithMeasuredCollectionCosts(spec, sweep->generations), *runs, *jobs);
+      ComputeSweepRunCosts(WithMeasuredCollectionCosts(spec, *generations), *runs, *jobs);
   if (!costs.ok()) return costs.status();
   const std::vector<utilization::PointCost> points = utilization::ComputePointCosts(*costs);
   for (StoredEstimate& e : estimates) {
@@ -125,9 +126,10 @@ absl::StatusOr<RecommendAnswer> UtilizationService::Recommend(const RecommendCal
   if (!estimate.ok()) return estimate.status();
 
   // A generated source's default cost is the one its generate job measured.
-  absl::StatusOr<scheduler::SweepRecord> sweep = sweeps_.GetSweep(call.sweep_id);
-  if (!sweep.ok()) return sweep.status();
-  const spec::SweepSpec with_measured = WithMeasuredCollectionCosts(**spec, sweep->generations);
+  absl::StatusOr<std::vector<scheduler::GenerationRecord>> generations =
+      sweeps_.ListGenerations(call.sweep_id);
+  if (!generations.ok()) return generations.status();
+  const spec::SweepSpec with_measured = WithMeasuredCollectionCosts(**spec, *generations);
   double spec_cost_nt = 0;
   for (const spec::Source& s : with_measured.sources) {
     if (s.name == call.source) spec_cost_nt = s.cost_per_demo_hours;

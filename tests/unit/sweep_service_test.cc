@@ -222,6 +222,9 @@ class FakeSweepStore : public SweepStore {
     list_jobs_ids.push_back(sweep_id);
     return jobs_answer;
   }
+  absl::StatusOr<std::vector<GenerationRecord>> ListGenerations(int64_t) override {
+    return std::vector<GenerationRecord>{};
+  }
   absl::StatusOr<JobRecord> GetJob(int64_t job_id) override {
     get_job_ids.push_back(job_id);
     return job_answer;
