@@ -31,6 +31,8 @@
 #include "db/pg_estimate_store.h"
 #include "db/pg_evaluation_store.h"
 #include "db/pg_job_store.h"
+#include "db/pg_loop_lock.h"
+#include "db/pg_notification_listener.h"
 #include "db/pg_sweep_store.h"
 #include "db/pg_system_stats_store.h"
 #include "db/pg_token_store.h"
@@ -43,6 +45,7 @@
 #include "scheduler/evaluation/evaluation_service.h"
 #include "scheduler/evaluation/recomputer.h"
 #include "scheduler/evaluation/utilization_service.h"
+#include "scheduler/loop_lock.h"
 #include "scheduler/sweep_service.h"
 #include "services/api/auth_grpc_service.h"
 #include "services/api/auth_processor.h"
@@ -121,8 +124,7 @@ int WaitForStopSignal(const sigset_t& signals) {
 }
 
 // Runs `tick` every `interval` until stopped: the background loops that keep
-// the job graph moving (lease expiry, deadlines). Each pass is safe to run
-// on several replicas at once.
+// the job graph moving (lease expiry, deadlines).
 class PeriodicLoop {
  public:
   PeriodicLoop(std::chrono::milliseconds interval, std::function<void()> tick)
@@ -177,6 +179,20 @@ class WakeableLoop {
   std::atomic<bool> stopped_{false};
   std::thread thread_;  // last: starts after the members it uses
 };
+
+// `tick`, run only while this replica holds `lock` (one replica runs each
+// loop; another takes over within one interval of its death). Changes of
+// hands are logged: the log then tells which replica did what.
+std::function<void()> WhileHolding(scheduler::LoopLock& lock, std::string loop,
+                                   std::function<void()> tick) {
+  return [&lock, loop = std::move(loop), tick = std::move(tick), held = false]() mutable {
+    const bool holds = lock.TryHold();
+    if (holds && !held) spdlog::info("now running {} for all replicas", loop);
+    if (!holds && held) spdlog::info("no longer running {}: another replica does", loop);
+    held = holds;
+    if (holds) tick();
+  };
+}
 
 // Writes `secret` to a new file only this user can read. Refuses to replace
 // an existing file: it may hold a token still in use.
@@ -281,17 +297,26 @@ int Serve(const Config& config, const std::string& dsn, const sigset_t& stop_sig
       [&estimates_changed](const std::vector<evaluation::StoredEstimate>&) {
         estimates_changed.Notify();
       });
+  // Changes committed through other replicas (or this one) wake the same
+  // waiters as this process's own do.
+  db::PgNotificationListener listener(
+      dsn, {{"mixsweep_jobs_ready", [&dispatch] { dispatch.NotifyJobsReady(); }},
+            {"mixsweep_stale", [&trials_changed] { trials_changed.Notify(); }},
+            {"mixsweep_estimates", [&estimates_changed] { estimates_changed.Notify(); }}});
+
+  db::PgLoopLock recompute_lock(dsn, db::LoopLockKey::kEstimateRecompute);
   WakeableLoop recompute(
       trials_changed,
       std::chrono::milliseconds(static_cast<int64_t>(config.recompute_interval_seconds * 1000)),
-      [&recomputer] {
+      WhileHolding(recompute_lock, "estimate recomputation", [&recomputer] {
         auto stored = recomputer.RunOnce();
         if (!stored.ok()) spdlog::warn("recomputing estimates: {}", stored.status().ToString());
-      });
+      }));
 
+  db::PgLoopLock expiry_lock(dsn, db::LoopLockKey::kLeaseExpiry);
   PeriodicLoop expiry(
       std::chrono::milliseconds(static_cast<int64_t>(config.expiry_interval_seconds * 1000)),
-      [&dispatch] {
+      WhileHolding(expiry_lock, "lease expiry", [&dispatch] {
         auto expired = dispatch.ExpireLeases();
         if (!expired.ok()) {
           spdlog::warn("lease expiry: {}", expired.status().ToString());
@@ -301,7 +326,7 @@ int Serve(const Config& config, const std::string& dsn, const sigset_t& stop_sig
                        expired->requeued, expired->failed, expired->cancelled,
                        expired->workers_lost);
         }
-      });
+      }));
 
   grpc::EnableDefaultHealthCheckService(true);
   // Called, not just linked: Debian links with --as-needed, and an unused
