@@ -21,6 +21,7 @@
 #include "scheduler/evaluation/recomputer.h"
 #include "services/api/evaluation_convert.h"
 #include "tests/support/daemon.h"
+#include "tests/support/estimate_watch.h"
 #include "tests/support/pg_harness.h"
 #include "tests/support/results_inputs.h"
 #include "tests/support/spec_files.h"
@@ -37,41 +38,6 @@ namespace {
 namespace v1 = mixsweep::v1;
 using namespace std::chrono_literals;
 
-// Every update of a WatchEstimates stream, read on its own thread.
-class EstimateWatch {
- public:
-  EstimateWatch(std::shared_ptr<grpc::Channel> channel, int64_t sweep_id)
-      : stub_(v1::UtilizationService::NewStub(std::move(channel))) {
-    v1::WatchEstimatesRequest request;
-    request.set_sweep_id(sweep_id);
-    reader_ = stub_->WatchEstimates(&context_, request);
-    thread_ = std::thread([this] {
-      v1::EstimateUpdate update;
-      while (reader_->Read(&update)) {
-        std::lock_guard<std::mutex> lock(mu_);
-        updates_.push_back(update);
-      }
-    });
-  }
-  ~EstimateWatch() {
-    context_.TryCancel();
-    thread_.join();
-    (void)reader_->Finish();
-  }
-
-  std::vector<v1::EstimateUpdate> updates() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return updates_;
-  }
-
- private:
-  std::unique_ptr<v1::UtilizationService::Stub> stub_;
-  grpc::ClientContext context_;
-  std::unique_ptr<grpc::ClientReader<v1::EstimateUpdate>> reader_;
-  std::mutex mu_;
-  std::vector<v1::EstimateUpdate> updates_;
-  std::thread thread_;
-};
 
 
 

@@ -37,8 +37,10 @@ struct SyntheticLabOptions {
   int exit_when_idle_seconds = 4;               // it exits 0 once idle this long
 };
 
-// Starts mixsweep-lab with the daemon's admin token.
-inline Process StartSyntheticLab(const Daemon& daemon, const SyntheticLabOptions& options) {
+// Starts mixsweep-lab with the daemon's admin token (`daemon`: anything with
+// address() and token_file(), e.g. a set of replicas).
+template <typename DaemonLike>
+Process StartSyntheticLab(const DaemonLike& daemon, const SyntheticLabOptions& options) {
   return Process::Start({MIXSWEEP_LAB_BIN, "--server", daemon.address(), "--token-file",
                          daemon.token_file(), "--robot", options.robot, "--truth", options.truth,
                          "--seed", std::to_string(options.seed), "--exit-when-idle",

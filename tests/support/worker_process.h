@@ -98,15 +98,16 @@ class WorkerProcess {
   Process process_;
 };
 
-// Polls `condition` every 100 ms until it holds or `timeout` passes. The
+// Polls `condition` every `poll` until it holds or `timeout` passes. The
 // timeout only keeps a broken build from hanging: tests assert outcomes,
 // never how long they took.
 inline bool WaitUntil(const std::function<bool()>& condition,
-                      std::chrono::milliseconds timeout = std::chrono::seconds(120)) {
+                      std::chrono::milliseconds timeout = std::chrono::seconds(120),
+                      std::chrono::milliseconds poll = std::chrono::milliseconds(100)) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::this_thread::sleep_for(poll);
   }
   return condition();
 }
