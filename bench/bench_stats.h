@@ -18,6 +18,11 @@ namespace mixsweep::bench {
 // User + system CPU seconds of a live process (/proc/PID/stat); -1 if gone.
 double ProcessCpuSeconds(pid_t pid);
 
+// CPU seconds of a live process's children that exited and were waited
+// for (cutime + cstime of /proc/PID/stat); -1 if gone. For a postmaster:
+// the backends that have ended.
+double ChildrenCpuSeconds(pid_t pid);
+
 // A "Key: N kB" line of /proc/PID/status (e.g. VmHWM, VmRSS); -1 if absent.
 long StatusKib(pid_t pid, const std::string& key);
 

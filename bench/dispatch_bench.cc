@@ -18,9 +18,31 @@
 //     every --sample-ms (waiting on a lock, on the WAL flush, on mixsweepd...).
 // Then it stops mixsweepd with SIGTERM and removes the temp dir.
 //
+// Issue 8's comparisons (bench/run_comparisons.sh runs them all):
+//   --pgbench         after each gRPC run, the pgbench reference
+//                     (bench/pgbench/job.sql: one SKIP LOCKED lease and one
+//                     completion per job, each committed on its own) with as
+//                     many clients as workers, on the very cluster that run
+//                     used, and the ratio of the two rates;
+//   --after-run CMD   a shell command run after each run against that cluster
+//                     (PGHOST, PGPORT, PGUSER, PGDATABASE, MIXSWEEP_BENCH_DSN,
+//                     MIXSWEEP_BENCH_WORKERS set): bench/optuna_bench.py;
+//   --window N        time per job over each N completions in order (does the
+//                     cost per job grow as the sweep does?);
+//   --job-seconds S   each job "runs" S seconds between lease and completion;
+//                     the run then reports (wall - ideal) / ideal;
+//   --prequeue --sweeps K --sample-leases N
+//                     K sweeps queued before any worker connects; all W
+//                     workers register, then ask at once; the run stops after
+//                     N leases past each worker's first one.
+//
 //   build-bench/bench/dispatch_bench --workers 1,8,32 --jobs 1000 --repeats 3
 //   build-bench/bench/dispatch_bench --mix             # train + pretrain + finetune
 //   build-bench/bench/dispatch_bench --database "host=/run/pg dbname=ms"  # existing database
+//   build-bench/bench/dispatch_bench --workers 8,32 --jobs 10000 --pgbench
+//   build-bench/bench/dispatch_bench --workers 200 --jobs 10000 --job-seconds 1
+//   build-bench/bench/dispatch_bench --workers 1000 --prequeue --sweeps 10 --jobs 10000
+//       --job-seconds 10 --job-jitter 0.5 --sample-leases 10000
 //
 // The sweep is baseline-only by default (one source with n_nt [0]: train jobs
 // only, all ready at once); --mix adds n_nt 100, so half the runs are a
@@ -28,8 +50,10 @@
 // the wake-up of waiting LeaseJob calls). Every run is bounded by
 // --time-limit-seconds; the driver exits non-zero if a run did not finish.
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -45,6 +69,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -63,6 +88,9 @@
 
 #ifndef MIXSWEEPD_BIN
 #define MIXSWEEPD_BIN "mixsweepd"
+#endif
+#ifndef MIXSWEEP_SOURCE_DIR
+#define MIXSWEEP_SOURCE_DIR "."
 #endif
 
 namespace {
@@ -90,6 +118,20 @@ struct Flags {
   bool keep = false;
   std::vector<std::string> daemon_args;
   std::string spec_file;  // submit this spec instead of the generated one
+  // Issue 8's comparisons.
+  double rate_limit_per_second = 0;  // mixsweepd's per-token limit; 0: off (all workers share one token)
+  long long max_runs_per_sweep = 0;  // 0: mixsweepd's default
+  int window = 0;                    // 0: no per-window report
+  double job_seconds = 0;            // time between lease and completion
+  double job_jitter = 0;             // each job lasts job_seconds * U(1 - j, 1 + j)
+  int sweeps = 1;                    // sweeps of --jobs jobs each
+  bool prequeue = false;             // submit before the workers connect
+  int64_t sample_leases = 0;         // stop after this many leases past each worker's first
+  bool pgbench = false;
+  int64_t pgbench_jobs = 0;  // 0: --jobs
+  std::string pgbench_bin = "/usr/bin/pgbench";
+  std::string pgbench_dir = MIXSWEEP_SOURCE_DIR "/bench/pgbench";
+  std::string after_run;
 };
 
 // Flags by CLI11 (`--name value` or `--name=value`); nullopt after --help
@@ -99,7 +141,7 @@ std::optional<Flags> ParseFlags(int argc, char** argv, int* exit_code) {
   CLI::App app{"dispatch_bench: synthetic workers lease and complete jobs against a real mixsweepd"};
   app.add_option("--workers", f.workers, "worker counts to run, e.g. 1,8,32")
       ->delimiter(',')
-      ->check(CLI::Range(1, 1024))
+      ->check(CLI::Range(1, 4096))
       ->capture_default_str();
   app.add_option("--jobs", f.jobs, "jobs per run")->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--repeats", f.repeats, "runs per worker count")
@@ -122,6 +164,33 @@ std::optional<Flags> ParseFlags(int argc, char** argv, int* exit_code) {
       ->allow_extra_args(false);
   app.add_option("--spec-file", f.spec_file, "submit this spec instead of the generated sweep");
   app.add_flag("--keep", f.keep, "leave the temp dir");
+  app.add_option("--rate-limit-per-second", f.rate_limit_per_second,
+                 "mixsweepd's per-token request limit (0: off; every synthetic worker uses the "
+                 "same admin token)")
+      ->capture_default_str();
+  app.add_option("--max-runs-per-sweep", f.max_runs_per_sweep,
+                 "mixsweepd's largest sweep in runs (0: its default, 10,000)");
+  app.add_option("--window", f.window, "report time per job over each N completions (0: off)");
+  app.add_option("--job-seconds", f.job_seconds, "seconds each job runs (0: completed at once)")
+      ->capture_default_str();
+  app.add_option("--job-jitter", f.job_jitter,
+                 "jobs last job-seconds * U(1-j, 1+j), j in [0, 1)")
+      ->check(CLI::Range(0.0, 0.99));
+  app.add_option("--sweeps", f.sweeps, "sweeps of --jobs jobs each")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_flag("--prequeue", f.prequeue,
+               "submit the sweeps first, then register the workers and let them ask at once");
+  app.add_option("--sample-leases", f.sample_leases,
+                 "stop after this many leases past each worker's first (0: run every job)");
+  app.add_flag("--pgbench", f.pgbench,
+               "after each run, the pgbench reference on the same cluster with -c W");
+  app.add_option("--pgbench-jobs", f.pgbench_jobs, "jobs of the pgbench reference (0: --jobs)");
+  app.add_option("--pgbench-bin", f.pgbench_bin, "pgbench")->capture_default_str();
+  app.add_option("--pgbench-dir", f.pgbench_dir, "setup.sql and job.sql")->capture_default_str();
+  app.add_option("--after-run", f.after_run,
+                 "shell command run after each run, with PGHOST/PGPORT/PGUSER/PGDATABASE, "
+                 "MIXSWEEP_BENCH_DSN and MIXSWEEP_BENCH_WORKERS set to that run's cluster");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -229,6 +298,24 @@ double TreeCpuDelta(const std::map<pid_t, double>& before, const std::map<pid_t,
   return sum;
 }
 
+// CPU of a process tree between two points, backends that ended in between
+// included: live processes by pid, plus what the root reaped meanwhile
+// (its children's time), less what the reaped ones had used before.
+struct TreeSnapshot {
+  std::map<pid_t, double> live;
+  double reaped = 0;
+};
+TreeSnapshot SnapshotTree(pid_t root) {
+  return {TreeCpu(root), std::max(0.0, mixsweep::bench::ChildrenCpuSeconds(root))};
+}
+double TreeSnapshotDelta(const TreeSnapshot& before, const TreeSnapshot& after) {
+  double sum = TreeCpuDelta(before.live, after.live) + (after.reaped - before.reaped);
+  for (const auto& [pid, c] : before.live) {
+    if (!after.live.count(pid)) sum -= c;
+  }
+  return sum;
+}
+
 
 double SelfCpuSeconds() {
   rusage u{};
@@ -242,12 +329,18 @@ double SelfCpuSeconds() {
 using mixsweep::bench::Daemon;
 
 mixsweep::bench::DaemonOptions DaemonOptionsOf(const Flags& flags) {
+  std::vector<std::string> args = {"--rate-limit-per-second=" +
+                                   std::to_string(flags.rate_limit_per_second)};
+  if (flags.max_runs_per_sweep > 0) {
+    args.push_back("--max-runs-per-sweep=" + std::to_string(flags.max_runs_per_sweep));
+  }
+  args.insert(args.end(), flags.daemon_args.begin(), flags.daemon_args.end());
   return {.mixsweepd = flags.mixsweepd,
           .database = flags.database,
           .db_pool_size = flags.db_pool_size,
           .log_level = flags.log_level,
           .keep = flags.keep,
-          .daemon_args = flags.daemon_args,
+          .daemon_args = args,
           .temp_prefix = "dispatch_bench"};
 }
 
@@ -336,6 +429,7 @@ double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(
 
 struct WorkerStats {
   std::vector<double> lease_ms;     // LeaseJob calls that returned a job, sent after submit
+  std::vector<double> first_lease_ms;  // --prequeue: each worker's first granted lease
   int64_t early_leases = 0;         // ... sent before the submission was acknowledged
   std::vector<double> complete_ms;  // CompleteJob calls
   int64_t empty_leases = 0;         // LeaseJob calls that came back without a job
@@ -350,28 +444,51 @@ class Shared {
  public:
   std::atomic<bool> stop{false};
   std::atomic<int64_t> submitted_ns{0};  // steady clock of the submit acknowledgement; 0 before
+  std::atomic<bool> go{false};           // --prequeue: released once every worker registered
+  std::atomic<int> registered{0};
+  std::atomic<int64_t> sampled_leases{0};
 
   void Completed(int64_t sweep_id, Clock::time_point at) {
     std::lock_guard lock(mu_);
     Progress& p = by_sweep_[sweep_id];
     ++p.count;
     p.last = std::max(p.last, at);
+    completions_.push_back({sweep_id, at});
     CheckDone();
   }
-  // Once the submission is answered.
-  void SetTarget(int64_t sweep_id, int64_t total) {
+  // Once a submission is answered.
+  void AddTarget(int64_t sweep_id, int64_t jobs) {
     std::lock_guard lock(mu_);
-    sweep_id_ = sweep_id;
-    total_ = total;
+    targets_.push_back(sweep_id);
+    total_ += jobs;
+  }
+  // Once every submission is answered.
+  void TargetsComplete() {
+    std::lock_guard lock(mu_);
+    all_targets_ = true;
     CheckDone();
   }
   int64_t completed() {
     std::lock_guard lock(mu_);
-    return sweep_id_ == 0 ? 0 : by_sweep_[sweep_id_].count;
+    int64_t n = 0;
+    for (int64_t id : targets_) n += by_sweep_[id].count;
+    return n;
   }
   Clock::time_point last_completion() {
     std::lock_guard lock(mu_);
-    return by_sweep_[sweep_id_].last;
+    Clock::time_point last{};
+    for (int64_t id : targets_) last = std::max(last, by_sweep_[id].last);
+    return last;
+  }
+  // Completion times of the target sweeps' jobs, in order.
+  std::vector<Clock::time_point> completion_times() {
+    std::lock_guard lock(mu_);
+    std::vector<Clock::time_point> out;
+    for (const auto& [id, at] : completions_) {
+      if (std::find(targets_.begin(), targets_.end(), id) != targets_.end()) out.push_back(at);
+    }
+    std::sort(out.begin(), out.end());
+    return out;
   }
 
  private:
@@ -380,12 +497,17 @@ class Shared {
     Clock::time_point last{};
   };
   void CheckDone() {
-    if (sweep_id_ != 0 && by_sweep_[sweep_id_].count >= total_) stop = true;
+    if (!all_targets_) return;
+    int64_t n = 0;
+    for (int64_t id : targets_) n += by_sweep_[id].count;
+    if (n >= total_) stop = true;
   }
   std::mutex mu_;
   std::map<int64_t, Progress> by_sweep_;
-  int64_t sweep_id_ = 0;
+  std::vector<std::pair<int64_t, Clock::time_point>> completions_;
+  std::vector<int64_t> targets_;
   int64_t total_ = 0;
+  bool all_targets_ = false;
 };
 
 std::unique_ptr<v1::WorkerService::Stub> NewWorkerStub(const Daemon& daemon) {
@@ -399,9 +521,55 @@ std::unique_ptr<v1::WorkerService::Stub> NewWorkerStub(const Daemon& daemon) {
   return v1::WorkerService::NewStub(*channel);
 }
 
-void RunWorker(v1::WorkerService::Stub* stub, int64_t worker_id, const Flags& flags,
+// RegisterWorker with one synthetic GPU (index 0): the bench's jobs need 1.
+grpc::Status Register(v1::WorkerService::Stub* stub, int i, int64_t* worker_id) {
+  v1::RegisterWorkerRequest request;
+  request.set_name("bench-" + std::to_string(i));
+  request.set_host("127.0.0.1");
+  request.set_version("dispatch_bench");
+  request.set_synthetic(true);
+  request.set_idempotency_key("bench-register-" + std::to_string(i));
+  v1::Gpu* gpu = request.add_gpus();
+  gpu->set_index(0);
+  gpu->set_name("synthetic");
+  gpu->set_memory_total_mib(81559);
+  gpu->set_uuid("GPU-bench-" + std::to_string(i));
+  v1::RegisterWorkerResponse response;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
+  grpc::Status s = stub->RegisterWorker(&context, request, &response);
+  *worker_id = response.worker_id();
+  return s;
+}
+
+// Sleeps `seconds` unless the run stops first.
+void RunJob(double seconds, const Shared& shared) {
+  const auto until = Clock::now() + std::chrono::microseconds(static_cast<int64_t>(seconds * 1e6));
+  while (!shared.stop) {
+    const auto now = Clock::now();
+    if (now >= until) return;
+    std::this_thread::sleep_for(std::min<Clock::duration>(until - now, std::chrono::milliseconds(100)));
+  }
+}
+
+void RunWorker(v1::WorkerService::Stub* stub, int index, int64_t worker_id, const Flags& flags,
                Shared* shared, Clock::time_point deadline, WorkerStats* stats) {
+  if (flags.prequeue) {
+    // Register here, all workers at once, then wait for the go.
+    grpc::Status s = Register(stub, index, &worker_id);
+    if (!s.ok()) {
+      ++stats->errors;
+      stats->first_error = "RegisterWorker: " + std::to_string(s.error_code()) + " " + s.error_message();
+      ++shared->registered;
+      return;
+    }
+    ++shared->registered;
+    while (!shared->go && !shared->stop) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  std::mt19937_64 rng(static_cast<uint64_t>(worker_id) * 7919 + 1);
+  std::uniform_real_distribution<double> jitter(1 - flags.job_jitter, 1 + flags.job_jitter);
   int64_t seq = 0;
+  bool first = true;
   auto note_error = [&](const char* what, const grpc::Status& s) {
     ++stats->errors;
     if (stats->first_error.empty()) {
@@ -434,16 +602,27 @@ void RunWorker(v1::WorkerService::Stub* stub, int64_t worker_id, const Flags& fl
       ++stats->empty_leases;
       continue;
     }
-    if (after_submit) {
+    if (flags.prequeue && first) {
+      stats->first_lease_ms.push_back(Ms(answered - sent));
+    } else if (after_submit) {
       stats->lease_ms.push_back(Ms(answered - sent));
+      if (flags.sample_leases > 0 && ++shared->sampled_leases >= flags.sample_leases) {
+        shared->stop = true;
+      }
     } else {
       ++stats->early_leases;
+    }
+    first = false;
+
+    if (flags.job_seconds > 0) {
+      RunJob(flags.job_seconds * (flags.job_jitter > 0 ? jitter(rng) : 1.0), *shared);
+      if (shared->stop) break;  // a sampled run stops with jobs still leased
     }
 
     v1::CompleteJobRequest complete;
     *complete.mutable_lease() = response.lease();
     complete.set_checkpoint_uri(response.spec().output_uri() + "/checkpoints/last.ckpt");
-    complete.set_gpu_seconds(0);
+    complete.set_gpu_seconds(flags.job_seconds);
     v1::CompleteJobResponse done;
     grpc::ClientContext complete_context;
     complete_context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
@@ -460,8 +639,170 @@ void RunWorker(v1::WorkerService::Stub* stub, int64_t worker_id, const Flags& fl
   }
 }
 
-// ---- One run -------------------------------------------------------------------
+// ---- mixsweepd's threads, memory and descriptors while a run goes ------------
 
+int CountFds(pid_t pid) {
+  int n = 0;
+  if (DIR* dir = opendir(("/proc/" + std::to_string(pid) + "/fd").c_str())) {
+    while (dirent* e = readdir(dir)) n += e->d_name[0] != '.';
+    closedir(dir);
+  }
+  return n;
+}
+
+class DaemonMonitor {
+ public:
+  explicit DaemonMonitor(pid_t pid)
+      : thread_([this, pid] {
+          while (!stop_) {
+            max_threads_ = std::max(max_threads_.load(), StatusKib(pid, "Threads"));
+            max_rss_kib_ = std::max(max_rss_kib_.load(), StatusKib(pid, "VmRSS"));
+            max_fds_ = std::max(max_fds_.load(), CountFds(pid));
+            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+          }
+        }) {}
+  ~DaemonMonitor() { Finish(); }
+  void Finish() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  long max_threads() const { return max_threads_; }
+  long max_rss_kib() const { return max_rss_kib_; }
+  int max_fds() const { return max_fds_; }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::atomic<long> max_threads_{0}, max_rss_kib_{0};
+  std::atomic<int> max_fds_{0};
+  std::thread thread_;
+};
+
+// ---- The pgbench reference ------------------------------------------------------
+
+struct PgbenchResult {
+  bool ok = false;
+  std::string error;
+  int64_t jobs = 0;             // rows done
+  double seconds = 0;           // pgbench's wall, connections included
+  double jobs_per_s = 0;        // jobs / seconds
+  double tps = 0;               // pgbench's "tps = ... (without initial connection time)"
+  double latency_ms = NAN;      // pgbench's average latency of one job (lease + completion)
+  double cpu_pg = -1, cpu_pgbench = -1;
+  std::map<std::string, int64_t> waits;
+  int64_t wait_samples = 0;
+};
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Runs `args` with stdout and stderr into `out`; its exit status, and its
+// CPU seconds (user + system, from wait4).
+int RunCapture(std::vector<std::string> args, std::string* out, double* cpu_seconds) {
+  int pipefd[2];
+  if (pipe(pipefd) != 0) return -1;
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(pipefd[1], 1);
+    dup2(pipefd[1], 2);
+    ::close(pipefd[0]);
+    ::close(pipefd[1]);
+    std::vector<char*> cargs;
+    for (auto& a : args) cargs.push_back(a.data());
+    cargs.push_back(nullptr);
+    execv(cargs[0], cargs.data());
+    _exit(127);
+  }
+  ::close(pipefd[1]);
+  char buf[4096];
+  for (ssize_t n; (n = ::read(pipefd[0], buf, sizeof buf)) > 0;) out->append(buf, n);
+  ::close(pipefd[0]);
+  int status = 0;
+  rusage usage{};
+  if (pid < 0 || wait4(pid, &status, 0, &usage) != pid) return -1;
+  *cpu_seconds = usage.ru_utime.tv_sec + usage.ru_utime.tv_usec / 1e6 + usage.ru_stime.tv_sec +
+                 usage.ru_stime.tv_usec / 1e6;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+double NumberAfter(const std::string& text, const std::string& key) {
+  const auto at = text.find(key);
+  if (at == std::string::npos) return NAN;
+  return std::strtod(text.c_str() + at + key.size(), nullptr);
+}
+
+// The reference on the cluster of `dsn` (host=SOCKDIR port=P user=U dbname=D):
+// setup.sql, `jobs` pending rows, VACUUM ANALYZE, then pgbench -c clients.
+PgbenchResult RunPgbench(const Flags& flags, const std::string& dsn, pid_t postmaster,
+                         int clients, int64_t jobs) {
+  PgbenchResult r;
+  const int64_t per_client = (jobs + clients - 1) / clients;
+  const int64_t total = per_client * clients;
+  std::map<std::string, std::string> conn;
+  {
+    std::istringstream words(dsn);
+    for (std::string w; words >> w;) {
+      const auto eq = w.find('=');
+      if (eq != std::string::npos) conn[w.substr(0, eq)] = w.substr(eq + 1);
+    }
+  }
+  try {
+    pqxx::connection c(dsn);
+    pqxx::nontransaction tx(c);
+    tx.exec(ReadFile(flags.pgbench_dir + "/setup.sql"));
+    tx.exec_params("INSERT INTO pgbench_jobs (state) SELECT 'pending' FROM generate_series(1, $1)",
+                   total);
+    tx.exec("VACUUM ANALYZE pgbench_jobs");
+    tx.exec("CHECKPOINT");
+  } catch (const std::exception& e) {
+    r.error = std::string("pgbench setup: ") + e.what();
+    return r;
+  }
+  std::unique_ptr<WaitSampler> sampler;
+  if (flags.sample_ms > 0) {
+    sampler = std::make_unique<WaitSampler>(dsn, std::chrono::milliseconds(flags.sample_ms));
+  }
+  const TreeSnapshot pg_cpu0 = SnapshotTree(postmaster);
+  std::string out;
+  const auto t0 = Clock::now();
+  const int code = RunCapture({flags.pgbench_bin, "-n", "-h", conn["host"], "-p", conn["port"],
+                               "-U", conn["user"], "-c", std::to_string(clients), "-j",
+                               std::to_string(std::min(clients, 2)), "-t",
+                               std::to_string(per_client), "-f", flags.pgbench_dir + "/job.sql",
+                               conn["dbname"]},
+                              &out, &r.cpu_pgbench);
+  r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  r.cpu_pg = TreeSnapshotDelta(pg_cpu0, SnapshotTree(postmaster));
+  if (sampler) {
+    sampler->Finish();
+    r.waits = sampler->counts();
+    r.wait_samples = sampler->samples();
+  }
+  if (code != 0) {
+    r.error = "pgbench exited with " + std::to_string(code) + ":\n" + out;
+    return r;
+  }
+  try {
+    pqxx::connection c(dsn);
+    pqxx::nontransaction tx(c);
+    r.jobs = tx.exec1("SELECT count(*) FROM pgbench_jobs WHERE state = 'done'")[0].as<int64_t>();
+    tx.exec("DROP TABLE pgbench_jobs");
+  } catch (const std::exception& e) {
+    r.error = std::string("pgbench check: ") + e.what();
+    return r;
+  }
+  r.tps = NumberAfter(out, "tps = ");
+  r.latency_ms = NumberAfter(out, "latency average = ");
+  r.jobs_per_s = r.jobs / r.seconds;
+  r.ok = r.jobs == total;
+  if (!r.ok) r.error = "pgbench: " + std::to_string(r.jobs) + " of " + std::to_string(total) + " done\n" + out;
+  return r;
+}
+
+// ---- One run -------------------------------------------------------------------
 
 struct RunResult {
   int workers = 0;
@@ -469,113 +810,185 @@ struct RunResult {
   int64_t jobs = 0;
   int64_t completed = 0;
   double submit_ms = 0;
-  double seconds = 0;  // submit sent -> last completion answered
+  double seconds = 0;  // submit sent (--prequeue: workers released) -> last completion answered
+  double seconds_after_submit = 0;  // submission acknowledged -> last completion answered
   double jobs_per_s = 0;
+  double ideal_seconds = 0, overhead = NAN, overhead_after_submit = NAN;  // --job-seconds
   double lease_p50 = NAN, lease_p99 = NAN, lease_max = NAN;
+  int64_t lease_count = 0;
+  double first_p50 = NAN, first_p99 = NAN, first_max = NAN;  // --prequeue's first wave
   double complete_p50 = NAN, complete_p99 = NAN;
   int64_t empty_leases = 0, early_leases = 0, errors = 0;
   long rss_kib = -1;
+  long rss_after_submit_kib = -1;  // --prequeue: VmHWM once the queue is full
+  long max_threads = -1, max_rss_kib = -1;
+  int max_fds = -1;
   double cpu_daemon = -1, cpu_pg = -1, cpu_driver = 0;
   double wal_bytes = -1;
   int64_t commits = -1, rollbacks = -1;
   std::map<std::string, int64_t> waits;
   int64_t wait_samples = 0;
+  std::vector<double> window_ms;  // --window: ms per job of each window
+  std::optional<PgbenchResult> pgbench;
+  std::string settings;  // the cluster's durability settings
+  // Derived, for the summary.
+  double vmhwm_mib = NAN, pg_jobs_per_s = NAN, pg_ratio = NAN;
+  double window_first = NAN, window_last = NAN, window_growth = NAN, overhead_pct = NAN;
 };
+
+// Submits one sweep; false with `error` set.
+bool Submit(v1::SweepService::Stub* stub, const std::string& yaml, int index,
+            v1::SubmitSweepResponse* submitted, std::string* error) {
+  v1::SubmitSweepRequest submit;
+  submit.set_spec_yaml(yaml);
+  submit.set_idempotency_key("dispatch-bench-" + std::to_string(index));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(600));
+  grpc::Status s = stub->SubmitSweep(&context, submit, submitted);
+  if (!s.ok()) *error = "SubmitSweep: " + s.error_message();
+  return s.ok();
+}
+
+std::string SweepYaml(const Flags& flags, int index, int64_t* expected) {
+  std::string yaml = SpecYaml(flags.jobs, flags.mix, expected);
+  if (!flags.spec_file.empty()) yaml = ReadFile(flags.spec_file);
+  // Distinct names, so that K sweeps are K sweeps.
+  const auto at = yaml.find("name: dispatch-bench");
+  if (at != std::string::npos && index > 0) {
+    yaml.replace(at, 20, "name: dispatch-bench-" + std::to_string(index));
+  }
+  return yaml;
+}
 
 std::optional<RunResult> RunOnce(const Flags& flags, int workers, std::string* error) {
   auto daemon = Daemon::Start(DaemonOptionsOf(flags), error);
   if (!daemon) return std::nullopt;
   RunResult result;
   result.workers = workers;
-
-  // Register the workers (not timed).
-  std::vector<std::unique_ptr<v1::WorkerService::Stub>> stubs;
-  std::vector<int64_t> ids;
-  for (int i = 0; i < workers; ++i) {
-    stubs.push_back(NewWorkerStub(*daemon));
-    v1::RegisterWorkerRequest request;
-    request.set_name("bench-" + std::to_string(i));
-    request.set_host("127.0.0.1");
-    request.set_version("dispatch_bench");
-    request.set_synthetic(true);
-    request.set_idempotency_key("bench-register-" + std::to_string(i));
-    v1::Gpu* gpu = request.add_gpus();
-    gpu->set_index(0);
-    gpu->set_name("synthetic");
-    gpu->set_memory_total_mib(81559);
-    gpu->set_uuid("GPU-bench-" + std::to_string(i));
-    v1::RegisterWorkerResponse response;
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-    grpc::Status s = stubs.back()->RegisterWorker(&context, request, &response);
-    if (!s.ok()) {
-      *error = "RegisterWorker: " + s.error_message() + "\n" + daemon->LogTail();
-      return std::nullopt;
-    }
-    ids.push_back(response.worker_id());
-  }
-
-  std::string yaml = SpecYaml(flags.jobs, flags.mix, &result.jobs);
-  if (!flags.spec_file.empty()) {
-    std::ifstream in(flags.spec_file);
-    std::stringstream text;
-    text << in.rdbuf();
-    yaml = text.str();
-  }
-  Shared shared;
-  std::vector<WorkerStats> stats(workers);
-  const auto deadline =
-      Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(flags.time_limit_seconds * 1000));
-  std::vector<std::thread> threads;
-  for (int i = 0; i < workers; ++i) {
-    threads.emplace_back(RunWorker, stubs[i].get(), ids[i], std::cref(flags), &shared, deadline,
-                         &stats[i]);
-  }
-  // Let every worker reach its long poll.
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  DaemonMonitor monitor(daemon->pid());
 
   pid_t postmaster = 0;
   std::string local_dsn;
   const bool local_pg = daemon->LocalPostgres(&postmaster, &local_dsn);
   const std::string sample_dsn = local_pg ? local_dsn : flags.database;
+  if (!sample_dsn.empty()) {
+    try {
+      pqxx::connection c(sample_dsn);
+      pqxx::nontransaction tx(c);
+      for (const char* name : {"fsync", "synchronous_commit", "full_page_writes", "wal_level",
+                               "shared_buffers", "max_connections"}) {
+        result.settings += std::string(result.settings.empty() ? "" : " ") + name + "=" +
+                           tx.exec1(std::string("SHOW ") + name)[0].as<std::string>();
+      }
+    } catch (const std::exception& e) {
+      result.settings = std::string("(unread: ") + e.what() + ")";
+    }
+  }
+
+  auto sweep_stub = v1::SweepService::NewStub(daemon->Channel());
+  Shared shared;
+  std::vector<v1::SubmitSweepResponse> responses(flags.sweeps);
+  Clock::time_point t0{}, t_submitted{};
+
+  if (flags.prequeue) {
+    // The queue first: every sweep stored before any worker connects.
+    t0 = Clock::now();
+    for (int k = 0; k < flags.sweeps; ++k) {
+      int64_t expected = 0;
+      if (!Submit(sweep_stub.get(), SweepYaml(flags, k, &expected), k, &responses[k], error)) {
+        return std::nullopt;
+      }
+      shared.AddTarget(responses[k].sweep().id(), responses[k].jobs());
+      result.jobs += responses[k].jobs();
+    }
+    t_submitted = Clock::now();
+    result.submit_ms = Ms(t_submitted - t0);
+    shared.TargetsComplete();
+    shared.submitted_ns = std::max<int64_t>(1, t_submitted.time_since_epoch().count());
+    result.rss_after_submit_kib = StatusKib(daemon->pid(), "VmHWM");
+    std::printf("      queued %lld jobs in %d sweep(s) in %.1f s; mixsweepd VmHWM %.1f MiB\n",
+                static_cast<long long>(result.jobs), flags.sweeps, result.submit_ms / 1000,
+                result.rss_after_submit_kib / 1024.0);
+    std::fflush(stdout);
+  }
+
+  // Register the workers (not timed): here, one by one, or with --prequeue
+  // in their own threads, all at once.
+  std::vector<std::unique_ptr<v1::WorkerService::Stub>> stubs;
+  std::vector<int64_t> ids(workers, 0);
+  for (int i = 0; i < workers; ++i) {
+    stubs.push_back(NewWorkerStub(*daemon));
+    if (flags.prequeue) continue;
+    grpc::Status s = Register(stubs.back().get(), i, &ids[i]);
+    if (!s.ok()) {
+      *error = "RegisterWorker: " + s.error_message() + "\n" + daemon->LogTail();
+      return std::nullopt;
+    }
+  }
+
+  std::vector<WorkerStats> stats(workers);
+  const auto deadline =
+      Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(flags.time_limit_seconds * 1000));
+  std::vector<std::thread> threads;
+  for (int i = 0; i < workers; ++i) {
+    threads.emplace_back(RunWorker, stubs[i].get(), i, ids[i], std::cref(flags), &shared, deadline,
+                         &stats[i]);
+  }
+  if (flags.prequeue) {
+    while (shared.registered < workers && Clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    std::printf("      %d workers registered\n", shared.registered.load());
+    std::fflush(stdout);
+  } else {
+    // Let every worker reach its long poll.
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+
   std::unique_ptr<WaitSampler> sampler;
   if (flags.sample_ms > 0 && !sample_dsn.empty()) {
     sampler = std::make_unique<WaitSampler>(sample_dsn, std::chrono::milliseconds(flags.sample_ms));
   }
   const DbCounters db0 = sample_dsn.empty() ? DbCounters{} : ReadDbCounters(sample_dsn);
   const double daemon_cpu0 = ProcessCpuSeconds(daemon->pid());
-  const auto pg_cpu0 = local_pg ? TreeCpu(postmaster) : std::map<pid_t, double>{};
+  const TreeSnapshot pg_cpu0 = local_pg ? SnapshotTree(postmaster) : TreeSnapshot{};
   const double self_cpu0 = SelfCpuSeconds();
 
-  auto sweep_stub = v1::SweepService::NewStub(
-      daemon->Channel());
-  v1::SubmitSweepRequest submit;
-  submit.set_spec_yaml(yaml);
-  submit.set_idempotency_key("dispatch-bench");
-  v1::SubmitSweepResponse submitted;
-  grpc::ClientContext submit_context;
-  submit_context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
-  const auto t0 = Clock::now();
-  grpc::Status s = sweep_stub->SubmitSweep(&submit_context, submit, &submitted);
-  const auto t_submitted = Clock::now();
-  if (!s.ok()) {
-    shared.stop = true;
-    for (auto& t : threads) t.join();
-    *error = "SubmitSweep: " + s.error_message();
-    return std::nullopt;
+  if (flags.prequeue) {
+    t0 = Clock::now();
+    shared.go = true;
+  } else {
+    t0 = Clock::now();
+    for (int k = 0; k < flags.sweeps; ++k) {
+      int64_t expected = 0;
+      if (!Submit(sweep_stub.get(), SweepYaml(flags, k, &expected), k, &responses[k], error)) {
+        shared.stop = true;
+        for (auto& t : threads) t.join();
+        return std::nullopt;
+      }
+      if (k == 0) {
+        shared.submitted_ns =
+            std::max<int64_t>(1, Clock::now().time_since_epoch().count());
+      }
+      shared.AddTarget(responses[k].sweep().id(), responses[k].jobs());
+      result.jobs += responses[k].jobs();
+    }
+    t_submitted = Clock::now();
+    shared.TargetsComplete();
+    result.submit_ms = Ms(t_submitted - t0);
   }
-  shared.submitted_ns = std::max<int64_t>(1, t_submitted.time_since_epoch().count());
-  result.jobs = submitted.jobs();
-  shared.SetTarget(submitted.sweep().id(), result.jobs);
-  result.submit_ms = Ms(t_submitted - t0);
 
   for (auto& t : threads) t.join();
   if (sampler) sampler->Finish();
 
   result.cpu_driver = SelfCpuSeconds() - self_cpu0;
   result.cpu_daemon = ProcessCpuSeconds(daemon->pid()) - daemon_cpu0;
-  if (local_pg) result.cpu_pg = TreeCpuDelta(pg_cpu0, TreeCpu(postmaster));
+  if (local_pg) result.cpu_pg = TreeSnapshotDelta(pg_cpu0, SnapshotTree(postmaster));
   result.rss_kib = StatusKib(daemon->pid(), "VmHWM");
+  monitor.Finish();
+  result.max_threads = monitor.max_threads();
+  result.max_rss_kib = monitor.max_rss_kib();
+  result.max_fds = monitor.max_fds();
   if (db0.ok) {
     // Let the backends' statistics reach pg_stat_database (PGSTAT_IDLE_INTERVAL).
     std::this_thread::sleep_for(std::chrono::milliseconds(1500));
@@ -586,46 +999,141 @@ std::optional<RunResult> RunOnce(const Flags& flags, int workers, std::string* e
       result.rollbacks = db1.rollbacks - db0.rollbacks;
     }
   }
+
+  // The references, on the same cluster, right after.
+  if (flags.pgbench) {
+    if (!local_pg) {
+      *error = "--pgbench needs mixsweepd's own local cluster (no --database)";
+      return std::nullopt;
+    }
+    result.pgbench = RunPgbench(flags, local_dsn, postmaster, workers,
+                                flags.pgbench_jobs > 0 ? flags.pgbench_jobs : result.jobs);
+    if (!result.pgbench->ok) std::fprintf(stderr, "%s\n", result.pgbench->error.c_str());
+  }
+  if (!flags.after_run.empty() && local_pg) {
+    std::map<std::string, std::string> conn;
+    std::istringstream words(local_dsn);
+    for (std::string w; words >> w;) {
+      const auto eq = w.find('=');
+      if (eq != std::string::npos) conn[w.substr(0, eq)] = w.substr(eq + 1);
+    }
+    setenv("PGHOST", conn["host"].c_str(), 1);
+    setenv("PGPORT", conn["port"].c_str(), 1);
+    setenv("PGUSER", conn["user"].c_str(), 1);
+    setenv("PGDATABASE", conn["dbname"].c_str(), 1);
+    setenv("MIXSWEEP_BENCH_DSN", local_dsn.c_str(), 1);
+    setenv("MIXSWEEP_BENCH_WORKERS", std::to_string(workers).c_str(), 1);
+    std::fflush(stdout);
+    const int code = std::system(flags.after_run.c_str());
+    if (code != 0) std::fprintf(stderr, "--after-run exited with %d\n", code);
+  }
+
   const int code = daemon->Stop();
   if (code != 0) std::fprintf(stderr, "note: mixsweepd exited with %d\n", code);
 
-  std::vector<double> lease, complete;
-  const Clock::time_point last = std::max(t0, shared.last_completion());
+  std::vector<double> lease, first_lease, complete;
   for (const WorkerStats& w : stats) {
     lease.insert(lease.end(), w.lease_ms.begin(), w.lease_ms.end());
+    first_lease.insert(first_lease.end(), w.first_lease_ms.begin(), w.first_lease_ms.end());
     complete.insert(complete.end(), w.complete_ms.begin(), w.complete_ms.end());
     result.empty_leases += w.empty_leases;
     result.early_leases += w.early_leases;
     result.errors += w.errors;
     if (!w.first_error.empty()) std::fprintf(stderr, "worker error: %s\n", w.first_error.c_str());
   }
+  const Clock::time_point last = std::max(t0, shared.last_completion());
   result.completed = shared.completed();
-  result.finished = result.completed >= result.jobs;
+  result.finished = result.completed >= result.jobs ||
+                    (flags.sample_leases > 0 && shared.sampled_leases >= flags.sample_leases);
   result.seconds = std::chrono::duration<double>(last - t0).count();
+  result.seconds_after_submit =
+      flags.prequeue ? result.seconds : std::chrono::duration<double>(last - t_submitted).count();
   result.jobs_per_s = result.seconds > 0 ? result.completed / result.seconds : 0;
+  if (flags.job_seconds > 0 && result.completed > 0) {
+    result.ideal_seconds = result.completed * flags.job_seconds / workers;
+    result.overhead = (result.seconds - result.ideal_seconds) / result.ideal_seconds;
+    result.overhead_after_submit =
+        (result.seconds_after_submit - result.ideal_seconds) / result.ideal_seconds;
+  }
+  result.lease_count = static_cast<int64_t>(lease.size());
   result.lease_p50 = Percentile(lease, 0.50);
   result.lease_p99 = Percentile(lease, 0.99);
   result.lease_max = lease.empty() ? NAN : *std::max_element(lease.begin(), lease.end());
+  result.first_p50 = Percentile(first_lease, 0.50);
+  result.first_p99 = Percentile(first_lease, 0.99);
+  result.first_max =
+      first_lease.empty() ? NAN : *std::max_element(first_lease.begin(), first_lease.end());
   result.complete_p50 = Percentile(complete, 0.50);
   result.complete_p99 = Percentile(complete, 0.99);
+  if (flags.window > 0) {
+    // Window i: jobs i*N+1 .. (i+1)*N in completion order, timed from the
+    // previous window's last completion (the first from the submission's
+    // acknowledgement, when jobs became leasable).
+    const auto times = shared.completion_times();
+    Clock::time_point prev = flags.prequeue ? t0 : t_submitted;
+    for (size_t end = flags.window; end <= times.size(); end += flags.window) {
+      result.window_ms.push_back(Ms(times[end - 1] - prev) / flags.window);
+      prev = times[end - 1];
+    }
+  }
   if (sampler) {
     if (!sampler->error().empty()) std::fprintf(stderr, "sampler: %s\n", sampler->error().c_str());
     result.waits = sampler->counts();
     result.wait_samples = sampler->samples();
   }
+  result.vmhwm_mib = result.rss_kib / 1024.0;
+  if (result.pgbench && result.pgbench->ok) {
+    result.pg_jobs_per_s = result.pgbench->jobs_per_s;
+    result.pg_ratio = result.jobs_per_s / result.pgbench->jobs_per_s;
+  }
+  if (!result.window_ms.empty()) {
+    result.window_first = result.window_ms.front();
+    result.window_last = result.window_ms.back();
+    result.window_growth = result.window_last / result.window_first;
+  }
+  result.overhead_pct = 100 * result.overhead;
   return result;
+}
+
+void PrintWaits(const std::map<std::string, int64_t>& waits, int64_t samples) {
+  if (samples <= 0) return;
+  std::vector<std::pair<int64_t, std::string>> by_count;
+  for (const auto& [k, v] : waits) by_count.push_back({v, k});
+  std::sort(by_count.rbegin(), by_count.rend());
+  std::printf("      backends not idle, mean per sample (%lld samples):",
+              static_cast<long long>(samples));
+  for (size_t i = 0; i < by_count.size() && i < 6; ++i) {
+    std::printf(" [%s] %.2f", by_count[i].second.c_str(),
+                static_cast<double>(by_count[i].first) / samples);
+  }
+  std::printf("\n");
 }
 
 void PrintRun(const RunResult& r, int repeat) {
   std::printf(
       "W=%-3d #%d %s jobs=%lld/%lld submit=%.0fms e2e=%.2fs jobs/s=%.0f | lease ms p50=%.2f "
-      "p99=%.2f max=%.1f | complete ms p50=%.2f p99=%.2f | empty=%lld early=%lld errors=%lld | "
-      "mixsweepd VmHWM=%.1fMiB | CPU s: mixsweepd=%.2f postgres=%.2f driver=%.2f\n",
+      "p99=%.2f max=%.1f (n=%lld) | complete ms p50=%.2f p99=%.2f | empty=%lld early=%lld "
+      "errors=%lld | mixsweepd VmHWM=%.1fMiB | CPU s: mixsweepd=%.2f postgres=%.2f driver=%.2f\n",
       r.workers, repeat, r.finished ? "ok" : "UNFINISHED", static_cast<long long>(r.completed),
       static_cast<long long>(r.jobs), r.submit_ms, r.seconds, r.jobs_per_s, r.lease_p50,
-      r.lease_p99, r.lease_max, r.complete_p50, r.complete_p99,
-      static_cast<long long>(r.empty_leases), static_cast<long long>(r.early_leases),
-      static_cast<long long>(r.errors), r.rss_kib / 1024.0, r.cpu_daemon, r.cpu_pg, r.cpu_driver);
+      r.lease_p99, r.lease_max, static_cast<long long>(r.lease_count), r.complete_p50,
+      r.complete_p99, static_cast<long long>(r.empty_leases),
+      static_cast<long long>(r.early_leases), static_cast<long long>(r.errors),
+      r.rss_kib / 1024.0, r.cpu_daemon, r.cpu_pg, r.cpu_driver);
+  std::printf("      cluster: %s\n", r.settings.c_str());
+  std::printf("      mixsweepd at most: %ld threads, %.1f MiB VmRSS, %d open fds\n", r.max_threads,
+              r.max_rss_kib / 1024.0, r.max_fds);
+  if (!std::isnan(r.first_p50)) {
+    std::printf("      first lease of each worker (all asking at once): p50=%.1f p99=%.1f "
+                "max=%.1f ms; queue-full VmHWM=%.1fMiB\n",
+                r.first_p50, r.first_p99, r.first_max, r.rss_after_submit_kib / 1024.0);
+  }
+  if (r.ideal_seconds > 0) {
+    std::printf("      overhead: ideal %.2fs; wall from submit sent %.2fs (%+.2f%%), from submit "
+                "acknowledged %.2fs (%+.2f%%)\n",
+                r.ideal_seconds, r.seconds, 100 * r.overhead, r.seconds_after_submit,
+                100 * r.overhead_after_submit);
+  }
   if (r.wal_bytes >= 0 && r.completed > 0) {
     // The sampler's own queries are transactions too: left out.
     std::printf("      database per job: %.0f WAL bytes, %.2f commits (empty lease polls "
@@ -634,17 +1142,25 @@ void PrintRun(const RunResult& r, int repeat) {
                 static_cast<double>(r.commits - r.wait_samples) / r.completed,
                 static_cast<double>(r.rollbacks) / r.completed);
   }
-  if (r.wait_samples > 0) {
-    std::vector<std::pair<int64_t, std::string>> by_count;
-    for (const auto& [k, v] : r.waits) by_count.push_back({v, k});
-    std::sort(by_count.rbegin(), by_count.rend());
-    std::printf("      backends not idle, mean per sample (%lld samples):",
-                static_cast<long long>(r.wait_samples));
-    for (size_t i = 0; i < by_count.size() && i < 6; ++i) {
-      std::printf(" [%s] %.2f", by_count[i].second.c_str(),
-                  static_cast<double>(by_count[i].first) / r.wait_samples);
-    }
-    std::printf("\n");
+  PrintWaits(r.waits, r.wait_samples);
+  if (!r.window_ms.empty()) {
+    const size_t n = r.window_ms.size();
+    std::printf("      ms per job by window of completions:");
+    for (size_t i = 0; i < n; ++i) std::printf(" %.2f", r.window_ms[i]);
+    std::printf("\n      first window %.2f ms/job (%.0f jobs/s), last %.2f ms/job (%.0f jobs/s), "
+                "last/first %.2f\n",
+                r.window_ms.front(), 1000 / r.window_ms.front(), r.window_ms.back(),
+                1000 / r.window_ms.back(), r.window_ms.back() / r.window_ms.front());
+  }
+  if (r.pgbench) {
+    const PgbenchResult& p = *r.pgbench;
+    std::printf("      pgbench -c %d on the same cluster: %s jobs=%lld in %.2fs: %.0f jobs/s "
+                "(pgbench tps %.0f, latency %.2f ms) | CPU s: postgres=%.2f pgbench=%.2f | "
+                "mixsweep/pgbench = %.3f\n",
+                r.workers, p.ok ? "ok" : "FAILED", static_cast<long long>(p.jobs), p.seconds,
+                p.jobs_per_s, p.tps, p.latency_ms, p.cpu_pg, p.cpu_pgbench,
+                p.jobs_per_s > 0 ? r.jobs_per_s / p.jobs_per_s : NAN);
+    PrintWaits(p.waits, p.wait_samples);
   }
   std::fflush(stdout);
 }
@@ -690,16 +1206,34 @@ int main(int argc, char** argv) {
   }
   // A worker thread writing to a gRPC stream the daemon closed must not kill us.
   signal(SIGPIPE, SIG_IGN);
+  // One connection per worker, here and in mixsweepd (which inherits this).
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 &&
+      static_cast<rlim_t>(*std::max_element(flags->workers.begin(), flags->workers.end())) * 2 +
+              256 > files.rlim_cur) {
+    std::fprintf(stderr, "warning: open files limit %llu is low for %d workers (ulimit -n)\n",
+                 static_cast<unsigned long long>(files.rlim_cur),
+                 *std::max_element(flags->workers.begin(), flags->workers.end()));
+  }
   int64_t expected = 0;
   SpecYaml(flags->jobs, flags->mix, &expected);
-  std::printf("dispatch_bench: %lld jobs per sweep (%s), workers %s, %d repeat(s), %s\n",
-              static_cast<long long>(expected), flags->mix ? "train + pretrain + finetune" : "train only",
+  std::printf("dispatch_bench: %d sweep(s) of %lld jobs (%s)%s, job %.3g s, workers %s, %d "
+              "repeat(s), mixsweepd rate limit %s, %s\n",
+              flags->sweeps, static_cast<long long>(expected),
+              flags->mix ? "train + pretrain + finetune" : "train only",
+              flags->prequeue ? ", queued before the workers" : "", flags->job_seconds,
               [&] {
                 std::string s;
                 for (int w : flags->workers) s += (s.empty() ? "" : ",") + std::to_string(w);
                 return s;
               }().c_str(),
               flags->repeats,
+              flags->rate_limit_per_second > 0 ? std::to_string(flags->rate_limit_per_second).c_str()
+                                               : "off",
               flags->database.empty() ? "mixsweepd's own local PostgreSQL per run"
                                       : "the --database given");
   std::fflush(stdout);
@@ -741,6 +1275,39 @@ int main(int argc, char** argv) {
                 Cell(runs, &RunResult::cpu_daemon, "%.2f").c_str(),
                 Cell(runs, &RunResult::cpu_pg, "%.2f").c_str(),
                 Cell(runs, &RunResult::cpu_driver, "%.2f").c_str());
+  }
+  // One line per W for scripts (bench/run_comparisons.sh): median (min-max).
+  std::printf("\n");
+  for (auto& [w, runs] : results) {
+    std::printf("summary W=%d runs=%zu", w, runs.size());
+    auto field = [&](const char* name, double RunResult::*f, const char* fmt) {
+      std::vector<double> v;
+      for (const auto& r : runs) {
+        if (!std::isnan(r.*f)) v.push_back(r.*f);
+      }
+      if (v.empty()) return;
+      const Spread sp = SpreadOf(v);
+      std::printf(" %s=", name);
+      std::printf(fmt, sp.median);
+      std::printf("[");
+      std::printf(fmt, sp.min);
+      std::printf(",");
+      std::printf(fmt, sp.max);
+      std::printf("]");
+    };
+    field("jobs_per_s", &RunResult::jobs_per_s, "%.1f");
+    field("pgbench_jobs_per_s", &RunResult::pg_jobs_per_s, "%.1f");
+    field("ratio_pgbench", &RunResult::pg_ratio, "%.3f");
+    field("lease_p50_ms", &RunResult::lease_p50, "%.2f");
+    field("lease_p99_ms", &RunResult::lease_p99, "%.2f");
+    field("first_lease_p50_ms", &RunResult::first_p50, "%.1f");
+    field("first_lease_p99_ms", &RunResult::first_p99, "%.1f");
+    field("overhead_pct", &RunResult::overhead_pct, "%.2f");
+    field("window_first_ms", &RunResult::window_first, "%.3f");
+    field("window_last_ms", &RunResult::window_last, "%.3f");
+    field("window_growth", &RunResult::window_growth, "%.3f");
+    field("vmhwm_mib", &RunResult::vmhwm_mib, "%.1f");
+    std::printf("\n");
   }
   return all_finished ? 0 : 1;
 }
