@@ -1,5 +1,4 @@
-# mixsweepd (and the mixsweep CLI, for `token bootstrap` and token creation
-# from inside the cluster) on Debian 12. Build from the repository root:
+# mixsweepd on Debian 12. Build from the repository root:
 #   docker build -f deploy/docker/mixsweepd.Dockerfile -t mixsweepd:0.1.0 .
 # The image has no PostgreSQL: give mixsweepd --database (the Helm chart
 # does), or it tries to start a local cluster and fails.
@@ -16,10 +15,10 @@ RUN scripts/build.sh /build -DCMAKE_BUILD_TYPE=Release \
       -DMIXSWEEP_BUILD_TESTS=OFF -DMIXSWEEP_BUILD_BENCH=OFF
 
 FROM debian:12-slim
-# The packages of the shared libraries the binaries link to directly
+# The packages of the shared libraries the binary links to directly
 # (readelf -d ... NEEDED, each file mapped to its package with dpkg -S);
 # apt brings their own dependencies. tests/deploy/check_deploy.py checks
-# this list against ldd of the built binaries.
+# this list against ldd of the built binary.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       libabsl20220623 \
@@ -41,7 +40,6 @@ RUN groupadd --system --gid 10001 mixsweep \
  && useradd --system --uid 10001 --gid 10001 --home-dir /nonexistent \
       --no-create-home --shell /usr/sbin/nologin mixsweep
 COPY --from=build /build/services/mixsweepd /usr/local/bin/mixsweepd
-COPY --from=build /build/services/mixsweep /usr/local/bin/mixsweep
 USER 10001:10001
 # gRPC (TLS), /metrics, dashboard.
 EXPOSE 50051 9464 8080

@@ -36,8 +36,9 @@ Every check is then run on deliberately broken copies (a wrong selector, a
 missing GPU request, an unknown flag, a package dropped from a Dockerfile,
 ...), and each must fail there: a check that cannot fail is reported.
 
-Usage: check_deploy.py --build-dir BUILD   (where services/mixsweepd,
-services/mixsweep and workers/mixsweep-worker were built)
+Usage: check_deploy.py --build-dir BUILD   (the CMake build directory
+where services/mixsweepd and workers/mixsweep-worker were built; the
+Dockerfiles' COPY --from=build /build/X are looked up as BUILD/X)
 """
 
 import argparse
@@ -468,9 +469,9 @@ def dockerfile_instructions(text):
     """(instruction, arguments) with continuation lines joined."""
     out, cur = [], ""
     for line in text.splitlines():
-        if not cur and (not line.strip() or line.lstrip().startswith("#")):
-            continue
-        if line.lstrip().startswith("#"):
+        # Blank and comment lines are skipped, inside a continued line too
+        # (as Docker does).
+        if not line.strip() or line.lstrip().startswith("#"):
             continue
         if line.rstrip().endswith("\\"):
             cur += line.rstrip()[:-1] + " "
@@ -746,7 +747,7 @@ def run_chart(files, meta, values, flags, failures, variants=VARIANTS, lint=True
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--build-dir", required=True,
-                    help="build directory with services/mixsweepd, services/mixsweep, "
+                    help="CMake build directory with services/mixsweepd and "
                          "workers/mixsweep-worker")
     ap.add_argument("--no-self-test", action="store_true",
                     help="skip the broken copies (faster; the checks are then unproven)")
