@@ -108,9 +108,11 @@ KillWait=5
 MinJobAge=60
 InactiveLimit=0
 ReturnToService=2
-# Schedule on every submission and completion, without batching delays.
+# No backfill (one partition, no reservations); batch jobs are scheduled
+# without the default 3 s batching delay. (No sched_min_interval here:
+# sched/builtin reads any "interval=" as its own interval.)
 SchedulerType=sched/builtin
-SchedulerParameters=batch_sched_delay=0,sched_min_interval=0
+SchedulerParameters=batch_sched_delay=0
 # The node as configured, whatever the machine reports (more or fewer CPUs).
 SlurmdParameters=config_overrides
 NodeName=localhost NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=1 State=UNKNOWN
