@@ -287,7 +287,7 @@ absl::StatusOr<std::optional<scheduler::JobStore::LeaseHolder>> PgJobStore::Leas
 absl::StatusOr<std::optional<scheduler::LeasedJob>> PgJobStore::Lease(
     const scheduler::LeaseRequest& request, absl::Time now) {
   using Result = std::optional<scheduler::LeasedJob>;
-  return Transact<Result>(pool_, [&](pqxx::work& tx) -> absl::StatusOr<Result> {
+  return HotTransact<Result>([&](pqxx::work& tx) -> absl::StatusOr<Result> {
     const pqxx::result worker = tx.exec_params(sql::kWorkerLabelsAndGpus, request.worker_id);
     if (worker.empty()) {
       return absl::NotFoundError(
@@ -357,7 +357,7 @@ absl::StatusOr<std::vector<scheduler::LeaseState>> PgJobStore::Heartbeat(
     ids.push_back(l.job_id);
     tokens.push_back(l.fencing_token);
   }
-  return Transact<Result>(pool_, [&](pqxx::work& tx) -> absl::StatusOr<Result> {
+  return HotTransact<Result>([&](pqxx::work& tx) -> absl::StatusOr<Result> {
     if (tx.exec_params(sql::kTouchWorker, worker_id, draining, Timestamp(now)).empty()) {
       return absl::NotFoundError(
           absl::StrCat("worker_id: no worker ", worker_id, "; register again"));
@@ -381,7 +381,7 @@ absl::StatusOr<std::vector<scheduler::LeaseState>> PgJobStore::Heartbeat(
 absl::StatusOr<scheduler::LeaseState> PgJobStore::ReportProgress(
     const scheduler::ProgressReport& report, absl::Duration ttl, absl::Time now) {
   using Result = scheduler::LeaseState;
-  return Transact<Result>(pool_, [&](pqxx::work& tx) -> absl::StatusOr<Result> {
+  return HotTransact<Result>([&](pqxx::work& tx) -> absl::StatusOr<Result> {
     const pqxx::result rows = tx.exec_params(
         sql::kReportProgress, report.lease.job_id, report.lease.fencing_token, report.started,
         NullIfEmpty(report.progress_json), NullIfEmpty(report.provenance_json),
@@ -412,7 +412,7 @@ absl::StatusOr<scheduler::CompletionResult> PgJobStore::Complete(
     const scheduler::Completion& completion, absl::Time now) {
   using Result = scheduler::CompletionResult;
   const LeaseRef& lease = completion.lease;
-  return Transact<Result>(pool_, [&](pqxx::work& tx) -> absl::StatusOr<Result> {
+  return HotTransact<Result>([&](pqxx::work& tx) -> absl::StatusOr<Result> {
     const auto job = LockJob(tx, lease.job_id);
     if (!job) return absl::NotFoundError(absl::StrCat("no job ", lease.job_id));
     // The same completion again (its answer was lost): answer it again.

@@ -5,19 +5,28 @@
 // and two workers never hold the same job. Every report checks the fencing
 // token under a row lock in the same transaction that applies it.
 //
+// With a GroupCommitter, leases, heartbeats and completions (the calls every
+// worker makes for every job) share transactions with those of other workers
+// that arrive at the same time; every other call commits on its own.
+//
 // Example:
-//   db::PgJobStore jobs(pool);
+//   db::GroupCommitter committer(pool, {});
+//   db::PgJobStore jobs(pool, &committer);  // or PgJobStore(pool): no batching
 //   scheduler::DispatchService dispatch(jobs, clock, options);
 #pragma once
 
+#include <functional>
+
 #include "db/connection_pool.h"
+#include "db/group_commit.h"
 #include "scheduler/dispatch/job_store.h"
 
 namespace mixsweep::db {
 
 class PgJobStore : public scheduler::JobStore {
  public:
-  explicit PgJobStore(ConnectionPool& pool) : pool_(pool) {}
+  explicit PgJobStore(ConnectionPool& pool, GroupCommitter* committer = nullptr)
+      : pool_(pool), committer_(committer) {}
 
   absl::StatusOr<int64_t> RegisterWorker(const scheduler::WorkerRecord& worker,
                                          const std::string& idempotency_key,
@@ -48,7 +57,14 @@ class PgJobStore : public scheduler::JobStore {
                                                            int64_t offset) override;
 
  private:
+  // The hot path's transactions: through the group committer when there is one.
+  template <typename T>
+  absl::StatusOr<T> HotTransact(const std::function<absl::StatusOr<T>(pqxx::work&)>& body) {
+    return committer_ != nullptr ? committer_->Transact<T>(body) : Transact<T>(pool_, body);
+  }
+
   ConnectionPool& pool_;
+  GroupCommitter* committer_;  // may be null
 };
 
 }  // namespace mixsweep::db

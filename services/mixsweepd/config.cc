@@ -43,6 +43,16 @@ std::optional<Config> ParseConfig(int argc, char** argv, int* exit_code) {
   app.add_option("--db-pool-size", config.db_pool_size, "database connections")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
+  // At most 32: PostgreSQL caches 64 subtransactions per backend, and a
+  // batch past that slows every snapshot in the cluster (suboverflow).
+  app.add_option("--group-commit-max-batch", config.group_commit_max_batch,
+                 "most worker calls committed in one transaction (1: no group commit)")
+      ->check(CLI::Range(1, 32))
+      ->capture_default_str();
+  app.add_option("--group-commit-in-flight", config.group_commit_in_flight,
+                 "group-commit transactions running at once")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
   app.add_option("--db-wait-seconds", config.db_wait_seconds,
                  "how long start-up waits for the database")
       ->check(CLI::Range(0, 3600))

@@ -42,6 +42,11 @@ struct Config {
   std::string local_pg_user = "postgres";
   std::string database_name = "mixsweep";
   int db_pool_size = 8;
+  // Group commit of leases, heartbeats, progress and completions: the most
+  // calls in one transaction (1: each call commits alone) and the batches
+  // running at once.
+  int group_commit_max_batch = 32;
+  int group_commit_in_flight = 2;
   // How long start-up waits for an unreachable database.
   int db_wait_seconds = 60;
   long long max_runs_per_sweep = 10000;

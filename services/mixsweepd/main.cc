@@ -264,7 +264,9 @@ int Serve(const Config& config, const std::string& dsn, const sigset_t& stop_sig
   });
   scheduler::SystemClock clock;
   db::PgSweepStore sweep_store(pool);
-  db::PgJobStore job_store(pool);
+  db::GroupCommitter committer(pool, {.max_batch = config.group_commit_max_batch,
+                                     .max_in_flight = config.group_commit_in_flight});
+  db::PgJobStore job_store(pool, config.group_commit_max_batch > 1 ? &committer : nullptr);
   scheduler::SweepService sweeps(
       sweep_store, {.limits = {.max_runs = static_cast<int64_t>(config.max_runs_per_sweep)}});
   scheduler::DispatchService dispatch(job_store, clock, DispatchOptionsOf(config));
