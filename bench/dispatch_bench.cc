@@ -1049,7 +1049,7 @@ std::optional<RunResult> RunOnce(const Flags& flags, int workers, std::string* e
   result.seconds_after_submit =
       flags.prequeue ? result.seconds : std::chrono::duration<double>(last - t_submitted).count();
   result.jobs_per_s = result.seconds > 0 ? result.completed / result.seconds : 0;
-  if (flags.job_seconds > 0 && result.completed > 0) {
+  if (flags.job_seconds > 0 && result.completed > 0 && flags.sample_leases == 0) {
     result.ideal_seconds = result.completed * flags.job_seconds / workers;
     result.overhead = (result.seconds - result.ideal_seconds) / result.ideal_seconds;
     result.overhead_after_submit =

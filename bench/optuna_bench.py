@@ -119,7 +119,8 @@ def run(args):
             first, last = windows[0][0], windows[-1][0]
             print(f"      first window {first:.2f} ms/trial ({1000 / first:.0f}/s), last "
                   f"{last:.2f} ms/trial ({1000 / last:.0f}/s), last/first {last / first:.2f}")
-        line = (f"summary optuna W={args.workers} trials={n} trials_per_s={n / wall:.2f}")
+        line = (f"summary optuna sampler={args.sampler} W={args.workers} trials={n} "
+                f"trials_per_s={n / wall:.2f}")
         if windows:
             line += (f" window_first_ms={windows[0][0]:.3f} window_last_ms={windows[-1][0]:.3f}"
                      f" window_growth={windows[-1][0] / windows[0][0]:.3f}")
