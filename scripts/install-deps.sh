@@ -15,6 +15,7 @@ PACKAGES=(
   prometheus  # the real Prometheus server and promtool, for the metrics test
   chromium chromium-driver python3-selenium  # the dashboard's browser test
   python3-grpcio python3-protobuf  # the Python client (clients/python) and its test
+  yamllint python3-yaml  # the offline check of the Helm chart (tests/deploy)
   slurm-wlm munge  # the SLURM test and benchmark: a one-node cluster (scripts/slurm-local-cluster.sh)
 )
 if [ "${1:-}" = "--fuzz" ]; then

@@ -31,8 +31,11 @@ std::optional<Config> ParseConfig(int argc, char** argv, int* exit_code) {
   app.set_config("--config", "", "TOML configuration file (keys = flag names)");
   app.add_option("--listen", config.listen, "gRPC address, host:port (port 0: any free port)")
       ->capture_default_str();
+  // Also from the environment, so that a password need not be on the command
+  // line (a Kubernetes Secret becomes an environment variable).
   app.add_option("--database", config.database,
-                 "PostgreSQL connection string; empty: a local cluster in --data-dir");
+                 "PostgreSQL connection string; empty: a local cluster in --data-dir")
+      ->envname("MIXSWEEP_DATABASE");
   app.add_option("--data-dir", config.data_dir,
                  "directory of the local PostgreSQL cluster (default: " + DefaultDataDir() + ")");
   app.add_option("--local-pg-user", config.local_pg_user,
@@ -120,6 +123,12 @@ std::optional<Config> ParseConfig(int argc, char** argv, int* exit_code) {
       ->check(CLI::Range(64 * 1024, 256 * 1024 * 1024))
       ->capture_default_str();
   app.add_option("--port-file", config.port_file, "write the bound port here once listening");
+  app.add_option("--health-listen", config.health_listen,
+                 "plaintext address serving only grpc.health.v1, for probes that cannot "
+                 "speak TLS (Kubernetes' grpc probes), host:port; empty: none")
+      ->capture_default_str();
+  app.add_option("--health-port-file", config.health_port_file,
+                 "write the health endpoint's bound port here once listening");
   app.add_option("--dashboard-listen", config.dashboard_listen,
                  "web dashboard address, host:port (port 0: any free port); empty: no dashboard");
   app.add_flag("--dashboard-open", config.dashboard_open,

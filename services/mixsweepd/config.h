@@ -81,6 +81,10 @@ struct Config {
   std::string bootstrap_token_file;
   // Written with the bound port once the server listens (for --listen :0).
   std::string port_file;
+  // grpc.health.v1 alone, in plaintext, host:port; empty: not served. The
+  // status is SERVING while the database answers.
+  std::string health_listen;
+  std::string health_port_file;
   // The web dashboard (read-only), host:port; empty: not served. Without
   // dashboard_open it asks for a token of a role that may read, and then
   // serves this machine only unless TLS is put in front of it.

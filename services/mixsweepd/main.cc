@@ -244,6 +244,41 @@ scheduler::DispatchOptions DispatchOptionsOf(const Config& config) {
   return options;
 }
 
+// The services a health check may name; "" is the whole server.
+constexpr const char* kHealthServices[] = {
+    "",
+    "mixsweep.v1.SweepService",
+    "mixsweep.v1.WorkerService",
+    "mixsweep.v1.EvaluationService",
+    "mixsweep.v1.UtilizationService",
+    "mixsweep.v1.AuthService",
+};
+constexpr const char* kPing = "SELECT 1";
+
+void SetServing(grpc::Server& server, bool serving) {
+  for (const char* service : kHealthServices) {
+    server.GetHealthCheckService()->SetServingStatus(service, serving);
+  }
+}
+
+// grpc.health.v1 in plaintext on --health-listen, for probes that cannot
+// speak TLS. It answers health checks only (and reflection, which gRPC's
+// plugin adds to every server: the schema, no data): no API call is served.
+std::unique_ptr<grpc::Server> StartHealthServer(const Config& config) {
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(config.health_listen, grpc::InsecureServerCredentials(), &port);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) {
+    spdlog::error("cannot listen on {} (--health-listen)", config.health_listen);
+    return nullptr;
+  }
+  SetServing(*server, true);
+  spdlog::info("health checks (plaintext) on port {}", port);
+  http::WritePortFile(config.health_port_file, port);
+  return server;
+}
+
 // /metrics on its own address: this process's RPC and transaction series,
 // and the system's, read from the database when scraped.
 absl::StatusOr<std::unique_ptr<http::HttpServer>> StartMetrics(
@@ -361,12 +396,7 @@ int Serve(const Config& config, const std::string& dsn, const sigset_t& stop_sig
     spdlog::error("cannot listen on {}", config.listen);
     return 1;
   }
-  server->GetHealthCheckService()->SetServingStatus("", true);
-  server->GetHealthCheckService()->SetServingStatus("mixsweep.v1.SweepService", true);
-  server->GetHealthCheckService()->SetServingStatus("mixsweep.v1.WorkerService", true);
-  server->GetHealthCheckService()->SetServingStatus("mixsweep.v1.EvaluationService", true);
-  server->GetHealthCheckService()->SetServingStatus("mixsweep.v1.UtilizationService", true);
-  server->GetHealthCheckService()->SetServingStatus("mixsweep.v1.AuthService", true);
+  SetServing(*server, true);
   spdlog::info("mixsweepd serving on port {} (listen {}, {})", bound_port, config.listen,
                config.tls.enabled()
                    ? (config.tls.require_client_cert ? "TLS, client certificates required" : "TLS")
@@ -405,12 +435,31 @@ int Serve(const Config& config, const std::string& dsn, const sigset_t& stop_sig
                  http::SplitHostPort(config.metrics_listen, "")->first, port);
     http::WritePortFile(config.metrics_port_file, port);
   }
+  std::unique_ptr<grpc::Server> health_server;
+  if (!config.health_listen.empty()) {
+    health_server = StartHealthServer(config);
+    if (health_server == nullptr) return 1;
+  }
+  // Health follows the database: a replica that cannot reach it is taken
+  // out of a load balancer's rotation instead of failing every call.
+  PeriodicLoop health_check(std::chrono::seconds(5), [&] {
+    const bool serving = db::RunTransaction(pool, [](pqxx::work& tx) {
+                           tx.exec(kPing);
+                           return absl::OkStatus();
+                         }).ok();
+    SetServing(*server, serving);
+    if (health_server) SetServing(*health_server, serving);
+  });
   http::WritePortFile(config.port_file, bound_port);
 
   const int signal = WaitForStopSignal(stop_signals);
   spdlog::info("signal {} received: stopping", signal);
   dashboard_server.reset();  // its requests call the server: stop it first
   server->GetHealthCheckService()->Shutdown();
+  if (health_server) {
+    health_server->GetHealthCheckService()->Shutdown();
+    health_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  }
   // In-flight calls get a moment to finish; watch streams are cut.
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   return 0;

@@ -19,6 +19,7 @@
 #include "tests/support/daemon.h"
 #include "tests/support/pg_harness.h"
 #include "tests/support/spec_files.h"
+#include "tests/support/worker_process.h"
 
 namespace mixsweep::testing {
 namespace {
@@ -298,6 +299,48 @@ TEST(SweepE2E, HealthAndReflectionAreServed) {
   EXPECT_TRUE(services.count("mixsweep.v1.SweepService")) << response.DebugString();
   EXPECT_TRUE(services.count("grpc.health.v1.Health")) << response.DebugString();
   EXPECT_TRUE(stream->Finish().ok());
+}
+
+// --health-listen: health checks in plaintext for probes that cannot speak
+// TLS (Kubernetes' grpc probes), and nothing of the API on that port.
+TEST(SweepE2E, PlaintextHealthPortAnswersHealthChecksOnly) {
+  const std::string port_file = MakeTempDir("health") + "/health.port";
+  Daemon daemon = Daemon::Start({.database = CreateTestDatabase(),
+                                 .extra_args = {"--health-listen", "127.0.0.1:0",
+                                                "--health-port-file", port_file}});
+  int port = 0;
+  ASSERT_TRUE(WaitUntil([&] {
+    std::ifstream in(port_file);
+    return static_cast<bool>(in >> port) && port > 0;
+  }));
+  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
+                                     grpc::InsecureChannelCredentials());
+  auto health = grpc::health::v1::Health::NewStub(channel);
+  for (const std::string service : {"", "mixsweep.v1.WorkerService"}) {
+    grpc::ClientContext context;
+    grpc::health::v1::HealthCheckRequest request;
+    request.set_service(service);
+    grpc::health::v1::HealthCheckResponse response;
+    ASSERT_TRUE(health->Check(&context, request, &response).ok()) << service;
+    EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING) << service;
+  }
+  auto sweeps = v1::SweepService::NewStub(channel);
+  grpc::ClientContext context;
+  v1::ListSweepsRequest request;
+  v1::ListSweepsResponse response;
+  EXPECT_EQ(sweeps->ListSweeps(&context, request, &response).error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
+}
+
+// The connection string may come from the environment (a Secret), not argv.
+TEST(SweepE2E, DatabaseComesFromMixsweepDatabaseWhenNotGiven) {
+  const std::string dsn = CreateTestDatabase();
+  const std::string dir = MakeTempDir("envdsn");
+  Process migrate = Process::Start({MIXSWEEPD_BIN, "migrate"}, dir + "/migrate.log",
+                                   {{"MIXSWEEP_DATABASE", dsn}});
+  const int status = migrate.Wait(std::chrono::seconds(60));
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << ReadFile(dir + "/migrate.log");
+  EXPECT_GE(QueryInt(dsn, "SELECT count(*) FROM schema_migrations"), 7);
 }
 
 TEST(SweepE2E, TwoDaemonsMigratingOneDatabaseAtOnceBothSucceed) {
