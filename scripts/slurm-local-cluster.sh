@@ -106,6 +106,8 @@ JobCompType=jobcomp/none
 # ended jobs stay visible to scontrol/squeue -t all for a minute.
 KillWait=5
 MinJobAge=60
+# Benchmarks submit 2,000-job arrays (the default maximum is 1,001).
+MaxArraySize=100001
 InactiveLimit=0
 ReturnToService=2
 # No backfill (one partition, no reservations); batch jobs are scheduled
