@@ -108,6 +108,8 @@ class SlurmE2E : public ::testing::Test {
 
   // sbatch deploy/slurm/mixsweep-worker.sbatch on this node (no GPU gres,
   // one CPU) with `extra` options; the worker runs synthetic jobs slowly.
+  // SLURM allocates no GPU here (the worker's --gpus becomes "none");
+  // --synthetic-gpus 1 takes precedence, as it does outside SLURM.
   std::string SubmitWorker(const std::vector<std::string>& extra) {
     std::vector<std::string> args = {"--gres=none", "--cpus-per-task=1",
                                      "--output=" + job_dir_ + "/worker-%j.log",
