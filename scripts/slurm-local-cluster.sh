@@ -188,9 +188,9 @@ cancel_jobs() {
   local dir=$1
   live_pid "$dir/run/slurmctld.pid" slurmctld >/dev/null || return 0
   export SLURM_CONF="$dir/slurm.conf"
-  scancel --quiet --full --signal=KILL --state=RUNNING 2>/dev/null || true
-  scancel --quiet --state=PENDING 2>/dev/null || true
-  for _ in $(seq 1 100); do
+  squeue -h -o %i 2>/dev/null | xargs -r scancel --quiet 2>/dev/null || true
+  # SIGTERM, then SIGKILL after KillWait (5 s).
+  for _ in $(seq 1 150); do
     [ -z "$(squeue -h -o %i 2>/dev/null)" ] && return 0
     sleep 0.1
   done
