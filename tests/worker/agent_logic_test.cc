@@ -533,3 +533,17 @@ TEST(NewIdempotencyKey, FreshEachTime) {
 
 }  // namespace
 }  // namespace mixsweep::workers
+
+namespace mixsweep::workers {
+namespace {
+
+TEST(CudaVisibleDevicesTest, ByUuidWhenEveryGpuHasOneElseByIndex) {
+  EXPECT_EQ(CudaVisibleDevices({2, 5}, {"GPU-4ff0", "GPU-9a1c"}), "GPU-4ff0,GPU-9a1c");
+  EXPECT_EQ(CudaVisibleDevices({2, 5}, {"GPU-4ff0", ""}), "2,5") << "one unknown: indices";
+  EXPECT_EQ(CudaVisibleDevices({2, 5}, {}), "2,5");
+  EXPECT_EQ(CudaVisibleDevices({0}, {"MIG-1"}), "0") << "not a whole GPU's UUID";
+  EXPECT_EQ(CudaVisibleDevices({}, {}), "") << "a CPU job sees no GPU";
+}
+
+}  // namespace
+}  // namespace mixsweep::workers

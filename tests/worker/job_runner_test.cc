@@ -292,7 +292,9 @@ TEST_F(JobRunnerTest, CudaVisibleDevicesAndGpuPlaceholder) {
   launch.gpu_uuids = {"GPU-b", "GPU-d"};
   (*launch.spec.mutable_env())["WANDB_MODE"] = "offline";
   Run(std::move(launch), events);
-  EXPECT_NE(events.output.find("cuda=1,3 gpu=1,3 job=7"), std::string::npos) << events.output;
+  // The job sees its GPUs by UUID; {gpu} stays the indices nvidia-smi gave.
+  EXPECT_NE(events.output.find("cuda=GPU-b,GPU-d gpu=1,3 job=7"), std::string::npos)
+      << events.output;
   EXPECT_NE(events.output.find("wandb=offline"), std::string::npos);
   ASSERT_TRUE(events.started.has_value());
   EXPECT_EQ(events.started->gpu_indices_size(), 2);

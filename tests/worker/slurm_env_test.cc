@@ -71,3 +71,27 @@ TEST(SlurmEnvTest, AMalformedGpuListIsRefusedNamingTheVariable) {
 
 }  // namespace
 }  // namespace mixsweep::workers
+
+namespace mixsweep::workers {
+namespace {
+
+TEST(SlurmGpusTest, ConfinedDevicesAreAllOursAndAnUnconfinedNodeIsFilteredByIndex) {
+  SlurmAllocation two{.job_id = "7", .gpus_flag = "2,3", .gpu_count = 2};
+  // ConstrainDevices: nvidia-smi lists the 2 allocated GPUs as 0 and 1.
+  EXPECT_EQ(GpusFlagForProbe(two, 2), "auto");
+  // No confinement: all 8 of the node are listed; ours are 2 and 3.
+  EXPECT_EQ(GpusFlagForProbe(two, 8), "2,3");
+  SlurmAllocation none{.job_id = "7", .gpus_flag = "none", .gpu_count = 0};
+  EXPECT_EQ(GpusFlagForProbe(none, 0), "none");
+  EXPECT_EQ(GpusFlagForProbe(none, 8), "none") << "a job given no GPU must not take one";
+}
+
+TEST(SlurmGpusTest, GpuCountFollowsTheVariableThatNamedTheGpus) {
+  EXPECT_EQ(MustParse({{"SLURM_JOB_ID", "9"}, {"SLURM_JOB_GPUS", "4,5,6"}}).gpu_count, 3);
+  EXPECT_EQ(MustParse({{"SLURM_JOB_ID", "9"}, {"CUDA_VISIBLE_DEVICES", "0,1"}}).gpu_count, 2);
+  EXPECT_EQ(MustParse({{"SLURM_JOB_ID", "9"}, {"CUDA_VISIBLE_DEVICES", "NoDevFiles"}}).gpu_count,
+            0);
+}
+
+}  // namespace
+}  // namespace mixsweep::workers

@@ -6,6 +6,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/ascii.h"
@@ -62,6 +63,15 @@ void SlotPool::Release(const SlotAssignment& assignment) {
 }
 
 std::string JoinIndices(const std::vector<int>& indices) { return absl::StrJoin(indices, ","); }
+
+std::string CudaVisibleDevices(const std::vector<int>& indices,
+                               const std::vector<std::string>& uuids) {
+  const bool all_uuids =
+      uuids.size() == indices.size() &&
+      std::all_of(uuids.begin(), uuids.end(),
+                  [](const std::string& uuid) { return absl::StartsWith(uuid, "GPU-"); });
+  return all_uuids ? absl::StrJoin(uuids, ",") : JoinIndices(indices);
+}
 
 // ----------------------------------------------------------- DecideTerminal
 

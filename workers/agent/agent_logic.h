@@ -68,8 +68,17 @@ class SlotPool {
   int cpu_slots_free_;
 };
 
-// Joins GPU indices for CUDA_VISIBLE_DEVICES and {gpu}: {2, 3} -> "2,3".
+// Joins GPU indices for {gpu}: {2, 3} -> "2,3".
 std::string JoinIndices(const std::vector<int>& indices);
+
+// A job's CUDA_VISIBLE_DEVICES: the GPUs' UUIDs ("GPU-4ff0...,GPU-9a1c...")
+// when nvidia-smi gave every one, else their indices. By UUID, because
+// indices are not stable across views: CUDA numbers devices fastest first
+// unless CUDA_DEVICE_ORDER=PCI_BUS_ID, while nvidia-smi numbers them by PCI
+// bus; and a job confined by cgroups (SLURM, Kubernetes) sees its devices
+// renumbered from 0. Empty (no GPU visible) for a CPU job.
+std::string CudaVisibleDevices(const std::vector<int>& indices,
+                               const std::vector<std::string>& uuids);
 
 // ---------------------------------------------------------------------------
 // What an attempt came to.

@@ -369,7 +369,7 @@ absl::StatusOr<PreparedJob> PrepareJob(const JobLaunch& launch) {
 
   job.child_env = job.command.env;
   // An empty CUDA_VISIBLE_DEVICES hides every GPU from a CPU job.
-  job.child_env["CUDA_VISIBLE_DEVICES"] = JoinIndices(launch.gpu_indices);
+  job.child_env["CUDA_VISIBLE_DEVICES"] = CudaVisibleDevices(launch.gpu_indices, launch.gpu_uuids);
   job.child_env["MIXSWEEP_JOB_ID"] = absl::StrCat(spec.job().id());
   job.child_env["MIXSWEEP_OUTPUT_DIR"] = job.output_dir;
 

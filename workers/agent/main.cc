@@ -57,15 +57,20 @@ struct Flags {
 // The GPUs to offer: synthetic ones, none, or (a subset of) what nvidia-smi
 // reports. A machine without nvidia-smi has zero GPUs; one whose nvidia-smi
 // fails is an error (a broken driver should be seen, not silently ignored).
-absl::StatusOr<std::vector<GpuInfo>> ResolveGpus(const Flags& flags, bool* reprobe) {
+// `slurm`: the allocation whose GPUs --gpus auto means, or null.
+absl::StatusOr<std::vector<GpuInfo>> ResolveGpus(const Flags& flags,
+                                                 const SlurmAllocation* slurm, bool* reprobe) {
   *reprobe = false;
   if (flags.synthetic && flags.synthetic_gpus >= 0) {
     return SyntheticGpus(flags.synthetic_gpus, flags.synthetic_gpu_memory_mib);
   }
+  const bool slurm_decides = slurm != nullptr && flags.gpus == "auto";
+  if (slurm_decides && slurm->gpu_count == 0) return std::vector<GpuInfo>{};
   if (flags.gpus == "none") return std::vector<GpuInfo>{};
   absl::StatusOr<std::vector<GpuInfo>> probed = ProbeGpus(flags.nvidia_smi);
   if (!probed.ok()) return probed.status();
-  absl::StatusOr<std::vector<GpuInfo>> selected = SelectGpus(flags.gpus, *probed);
+  absl::StatusOr<std::vector<GpuInfo>> selected = SelectGpus(
+      slurm_decides ? GpusFlagForProbe(*slurm, probed->size()) : flags.gpus, *probed);
   if (selected.ok()) *reprobe = !selected->empty();
   return selected;
 }
@@ -135,11 +140,10 @@ int Main(int argc, char** argv) {
     return 2;
   }
   if (*slurm) {
-    if (flags.gpus == "auto") flags.gpus = (*slurm)->gpus_flag;
     labels->merge(SlurmLabels(**slurm));
     spdlog::info("in SLURM job {} (partition {}): GPUs {}; SIGTERM hands jobs back as preempted",
                  (*slurm)->job_id, (*slurm)->partition.empty() ? "?" : (*slurm)->partition,
-                 flags.gpus);
+                 flags.gpus == "auto" ? (*slurm)->gpus_flag : flags.gpus);
   }
   AgentOptions options;
   options.server = flags.connection.server;
@@ -153,7 +157,8 @@ int Main(int argc, char** argv) {
   options.host = HostName();
   options.labels = *labels;
   options.shutdown_is_preemption = slurm->has_value();
-  absl::StatusOr<std::vector<GpuInfo>> gpus = ResolveGpus(flags, &options.reprobe_gpus);
+  absl::StatusOr<std::vector<GpuInfo>> gpus =
+      ResolveGpus(flags, slurm->has_value() ? &**slurm : nullptr, &options.reprobe_gpus);
   if (!gpus.ok()) {
     spdlog::error("GPUs: {}", std::string(gpus.status().message()));
     return 1;

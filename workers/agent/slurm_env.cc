@@ -46,13 +46,22 @@ absl::StatusOr<std::optional<SlurmAllocation>> SlurmAllocationFromEnv(const EnvL
           "SLURM_JOB_GPUS: '", job_gpus, "' is not a list of GPU indices such as 0,2"));
     }
     if (!gpus->empty()) a.gpus_flag = absl::StrJoin(*gpus, ",");
+    a.gpu_count = static_cast<int>(gpus->size());
   } else if (const std::string visible = Get(env, "CUDA_VISIBLE_DEVICES"); !visible.empty()) {
     // UUIDs or SLURM's "NoDevFiles" name no index nvidia-smi lists: none.
     if (std::optional<std::vector<int>> gpus = Indices(visible); gpus && !gpus->empty()) {
       a.gpus_flag = absl::StrJoin(*gpus, ",");
+      a.gpu_count = static_cast<int>(gpus->size());
     }
   }
   return std::optional<SlurmAllocation>(std::move(a));
+}
+
+std::string GpusFlagForProbe(const SlurmAllocation& allocation, size_t probed) {
+  if (allocation.gpu_count > 0 && probed == static_cast<size_t>(allocation.gpu_count)) {
+    return "auto";
+  }
+  return allocation.gpus_flag;
 }
 
 std::map<std::string, std::string> SlurmLabels(const SlurmAllocation& a) {

@@ -3,9 +3,11 @@
 // passes a getenv-like lookup.
 //
 // Under SLURM the worker
-//   - offers only the GPUs SLURM allocated: SLURM_JOB_GPUS (the GPUs'
-//     indices as nvidia-smi lists them), else CUDA_VISIBLE_DEVICES when it
-//     is a list of indices, else none (a job given no GPU must not use one);
+//   - offers only the GPUs SLURM allocated: SLURM_JOB_GPUS, else
+//     CUDA_VISIBLE_DEVICES when it is a list of indices, else none (a job
+//     given no GPU must not use one). Where the node confines devices,
+//     nvidia-smi lists exactly the allocation, renumbered: then all of them
+//     (GpusFlagForProbe). Jobs get CUDA_VISIBLE_DEVICES by UUID either way;
 //   - labels itself slurm-job=<id> (array jobs: <array id>_<task>) and
 //     slurm-partition=<partition>, so an operator finds the worker of a job;
 //   - treats SIGTERM as preemption: SLURM sends it before a preemption kill
@@ -37,7 +39,16 @@ struct SlurmAllocation {
   std::string array_task_id;  // SLURM_ARRAY_TASK_ID
   // The allocated GPUs as --gpus takes them: "0,2", or "none".
   std::string gpus_flag;
+  int gpu_count = 0;  // how many gpus_flag names
 };
+
+// The --gpus to use once nvidia-smi has listed `probed` GPUs. A cluster that
+// confines a job's devices (SLURM's ConstrainDevices, the common setup) shows
+// the job its own GPUs only, renumbered from 0: nvidia-smi then lists exactly
+// the allocation, and its indices are not SLURM_JOB_GPUS's. So: as many GPUs
+// listed as allocated -> "auto" (all of them: they are ours); otherwise the
+// allocation's indices, which then are the node's.
+std::string GpusFlagForProbe(const SlurmAllocation& allocation, size_t probed);
 
 // Returns a null pointer for an unset variable, as std::getenv does.
 using EnvLookup = std::function<const char*(const char*)>;
