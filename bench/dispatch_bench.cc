@@ -429,6 +429,7 @@ double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(
 
 struct WorkerStats {
   std::vector<double> lease_ms;     // LeaseJob calls that returned a job, sent after submit
+  std::vector<Clock::time_point> lease_at;  // ... when each was answered
   std::vector<double> first_lease_ms;  // --prequeue: each worker's first granted lease
   int64_t early_leases = 0;         // ... sent before the submission was acknowledged
   std::vector<double> complete_ms;  // CompleteJob calls
@@ -606,6 +607,7 @@ void RunWorker(v1::WorkerService::Stub* stub, int index, int64_t worker_id, cons
       stats->first_lease_ms.push_back(Ms(answered - sent));
     } else if (after_submit) {
       stats->lease_ms.push_back(Ms(answered - sent));
+      stats->lease_at.push_back(answered);
       if (flags.sample_leases > 0 && ++shared->sampled_leases >= flags.sample_leases) {
         shared->stop = true;
       }
@@ -829,6 +831,7 @@ struct RunResult {
   std::map<std::string, int64_t> waits;
   int64_t wait_samples = 0;
   std::vector<double> window_ms;  // --window: ms per job of each window
+  std::vector<std::string> lease_slices;  // --prequeue: lease p50/p99 per 10 s of the run
   std::optional<PgbenchResult> pgbench;
   std::string settings;  // the cluster's durability settings
   // Derived, for the summary.
@@ -1065,6 +1068,23 @@ std::optional<RunResult> RunOnce(const Flags& flags, int workers, std::string* e
       first_lease.empty() ? NAN : *std::max_element(first_lease.begin(), first_lease.end());
   result.complete_p50 = Percentile(complete, 0.50);
   result.complete_p99 = Percentile(complete, 0.99);
+  if (flags.prequeue) {
+    // Is the tail spread over the run or bunched? p50/p99 per 10 s slice.
+    std::map<int64_t, std::vector<double>> slices;
+    for (const WorkerStats& w : stats) {
+      for (size_t i = 0; i < w.lease_ms.size(); ++i) {
+        slices[std::chrono::duration_cast<std::chrono::seconds>(w.lease_at[i] - t0).count() / 10]
+            .push_back(w.lease_ms[i]);
+      }
+    }
+    for (const auto& [slice, v] : slices) {
+      char buf[96];
+      std::snprintf(buf, sizeof buf, "%llds:n=%zu,p50=%.0f,p99=%.0f",
+                    static_cast<long long>(slice * 10), v.size(), Percentile(v, 0.5),
+                    Percentile(v, 0.99));
+      result.lease_slices.push_back(buf);
+    }
+  }
   if (flags.window > 0) {
     // Window i: jobs i*N+1 .. (i+1)*N in completion order, timed from the
     // previous window's last completion (the first from the submission's
@@ -1143,6 +1163,11 @@ void PrintRun(const RunResult& r, int repeat) {
                 static_cast<double>(r.rollbacks) / r.completed);
   }
   PrintWaits(r.waits, r.wait_samples);
+  if (!r.lease_slices.empty()) {
+    std::printf("      lease ms per 10 s slice of the run:");
+    for (const auto& slice : r.lease_slices) std::printf(" %s", slice.c_str());
+    std::printf("\n");
+  }
   if (!r.window_ms.empty()) {
     const size_t n = r.window_ms.size();
     std::printf("      ms per job by window of completions:");
