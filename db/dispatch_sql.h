@@ -70,7 +70,7 @@ WITH picked AS (
       AND j.gpus <= $2 AND j.min_gpu_memory_gib <= $3 AND $4::jsonb @> j.labels
     ORDER BY j.id
     LIMIT 1
-    FOR UPDATE OF j SKIP LOCKED) j
+    FOR NO KEY UPDATE OF j SKIP LOCKED) j
   LIMIT 1
 )
 UPDATE jobs SET
@@ -93,10 +93,13 @@ RETURNING jobs.id, jobs.sweep_id)sql";
 // row is locked (a concurrent lease of the same sweep, or a cancel), skip
 // the bookkeeping rather than wait: leases of one sweep never queue behind
 // each other, and a lease (job row, then sweep row) cannot deadlock with a
-// cancel (sweep row, then job rows). $1 sweep, $2 now.
+// cancel (sweep row, then job rows). NO KEY UPDATE, the lock an UPDATE of
+// non-key columns takes anyway: FOR UPDATE would also block the foreign-key
+// checks (FOR KEY SHARE) of every event and request row other transactions
+// insert for this sweep until the lease commits. $1 sweep, $2 now.
 inline constexpr const char* kMarkSweepServed = R"sql(
 UPDATE sweeps SET last_served = nextval('sweep_service_order'), last_leased_at = $2::timestamptz
-WHERE id = (SELECT id FROM sweeps WHERE id = $1 FOR UPDATE SKIP LOCKED))sql";
+WHERE id = (SELECT id FROM sweeps WHERE id = $1 FOR NO KEY UPDATE SKIP LOCKED))sql";
 
 // Serialises leases of one worker under one idempotency key, so that two
 // concurrent retries of one LeaseJob cannot both grant a job. $1 worker, $2 key.
@@ -143,13 +146,15 @@ UPDATE jobs SET
 WHERE id = $1 AND fencing_token = $2 AND state IN ('leased', 'running')
 RETURNING cancel_requested, (extract(epoch FROM lease_expires_at) * 1000000)::bigint)sql";
 
-// The job row of a report, locked. $1 job.
+// The job row of a report, locked. Row locks here are NO KEY UPDATE: no
+// statement changes a job's id, and FOR UPDATE would also hold up other
+// transactions' foreign-key checks on the row (events, dependents). $1 job.
 inline constexpr const char* kLockJob = R"sql(
 SELECT state, coalesce(fencing_token, 0), attempts, max_attempts, cancel_requested, sweep_id,
        coalesce(failure->>'fencing_token', ''), coalesce(failure->>'by', ''),
        (extract(epoch FROM not_before) * 1000000)::bigint, kind, source, n_demos, steps,
        array_to_string(checkpoint_steps, ','), coalesce(evaluation_request_id, 0)
-FROM jobs WHERE id = $1 FOR UPDATE)sql";
+FROM jobs WHERE id = $1 FOR NO KEY UPDATE)sql";
 
 // $1 job, $2 checkpoint, $3 gpu seconds, $4 provenance (nullable),
 // $5 final metrics json (nullable), $6 now.
@@ -176,7 +181,9 @@ UPDATE runs SET checkpoint_uri = $2 WHERE train_job_id = $1 OR finetune_job_id =
 // collisions are negligible, and the UNIQUE constraint turns one into a
 // retried call). $1 the train or finetune job that succeeded, $2 its final
 // checkpoint, $3 its final step, $4 its intermediate checkpoints
-// [{step, uri}].
+// [{step, uri}]. The run is found through runs_train and runs_finetune, one
+// branch each: with `train_job_id = $1 OR finetune_job_id = $1` the planner
+// could walk every run of the sweep (1.4 ms per completion at 2,000 runs).
 inline constexpr const char* kQueueEvaluations = R"sql(
 WITH checkpoints AS (
   SELECT $2::text AS uri, $3::bigint AS step, true AS final
@@ -186,11 +193,12 @@ INSERT INTO evaluation_requests (sweep_id, run_id, scenario, checkpoint_uri, tri
                                  platform, blind_label, checkpoint_step, evaluator)
 SELECT r.sweep_id, r.id, s.name, c.uri, s.trials_wanted, s.platform,
        'P-' || upper(substr(md5(gen_random_uuid()::text), 1, 12)), c.step, s.evaluator
-FROM runs r
+FROM (SELECT id, sweep_id FROM runs WHERE train_job_id = $1
+      UNION ALL
+      SELECT id, sweep_id FROM runs WHERE finetune_job_id = $1) r
 JOIN sweep_scenarios s ON s.sweep_id = r.sweep_id
 JOIN sweeps w ON w.id = r.sweep_id AND w.state = 'active'
 JOIN checkpoints c ON c.final OR s.evaluator = 'simulation'
-WHERE r.train_job_id = $1 OR r.finetune_job_id = $1
 ORDER BY r.id, s.position, c.step
 ON CONFLICT (run_id, scenario, checkpoint_uri) DO NOTHING
 RETURNING id)sql";
@@ -278,7 +286,7 @@ SELECT id, attempts, max_attempts, cancel_requested, coalesce(fencing_token, 0)
 FROM jobs
 WHERE state IN ('leased', 'running') AND lease_expires_at < $1::timestamptz
 ORDER BY id
-FOR UPDATE SKIP LOCKED)sql";
+FOR NO KEY UPDATE SKIP LOCKED)sql";
 
 // $1 now.
 inline constexpr const char* kSelectPastDeadline = R"sql(
@@ -286,7 +294,7 @@ SELECT id, coalesce(fencing_token, 0), coalesce(deadline_seconds, 0)
 FROM jobs
 WHERE state IN ('leased', 'running') AND deadline_at < $1::timestamptz
 ORDER BY id
-FOR UPDATE SKIP LOCKED)sql";
+FOR NO KEY UPDATE SKIP LOCKED)sql";
 
 // ---- Logs --------------------------------------------------------------------
 

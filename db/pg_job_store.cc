@@ -16,6 +16,7 @@
 #include "db/dispatch_sql.h"
 #include "db/sql.h"
 #include "db/pg_sweep_store.h"
+#include "db/prepared.h"
 #include "db/trial_rows.h"
 
 namespace mixsweep::db {
@@ -87,7 +88,7 @@ struct LockedJob {
 };
 
 std::optional<LockedJob> LockJob(pqxx::work& tx, int64_t job_id) {
-  const pqxx::result rows = tx.exec_params(sql::kLockJob, job_id);
+  const pqxx::result rows = ExecPrepared(tx, sql::kLockJob, job_id);
   if (rows.empty()) return std::nullopt;
   const auto& r = rows[0];
   return LockedJob{.state = r[0].as<std::string>(),
@@ -113,13 +114,13 @@ bool HoldsLease(const LockedJob& job, const LeaseRef& lease) {
 }
 
 void RecordJobEvent(pqxx::work& tx, const char* kind, int64_t job_id, const json& detail) {
-  tx.exec_params(sql::kInsertJobEvent, kind, job_id, detail.dump());
+  ExecPrepared(tx, sql::kInsertJobEvent, kind, job_id, detail.dump());
 }
 
 // After a job ended: the sweep completes if nothing is left to do.
 void CompleteSweepIfDone(pqxx::work& tx, int64_t ended_job_id) {
-  for (const auto& row : tx.exec_params(sql::kCompleteSweepOfJobIfDone, ended_job_id)) {
-    tx.exec_params(sql::kInsertSweepEvent, "sweep.completed", row[0].as<int64_t>(), "",
+  for (const auto& row : ExecPrepared(tx, sql::kCompleteSweepOfJobIfDone, ended_job_id)) {
+    ExecPrepared(tx, sql::kInsertSweepEvent, "sweep.completed", row[0].as<int64_t>(), "",
                    json{{"after_job", ended_job_id}}.dump());
   }
 }
@@ -127,8 +128,8 @@ void CompleteSweepIfDone(pqxx::work& tx, int64_t ended_job_id) {
 // A job failed for good takes the jobs that need it down with it; an
 // evaluate job's request is cancelled (it will get no trials).
 void FailDependents(pqxx::work& tx, int64_t job_id, absl::Time now) {
-  tx.exec_params(sql::kCancelRequestOfJob, job_id);
-  for (const auto& row : tx.exec_params(sql::kFailDependents, job_id, Timestamp(now))) {
+  ExecPrepared(tx, sql::kCancelRequestOfJob, job_id);
+  for (const auto& row : ExecPrepared(tx, sql::kFailDependents, job_id, Timestamp(now))) {
     RecordJobEvent(tx, "job.failed", row[0].as<int64_t>(),
                    {{"kind", "dependency_failed"}, {"dependency", job_id}});
   }
@@ -254,7 +255,7 @@ absl::StatusOr<int64_t> PgJobStore::RegisterWorker(const scheduler::WorkerRecord
   }
   const json labels = worker.labels;
   return Transact<int64_t>(pool_, [&](pqxx::work& tx) -> absl::StatusOr<int64_t> {
-    return tx.exec_params1(sql::kRegisterWorker, worker.name, worker.host, gpus.dump(),
+    return ExecPrepared1(tx, sql::kRegisterWorker, worker.name, worker.host, gpus.dump(),
                            labels.dump(), worker.version, worker.synthetic,
                            NullIfEmpty(idempotency_key), Timestamp(now),
                            NullIfEmpty(worker.owner))[0]
@@ -264,7 +265,7 @@ absl::StatusOr<int64_t> PgJobStore::RegisterWorker(const scheduler::WorkerRecord
 
 absl::StatusOr<std::string> PgJobStore::WorkerOwner(int64_t worker_id) {
   return Transact<std::string>(pool_, [&](pqxx::work& tx) -> absl::StatusOr<std::string> {
-    const pqxx::result rows = tx.exec_params(sql::kWorkerOwner, worker_id);
+    const pqxx::result rows = ExecPrepared(tx, sql::kWorkerOwner, worker_id);
     if (rows.empty()) {
       return absl::NotFoundError(absl::StrCat("worker_id: no worker ", worker_id));
     }
@@ -276,7 +277,7 @@ absl::StatusOr<std::optional<scheduler::JobStore::LeaseHolder>> PgJobStore::Leas
     int64_t job_id) {
   using Result = std::optional<LeaseHolder>;
   return Transact<Result>(pool_, [&](pqxx::work& tx) -> absl::StatusOr<Result> {
-    const pqxx::result rows = tx.exec_params(sql::kLeaseHolderOwner, job_id);
+    const pqxx::result rows = ExecPrepared(tx, sql::kLeaseHolderOwner, job_id);
     if (rows.empty()) return Result();
     return Result(LeaseHolder{
         .worker_id = rows[0][0].as<int64_t>(),
@@ -288,7 +289,7 @@ absl::StatusOr<std::optional<scheduler::LeasedJob>> PgJobStore::Lease(
     const scheduler::LeaseRequest& request, absl::Time now) {
   using Result = std::optional<scheduler::LeasedJob>;
   return HotTransact<Result>([&](pqxx::work& tx) -> absl::StatusOr<Result> {
-    const pqxx::result worker = tx.exec_params(sql::kWorkerLabelsAndGpus, request.worker_id);
+    const pqxx::result worker = ExecPrepared(tx, sql::kWorkerLabelsAndGpus, request.worker_id);
     if (worker.empty()) {
       return absl::NotFoundError(
           absl::StrCat("worker_id: no worker ", request.worker_id, "; register again"));
@@ -298,24 +299,24 @@ absl::StatusOr<std::optional<scheduler::LeasedJob>> PgJobStore::Lease(
     if (!memory.ok()) return memory.status();
     int64_t job_id = 0;
     if (!request.idempotency_key.empty()) {
-      tx.exec_params(sql::kLockLeaseKey, request.worker_id, request.idempotency_key);
+      ExecPrepared(tx, sql::kLockLeaseKey, request.worker_id, request.idempotency_key);
       const pqxx::result held =
-          tx.exec_params(sql::kFindLeaseByKey, request.worker_id, request.idempotency_key);
+          ExecPrepared(tx, sql::kFindLeaseByKey, request.worker_id, request.idempotency_key);
       if (!held.empty()) job_id = held[0][0].as<int64_t>();
     }
     if (job_id == 0) {
-      const pqxx::result leased = tx.exec_params(
-          sql::kLeaseJob, request.worker_id, static_cast<int>(request.free_gpu_indices.size()),
+      const pqxx::result leased = ExecPrepared(
+          tx, sql::kLeaseJob, request.worker_id, static_cast<int>(request.free_gpu_indices.size()),
           *memory, worker[0][0].as<std::string>(), Timestamp(now), Millis(request.ttl),
           NullIfEmpty(request.idempotency_key), request.artifact_root);
       if (leased.empty()) return Result();
       job_id = leased[0][0].as<int64_t>();
-      tx.exec_params(sql::kMarkSweepServed, leased[0][1].as<int64_t>(), Timestamp(now));
+      ExecPrepared(tx, sql::kMarkSweepServed, leased[0][1].as<int64_t>(), Timestamp(now));
       RecordJobEvent(tx, "job.leased", job_id, {{"worker_id", request.worker_id}});
     }
     auto job = LoadJob(tx, job_id);
     if (!job.ok()) return job.status();
-    const pqxx::row r = tx.exec_params1(sql::kSelectLeasedJob, job_id);
+    const pqxx::row r = ExecPrepared1(tx, sql::kSelectLeasedJob, job_id);
     scheduler::LeasedJob leased;
     leased.job = std::move(*job);
     leased.lease = {.job_id = job_id, .fencing_token = r[0].as<int64_t>()};
@@ -358,12 +359,12 @@ absl::StatusOr<std::vector<scheduler::LeaseState>> PgJobStore::Heartbeat(
     tokens.push_back(l.fencing_token);
   }
   return HotTransact<Result>([&](pqxx::work& tx) -> absl::StatusOr<Result> {
-    if (tx.exec_params(sql::kTouchWorker, worker_id, draining, Timestamp(now)).empty()) {
+    if (ExecPrepared(tx, sql::kTouchWorker, worker_id, draining, Timestamp(now)).empty()) {
       return absl::NotFoundError(
           absl::StrCat("worker_id: no worker ", worker_id, "; register again"));
     }
     std::map<int64_t, scheduler::LeaseState> extended;
-    for (const auto& row : tx.exec_params(sql::kExtendLeases, worker_id, BigintArray(ids),
+    for (const auto& row : ExecPrepared(tx, sql::kExtendLeases, worker_id, BigintArray(ids),
                                           BigintArray(tokens), Timestamp(now), Millis(ttl))) {
       extended[row[0].as<int64_t>()] = {.valid = true,
                                         .cancel_requested = row[1].as<bool>(),
@@ -382,8 +383,8 @@ absl::StatusOr<scheduler::LeaseState> PgJobStore::ReportProgress(
     const scheduler::ProgressReport& report, absl::Duration ttl, absl::Time now) {
   using Result = scheduler::LeaseState;
   return HotTransact<Result>([&](pqxx::work& tx) -> absl::StatusOr<Result> {
-    const pqxx::result rows = tx.exec_params(
-        sql::kReportProgress, report.lease.job_id, report.lease.fencing_token, report.started,
+    const pqxx::result rows = ExecPrepared(
+        tx, sql::kReportProgress, report.lease.job_id, report.lease.fencing_token, report.started,
         NullIfEmpty(report.progress_json), NullIfEmpty(report.provenance_json),
         Timestamp(now), Millis(ttl));
     if (rows.empty()) return StaleLease(report.lease);
@@ -398,12 +399,12 @@ absl::StatusOr<int64_t> PgJobStore::AppendLog(const LeaseRef& lease, int64_t off
                                               const std::string& data, int64_t keep_bytes,
                                               absl::Time) {
   return Transact<int64_t>(pool_, [&](pqxx::work& tx) -> absl::StatusOr<int64_t> {
-    const pqxx::result rows = tx.exec_params(sql::kLeaseAttempt, lease.job_id, lease.fencing_token);
+    const pqxx::result rows = ExecPrepared(tx, sql::kLeaseAttempt, lease.job_id, lease.fencing_token);
     if (rows.empty()) return StaleLease(lease);
     const int attempt = rows[0][0].as<int>();
-    tx.exec_params(sql::kInsertLogChunk, lease.job_id, lease.fencing_token, attempt, offset,
+    ExecPrepared(tx, sql::kInsertLogChunk, lease.job_id, lease.fencing_token, attempt, offset,
                    pqxx::binarystring(data));
-    tx.exec_params(sql::kTrimLog, lease.job_id, lease.fencing_token, keep_bytes);
+    ExecPrepared(tx, sql::kTrimLog, lease.job_id, lease.fencing_token, keep_bytes);
     return offset + static_cast<int64_t>(data.size());
   });
 }
@@ -434,33 +435,33 @@ absl::StatusOr<scheduler::CompletionResult> PgJobStore::Complete(
     }
     if (job->kind == "generate") {
       const GenerationReport& g = *completion.generation;
-      tx.exec_params(sql::kInsertGeneration, lease.job_id, completion.checkpoint_uri,
+      ExecPrepared(tx, sql::kInsertGeneration, lease.job_id, completion.checkpoint_uri,
                      g.num_success, g.num_attempts, g.seconds);
       detail["generation"] = {{"num_success", g.num_success},
                               {"num_attempts", g.num_attempts},
                               {"seconds", g.seconds}};
     }
-    tx.exec_params(sql::kMarkSucceeded, lease.job_id, completion.checkpoint_uri,
+    ExecPrepared(tx, sql::kMarkSucceeded, lease.job_id, completion.checkpoint_uri,
                    completion.gpu_seconds, NullIfEmpty(completion.provenance_json),
                    NullIfEmpty(completion.final_metrics_json), Timestamp(now));
     Result result;
-    for (const auto& row : tx.exec_params(sql::kUnblockDependents, lease.job_id)) {
+    for (const auto& row : ExecPrepared(tx, sql::kUnblockDependents, lease.job_id)) {
       result.unblocked_job_ids.push_back(row[0].as<int64_t>());
     }
-    tx.exec_params(sql::kSetRunCheckpoint, lease.job_id, completion.checkpoint_uri);
+    ExecPrepared(tx, sql::kSetRunCheckpoint, lease.job_id, completion.checkpoint_uri);
     json steps = json::array();
     for (const scheduler::StepCheckpoint& c : completion.step_checkpoints) {
       steps.push_back({{"step", c.step}, {"uri", c.uri}});
     }
     std::vector<int64_t> requests;
-    for (const auto& row : tx.exec_params(sql::kQueueEvaluations, lease.job_id,
+    for (const auto& row : ExecPrepared(tx, sql::kQueueEvaluations, lease.job_id,
                                           completion.checkpoint_uri, job->steps, steps.dump())) {
       requests.push_back(row[0].as<int64_t>());
     }
     // Evaluate jobs are ready at once: for the worker they are unblocked.
     int evaluate_jobs = 0;
     for (const auto& row :
-         tx.exec_params(sql::kInsertEvaluateJobs, lease.job_id, BigintArray(requests))) {
+         ExecPrepared(tx, sql::kInsertEvaluateJobs, lease.job_id, BigintArray(requests))) {
       result.unblocked_job_ids.push_back(row[0].as<int64_t>());
       ++evaluate_jobs;
     }
@@ -495,7 +496,7 @@ absl::StatusOr<scheduler::FailureResult> PgJobStore::Fail(const scheduler::Failu
                                                  failure.exit_code, failure.signal,
                                                  lease.fencing_token);
     if (job->cancel_requested) {
-      tx.exec_params(sql::kEndJob, lease.job_id, failure_json, failure.gpu_seconds,
+      ExecPrepared(tx, sql::kEndJob, lease.job_id, failure_json, failure.gpu_seconds,
                      Timestamp(now), "cancelled");
       RecordJobEvent(tx, "job.cancelled", lease.job_id, json::object());
       CompleteSweepIfDone(tx, lease.job_id);
@@ -506,14 +507,14 @@ absl::StatusOr<scheduler::FailureResult> PgJobStore::Fail(const scheduler::Failu
          .retryable = failure.retryable});
     if (decision.retry) {
       const absl::Time retry_at = now + decision.delay;
-      tx.exec_params(sql::kRequeueAfterFailure, lease.job_id, failure_json,
+      ExecPrepared(tx, sql::kRequeueAfterFailure, lease.job_id, failure_json,
                      failure.gpu_seconds, Timestamp(retry_at));
       RecordJobEvent(tx, "job.retrying", lease.job_id,
                      {{"kind", failure.kind}, {"attempts", job->attempts},
                       {"delay_ms", absl::ToInt64Milliseconds(decision.delay)}});
       return Result{.will_retry = true, .retry_at = retry_at};
     }
-    tx.exec_params(sql::kEndJob, lease.job_id, failure_json, failure.gpu_seconds,
+    ExecPrepared(tx, sql::kEndJob, lease.job_id, failure_json, failure.gpu_seconds,
                    Timestamp(now), "failed");
     RecordJobEvent(tx, "job.failed", lease.job_id,
                    {{"kind", failure.kind}, {"attempts", job->attempts},
@@ -535,7 +536,7 @@ absl::Status PgJobStore::HandBackJob(const scheduler::HandBack& hand_back, absl:
       return absl::OkStatus();  // handed back already; the answer was lost
     }
     if (!HoldsLease(*job, lease)) return StaleLease(lease);
-    const pqxx::row r = tx.exec_params1(sql::kHandBack, lease.job_id,
+    const pqxx::row r = ExecPrepared1(tx, sql::kHandBack, lease.job_id,
                                         NullIfEmpty(hand_back.resume_checkpoint_uri),
                                         hand_back.gpu_seconds, Timestamp(now));
     RecordJobEvent(tx, r[0].as<std::string>() == "cancelled" ? "job.cancelled" : "job.handed_back",
@@ -550,9 +551,9 @@ absl::StatusOr<scheduler::ExpiryResult> PgJobStore::ExpireLeases(
   return Transact<Result>(pool_, [&](pqxx::work& tx) -> absl::StatusOr<Result> {
     Result result;
     // Past the deadline first: a job that overran fails, whatever its lease.
-    for (const auto& row : tx.exec_params(sql::kSelectPastDeadline, Timestamp(now))) {
+    for (const auto& row : ExecPrepared(tx, sql::kSelectPastDeadline, Timestamp(now))) {
       const int64_t id = row[0].as<int64_t>();
-      tx.exec_params(sql::kEndJob, id,
+      ExecPrepared(tx, sql::kEndJob, id,
                      FailureJson("deadline", "deadline_exceeded",
                                  absl::StrCat("ran past its deadline of ", row[2].as<int64_t>(),
                                               " s"),
@@ -563,7 +564,7 @@ absl::StatusOr<scheduler::ExpiryResult> PgJobStore::ExpireLeases(
       CompleteSweepIfDone(tx, id);
       ++result.failed;
     }
-    for (const auto& row : tx.exec_params(sql::kSelectExpiredLeases, Timestamp(now))) {
+    for (const auto& row : ExecPrepared(tx, sql::kSelectExpiredLeases, Timestamp(now))) {
       const int64_t id = row[0].as<int64_t>();
       const int attempts = row[1].as<int>();
       const int max_attempts = row[2].as<int>();
@@ -572,7 +573,7 @@ absl::StatusOr<scheduler::ExpiryResult> PgJobStore::ExpireLeases(
       const std::string failure = FailureJson(
           "expiry", "lease_expired", "the worker stopped heartbeating", 0, 0, token);
       if (cancel_requested) {
-        tx.exec_params(sql::kEndJob, id, failure, 0.0, Timestamp(now), "cancelled");
+        ExecPrepared(tx, sql::kEndJob, id, failure, 0.0, Timestamp(now), "cancelled");
         RecordJobEvent(tx, "job.cancelled", id, json::object());
         CompleteSweepIfDone(tx, id);
         ++result.cancelled;
@@ -583,12 +584,12 @@ absl::StatusOr<scheduler::ExpiryResult> PgJobStore::ExpireLeases(
       const scheduler::RetryDecision decision = policy.Decide(
           {.attempts = attempts, .max_attempts = max_attempts, .retryable = true});
       if (decision.retry) {
-        tx.exec_params(sql::kRequeueAfterFailure, id, failure, 0.0,
+        ExecPrepared(tx, sql::kRequeueAfterFailure, id, failure, 0.0,
                        Timestamp(now + decision.delay));
         RecordJobEvent(tx, "job.lease_expired", id, {{"attempts", attempts}});
         ++result.requeued;
       } else {
-        tx.exec_params(sql::kEndJob, id, failure, 0.0, Timestamp(now), "failed");
+        ExecPrepared(tx, sql::kEndJob, id, failure, 0.0, Timestamp(now), "failed");
         RecordJobEvent(tx, "job.failed", id, {{"kind", "lease_expired"}});
         FailDependents(tx, id, now);
         CompleteSweepIfDone(tx, id);
@@ -596,7 +597,7 @@ absl::StatusOr<scheduler::ExpiryResult> PgJobStore::ExpireLeases(
       }
     }
     result.workers_lost = static_cast<int>(
-        tx.exec_params(sql::kMarkLostWorkers, Timestamp(now - worker_ttl)).affected_rows());
+        ExecPrepared(tx, sql::kMarkLostWorkers, Timestamp(now - worker_ttl)).affected_rows());
     return result;
   });
 }
@@ -605,7 +606,7 @@ absl::StatusOr<std::vector<scheduler::WorkerRecord>> PgJobStore::ListWorkers(boo
   using Result = std::vector<scheduler::WorkerRecord>;
   return Transact<Result>(pool_, [&](pqxx::work& tx) -> absl::StatusOr<Result> {
     Result workers;
-    for (const auto& row : tx.exec_params(sql::kListWorkers, include_gone)) {
+    for (const auto& row : ExecPrepared(tx, sql::kListWorkers, include_gone)) {
       scheduler::WorkerRecord w;
       w.id = row[0].as<int64_t>();
       w.name = row[1].as<std::string>();
@@ -641,7 +642,7 @@ absl::StatusOr<std::vector<scheduler::LogChunk>> PgJobStore::ReadLog(int64_t job
   using Result = std::vector<scheduler::LogChunk>;
   return Transact<Result>(pool_, [&](pqxx::work& tx) -> absl::StatusOr<Result> {
     Result chunks;
-    for (const auto& row : tx.exec_params(sql::kSelectLog, job_id)) {
+    for (const auto& row : ExecPrepared(tx, sql::kSelectLog, job_id)) {
       const pqxx::binarystring data(row[2]);
       chunks.push_back({.offset = row[1].as<int64_t>(),
                         .data = std::string(data.str()),

@@ -1,6 +1,6 @@
 // PgJobStore: the JobStore (scheduler/dispatch/job_store.h) on PostgreSQL.
 //
-// Leasing is one UPDATE ... FROM (SELECT ... FOR UPDATE SKIP LOCKED) per
+// Leasing is one UPDATE ... FROM (SELECT ... FOR NO KEY UPDATE SKIP LOCKED) per
 // grant, so any number of mixsweepd replicas can lease from one database
 // and two workers never hold the same job. Every report checks the fencing
 // token under a row lock in the same transaction that applies it.

@@ -14,6 +14,7 @@
 #include "absl/strings/str_split.h"
 #include "db/command_json.h"
 #include "db/idempotency.h"
+#include "db/prepared.h"
 #include "db/sql.h"
 
 namespace mixsweep::db {
@@ -484,11 +485,12 @@ absl::StatusOr<std::vector<JobRecord>> PgSweepStore::ListJobs(int64_t sweep_id) 
 }
 
 absl::StatusOr<JobRecord> LoadJob(pqxx::work& tx, int64_t job_id) {
-  const pqxx::result rows = tx.exec_params(sql::kSelectJob, job_id);
+  // Prepared: every lease reads its job through here.
+  const pqxx::result rows = ExecPrepared(tx, sql::kSelectJob, job_id);
   if (rows.empty()) return absl::NotFoundError(absl::StrCat("no job ", job_id));
   JobRecord job = ReadJob(rows[0]);
   job.subset_episodes = ParseIdList(rows[0][kJobColumns].as<std::string>());
-  for (const auto& row : tx.exec_params(sql::kSelectRunIdsOfJob, job_id)) {
+  for (const auto& row : ExecPrepared(tx, sql::kSelectRunIdsOfJob, job_id)) {
     job.run_ids.push_back(row[0].as<int64_t>());
   }
   return job;

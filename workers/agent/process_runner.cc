@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -61,6 +62,7 @@ class ProcessRunner : public JobRunner, public std::enable_shared_from_this<Proc
         options_(options),
         output_(io),
         exec_status_(io),
+        exit_fd_(io),
         exit_timer_(io),
         kill_timer_(io),
         tail_timer_(io),
@@ -90,7 +92,7 @@ class ProcessRunner : public JobRunner, public std::enable_shared_from_this<Proc
     }
     ReadOutput();
     WaitForExec();
-    PollExit();
+    WatchExit();
     TailLoop();
     if (launch_.spec.has_deadline()) {
       const auto deadline = std::chrono::seconds(launch_.spec.deadline().seconds()) +
@@ -275,6 +277,22 @@ class ProcessRunner : public JobRunner, public std::enable_shared_from_this<Proc
     });
   }
 
+  // Wakes when the job's leader exits: at once on its pidfd (Linux 5.3+),
+  // else by polling every exit_poll. The poll alone cost a trivial job 25 ms
+  // on average (half the 50 ms period), the most of its whole cycle.
+  void WatchExit() {
+    const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
+    if (pidfd < 0) {
+      PollExit();
+      return;
+    }
+    exit_fd_.assign(pidfd);
+    exit_fd_.async_wait(asio::posix::stream_descriptor::wait_read,
+                        [self = shared_from_this()](const boost::system::error_code& ec) {
+                          if (!ec) self->Reap();
+                        });
+  }
+
   // waitid(WNOWAIT) leaves the leader a zombie, so its pid (the group id)
   // cannot be reused while the rest of the group is killed.
   void PollExit() {
@@ -287,24 +305,31 @@ class ProcessRunner : public JobRunner, public std::enable_shared_from_this<Proc
         self->PollExit();  // still running
         return;
       }
-      ::kill(-self->pid_, SIGKILL);  // what the job left behind in its group
-      int status = 0;
-      ::waitpid(self->pid_, &status, 0);
-      self->wait_status_ = status;
-      self->exited_ = true;
-      self->exited_at_ = Clock::now();
-      self->kill_timer_.cancel();
-      self->deadline_timer_.cancel();
-      self->drain_timer_.expires_after(self->options_.drain_timeout);
-      self->drain_timer_.async_wait([self](const boost::system::error_code& ec) {
-        if (ec) return;
-        self->output_eof_ = true;  // someone outside the group holds the pipe: stop waiting
-        self->output_.close();
-        self->MaybeFinish();
-      });
-      self->MaybeFinish();
+      self->Reap();
     });
   }
+
+  // The leader has exited (a zombie until waited for, so its pid, the group
+  // id, cannot be reused while the rest of the group is killed).
+  void Reap() {
+    ::kill(-pid_, SIGKILL);  // what the job left behind in its group
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    wait_status_ = status;
+    exited_ = true;
+    exited_at_ = Clock::now();
+    kill_timer_.cancel();
+    deadline_timer_.cancel();
+    drain_timer_.expires_after(options_.drain_timeout);
+    drain_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      if (ec) return;
+      self->output_eof_ = true;  // someone outside the group holds the pipe: stop waiting
+      self->output_.close();
+      self->MaybeFinish();
+    });
+    MaybeFinish();
+  }
+
 
   void MaybeFinish() {
     if (finished_ || !exited_ || !output_eof_ || !exec_known_) return;
@@ -315,6 +340,8 @@ class ProcessRunner : public JobRunner, public std::enable_shared_from_this<Proc
       timer->cancel();
     }
     output_.close();
+    boost::system::error_code ignored;
+    exit_fd_.close(ignored);
     log_file_.close();
 
     RunResult result;
@@ -351,6 +378,7 @@ class ProcessRunner : public JobRunner, public std::enable_shared_from_this<Proc
 
   asio::posix::stream_descriptor output_;
   asio::posix::stream_descriptor exec_status_;
+  asio::posix::stream_descriptor exit_fd_;  // the leader's pidfd, when the kernel has them
   asio::steady_timer exit_timer_, kill_timer_, tail_timer_, deadline_timer_, drain_timer_;
   std::array<char, 16 * 1024> read_buffer_{};
   std::array<char, sizeof(int)> exec_errno_bytes_{};
