@@ -41,16 +41,6 @@ constexpr const char* kApplicationName = "mixsweepd-crash-loop";
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
-std::string FileTail(const std::string& path, size_t lines = 30) {
-  std::ifstream in(path);
-  std::vector<std::string> all;
-  for (std::string line; std::getline(in, line);) all.push_back(line);
-  std::ostringstream out;
-  for (size_t i = all.size() > lines ? all.size() - lines : 0; i < all.size(); ++i) {
-    out << all[i] << "\n";
-  }
-  return out.str();
-}
 
 std::string Describe(int wait_status) {
   if (wait_status == -1) return "still running";

@@ -12,6 +12,8 @@
 #include <pthread.h>
 
 #include <algorithm>
+#include <fstream>
+#include <sstream>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -342,6 +344,17 @@ int FreePort() {
   }
   close(fd);
   return port;
+}
+
+std::string FileTail(const std::string& path, size_t lines) {
+  std::ifstream in(path);
+  std::vector<std::string> all;
+  for (std::string line; std::getline(in, line);) all.push_back(line);
+  std::ostringstream out;
+  for (size_t i = all.size() > lines ? all.size() - lines : 0; i < all.size(); ++i) {
+    out << all[i] << "\n";
+  }
+  return out.str();
 }
 
 }  // namespace mixsweep::testing

@@ -56,4 +56,7 @@ CommandResult RunCommand(const std::vector<std::string>& argv,
 // A TCP port on 127.0.0.1 that was free a moment ago.
 int FreePort();
 
+// The last `lines` lines of a file (a process's log), for failure messages.
+std::string FileTail(const std::string& path, size_t lines = 40);
+
 }  // namespace mixsweep::testing

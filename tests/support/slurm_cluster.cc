@@ -39,16 +39,6 @@ std::string NewDir() {
   return ::mkdtemp(tmpl.data()) != nullptr ? tmpl : std::string();
 }
 
-std::string Tail(const std::string& path, size_t lines) {
-  std::ifstream in(path);
-  std::vector<std::string> all;
-  for (std::string line; std::getline(in, line);) all.push_back(line);
-  std::ostringstream out;
-  for (size_t i = all.size() > lines ? all.size() - lines : 0; i < all.size(); ++i) {
-    out << all[i] << "\n";
-  }
-  return out.str();
-}
 
 }  // namespace
 
@@ -115,7 +105,7 @@ std::string SlurmCluster::Describe(const std::string& job_id) const {
 std::string SlurmCluster::LogTails() const {
   std::string out;
   for (const char* log : {"log/slurmctld.log", "log/slurmd.log", "munge/munged.log"}) {
-    absl::StrAppend(&out, "---- ", dir_, "/", log, " ----\n", Tail(dir_ + "/" + log, 30));
+    absl::StrAppend(&out, "---- ", dir_, "/", log, " ----\n", FileTail(dir_ + "/" + log, 30));
   }
   return out;
 }

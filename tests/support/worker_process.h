@@ -42,17 +42,6 @@ inline std::string ReadFile(const std::string& path) {
   return out.str();
 }
 
-// The last `lines` lines of a file, for failure messages.
-inline std::string FileTail(const std::string& path, size_t lines = 40) {
-  std::ifstream in(path);
-  std::vector<std::string> all;
-  for (std::string line; std::getline(in, line);) all.push_back(line);
-  std::ostringstream out;
-  for (size_t i = all.size() > lines ? all.size() - lines : 0; i < all.size(); ++i) {
-    out << all[i] << "\n";
-  }
-  return out.str();
-}
 
 // A mixsweep-worker process. Killed (SIGKILL) when destroyed.
 class WorkerProcess {
