@@ -7,38 +7,43 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <string>
+#include <vector>
 
 namespace mixsweep::bench {
 
-double ProcessCpuSeconds(pid_t pid) {
+namespace {
+
+// The fields of /proc/PID/stat after "pid (comm) ", so that f[0] is field 3
+// (state); empty if the process is gone. The command name may hold spaces
+// and parentheses: the fields start after the last ')'.
+std::vector<std::string> StatFields(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
   std::string line;
-  if (!std::getline(in, line)) return -1;
-  // The command name may hold spaces and parentheses: fields start after
-  // the last ')'.
+  if (!std::getline(in, line)) return {};
   const auto close = line.rfind(')');
-  if (close == std::string::npos) return -1;
+  if (close == std::string::npos) return {};
   std::istringstream fields(line.substr(close + 2));
   std::vector<std::string> f;
   for (std::string s; fields >> s;) f.push_back(s);
-  // After "pid (comm) ": field 3 (state) is f[0]; utime is field 14, stime 15.
-  if (f.size() < 13) return -1;
-  return (std::stod(f[11]) + std::stod(f[12])) / static_cast<double>(sysconf(_SC_CLK_TCK));
+  return f;
 }
 
-double ChildrenCpuSeconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (!std::getline(in, line)) return -1;
-  const auto close = line.rfind(')');
-  if (close == std::string::npos) return -1;
-  std::istringstream fields(line.substr(close + 2));
-  std::vector<std::string> f;
-  for (std::string s; fields >> s;) f.push_back(s);
-  // cutime is field 16, cstime 17.
-  if (f.size() < 15) return -1;
-  return (std::stod(f[13]) + std::stod(f[14])) / static_cast<double>(sysconf(_SC_CLK_TCK));
+// The sum of two clock-tick fields of /proc/PID/stat in seconds, or -1.
+double TicksSeconds(pid_t pid, size_t field_a, size_t field_b) {
+  const std::vector<std::string> f = StatFields(pid);
+  if (f.size() <= std::max(field_a, field_b) - 3) return -1;
+  return (std::stod(f[field_a - 3]) + std::stod(f[field_b - 3])) /
+         static_cast<double>(sysconf(_SC_CLK_TCK));
 }
+
+}  // namespace
+
+// utime and stime are fields 14 and 15.
+double ProcessCpuSeconds(pid_t pid) { return TicksSeconds(pid, 14, 15); }
+
+// cutime and cstime (children waited for) are fields 16 and 17.
+double ChildrenCpuSeconds(pid_t pid) { return TicksSeconds(pid, 16, 17); }
 
 long StatusKib(pid_t pid, const std::string& key) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
