@@ -1,8 +1,9 @@
 // ChangeSignal: "something changed, look again", between threads of one
 // process (a trial commit wakes the recomputer; a saved estimate wakes the
-// watch streams). It carries no data: the database is the truth, and waiters
-// also look again after a timeout, which covers changes made by another
-// replica.
+// watch streams). It carries no data: the database is the truth. Changes
+// committed by other replicas arrive as PostgreSQL notifications
+// (db::PgNotificationListener pokes the same signals), and waiters also look
+// again after a timeout, in case a notification was lost.
 //
 // Example:
 //   uint64_t seen = signal.generation();

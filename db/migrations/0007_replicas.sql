@@ -11,9 +11,10 @@
 --   mixsweep_stale        trials marked an estimate stale: the recomputer runs
 --   mixsweep_estimates    an estimate was stored: WatchEstimates streams re-read
 
-CREATE FUNCTION mixsweep_notify_jobs_ready() RETURNS trigger LANGUAGE plpgsql AS $$
+-- One function for every trigger: the channel is the trigger's argument.
+CREATE FUNCTION mixsweep_notify() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  PERFORM pg_notify('mixsweep_jobs_ready', '');
+  PERFORM pg_notify(TG_ARGV[0], '');
   RETURN NULL;
 END $$;
 
@@ -21,25 +22,13 @@ END $$;
 -- jobs out of 'queued' and fire nothing.
 CREATE TRIGGER jobs_queued_on_insert AFTER INSERT ON jobs
   FOR EACH ROW WHEN (NEW.state = 'queued')
-  EXECUTE FUNCTION mixsweep_notify_jobs_ready();
+  EXECUTE FUNCTION mixsweep_notify('mixsweep_jobs_ready');
 CREATE TRIGGER jobs_queued_on_update AFTER UPDATE OF state ON jobs
   FOR EACH ROW WHEN (NEW.state = 'queued' AND OLD.state IS DISTINCT FROM 'queued')
-  EXECUTE FUNCTION mixsweep_notify_jobs_ready();
-
-CREATE FUNCTION mixsweep_notify_stale() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  PERFORM pg_notify('mixsweep_stale', '');
-  RETURN NULL;
-END $$;
+  EXECUTE FUNCTION mixsweep_notify('mixsweep_jobs_ready');
 
 CREATE TRIGGER stale_estimates_marked AFTER INSERT OR UPDATE ON stale_estimates
-  FOR EACH STATEMENT EXECUTE FUNCTION mixsweep_notify_stale();
-
-CREATE FUNCTION mixsweep_notify_estimates() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  PERFORM pg_notify('mixsweep_estimates', '');
-  RETURN NULL;
-END $$;
+  FOR EACH STATEMENT EXECUTE FUNCTION mixsweep_notify('mixsweep_stale');
 
 CREATE TRIGGER utilization_estimates_stored AFTER INSERT ON utilization_estimates
-  FOR EACH STATEMENT EXECUTE FUNCTION mixsweep_notify_estimates();
+  FOR EACH STATEMENT EXECUTE FUNCTION mixsweep_notify('mixsweep_estimates');

@@ -34,8 +34,9 @@ struct DispatchOptions {
   absl::Duration heartbeat_interval = absl::Seconds(10);
   // The longest a LeaseJob call waits for a job.
   absl::Duration max_lease_wait = absl::Seconds(30);
-  // How often a waiting LeaseJob looks again when not woken: jobs made
-  // ready by another replica are seen within this time.
+  // How often a waiting LeaseJob looks again when not woken: the fallback
+  // for a wake-up missed (a notification lost while mixsweepd's listener
+  // reconnected) or never sent (a retry's backoff running out).
   absl::Duration lease_poll_interval = absl::Milliseconds(250);
   std::string artifact_root = "file:///var/lib/mixsweep/artifacts";
   RetryPolicy retry;

@@ -4,8 +4,11 @@
 #include <sys/wait.h>
 
 #include <fstream>
+#include <memory>
 #include <set>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
@@ -271,12 +274,11 @@ TEST(SweepE2E, WatchSweepStreamsTheSnapshotThenEachChange) {
   EXPECT_TRUE(reader->Finish().ok());
 }
 
-TEST(SweepE2E, HealthAndReflectionAreServed) {
-  Daemon daemon = Daemon::Start({.database = CreateTestDatabase()});
-  auto channel = daemon.Channel();
-
+// Each of `services` answers a grpc.health.v1 check with SERVING.
+void ExpectServing(const std::shared_ptr<grpc::Channel>& channel,
+                   const std::vector<std::string>& services) {
   auto health = grpc::health::v1::Health::NewStub(channel);
-  for (const std::string service : {"", "mixsweep.v1.SweepService"}) {
+  for (const std::string& service : services) {
     grpc::ClientContext context;
     grpc::health::v1::HealthCheckRequest request;
     request.set_service(service);
@@ -284,6 +286,13 @@ TEST(SweepE2E, HealthAndReflectionAreServed) {
     ASSERT_TRUE(health->Check(&context, request, &response).ok()) << service;
     EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING) << service;
   }
+}
+
+TEST(SweepE2E, HealthAndReflectionAreServed) {
+  Daemon daemon = Daemon::Start({.database = CreateTestDatabase()});
+  auto channel = daemon.Channel();
+
+  ExpectServing(channel, {"", "mixsweep.v1.SweepService"});
 
   auto reflection = grpc::reflection::v1alpha::ServerReflection::NewStub(channel);
   grpc::ClientContext context;
@@ -315,15 +324,7 @@ TEST(SweepE2E, PlaintextHealthPortAnswersHealthChecksOnly) {
   }));
   auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
                                      grpc::InsecureChannelCredentials());
-  auto health = grpc::health::v1::Health::NewStub(channel);
-  for (const std::string service : {"", "mixsweep.v1.WorkerService"}) {
-    grpc::ClientContext context;
-    grpc::health::v1::HealthCheckRequest request;
-    request.set_service(service);
-    grpc::health::v1::HealthCheckResponse response;
-    ASSERT_TRUE(health->Check(&context, request, &response).ok()) << service;
-    EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING) << service;
-  }
+  ExpectServing(channel, {"", "mixsweep.v1.WorkerService"});
   auto sweeps = v1::SweepService::NewStub(channel);
   grpc::ClientContext context;
   v1::ListSweepsRequest request;

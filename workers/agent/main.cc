@@ -65,6 +65,8 @@ absl::StatusOr<std::vector<GpuInfo>> ResolveGpus(const Flags& flags,
     return SyntheticGpus(flags.synthetic_gpus, flags.synthetic_gpu_memory_mib);
   }
   const bool slurm_decides = slurm != nullptr && flags.gpus == "auto";
+  // A job given no GPU need not ask nvidia-smi, which fails ("No devices
+  // were found") where the node hides every GPU from it.
   if (slurm_decides && slurm->gpu_count == 0) return std::vector<GpuInfo>{};
   if (flags.gpus == "none") return std::vector<GpuInfo>{};
   absl::StatusOr<std::vector<GpuInfo>> probed = ProbeGpus(flags.nvidia_smi);
